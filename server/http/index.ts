@@ -1,0 +1,163 @@
+// The lab server: express for pages and the HTTP API, one WebSocket upgrade
+// dispatcher for every live endpoint. Concerns (lab API, event stream,
+// terminals, labs) plug in as ServerPlugins; this file only wires them up and
+// enforces authentication in one place.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer } from 'ws';
+import { Auth, loadOrCreateToken, TOKEN_COOKIE } from './auth.js';
+import { HttpError, sendError } from './errors.js';
+import type { ServerContext, ServerPlugin, WsHandler } from './context.js';
+
+export type { ServerContext, ServerPlugin, WsHandler } from './context.js';
+export { HttpError, parseBody, sendError } from './errors.js';
+export { Auth } from './auth.js';
+
+export interface LabServerOptions {
+  home: string;
+  host?: string; // default 127.0.0.1
+  port?: number; // 0 = any free port
+  webRoot?: string; // default: dist/web of this package
+  plugins?: ServerPlugin[];
+  /** Fixed token (tests); otherwise read or created under the home. */
+  token?: string;
+}
+
+export interface LabServer {
+  url: string; // http://host:port
+  token: string;
+  /** The URL to open: carries the token once, the cookie keeps it. */
+  openUrl: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Package root, whether running from dist/server/http or server/http via tsx. */
+export const PACKAGE_ROOT = (() => {
+  let d = here;
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    d = dirname(d);
+  }
+  return resolve(here, '../..');
+})();
+
+export async function startLabServer(opts: LabServerOptions): Promise<LabServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const home = resolve(opts.home);
+  const token = opts.token ?? loadOrCreateToken(join(home, 'server', 'token'));
+  const auth = new Auth(token);
+  const webRoot = opts.webRoot ?? join(PACKAGE_ROOT, 'dist', 'web');
+  const plugins = opts.plugins ?? [];
+
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createServer(app);
+  let baseUrl = '';
+
+  // A page URL carrying a valid ?token= sets the cookie and redirects to the
+  // same URL without it, so the secret does not linger in history or logs.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const q = typeof req.query.token === 'string' ? req.query.token : null;
+    if (q && req.method === 'GET' && !req.path.startsWith('/api/')) {
+      if (auth.authenticate(req)) {
+        res.cookie(TOKEN_COOKIE, q, { httpOnly: true, sameSite: 'strict', path: '/' });
+        const u = new URL(req.originalUrl, 'http://x');
+        u.searchParams.delete('token');
+        res.redirect(302, u.pathname + (u.search || '') + (u.hash || ''));
+        return;
+      }
+    }
+    next();
+  });
+
+  const api = express.Router();
+  app.use('/api', express.json({ limit: '256kb' }), (req: Request, res: Response, next: NextFunction) => {
+    if (!auth.authenticate(req)) {
+      sendError(res, 401, 'a valid token is required: open the URL printed by "hmlab serve", or send "Authorization: Bearer TOKEN"');
+      return;
+    }
+    next();
+  }, api);
+
+  const wsRoutes: { path: string | RegExp; handler: WsHandler }[] = [];
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+
+  const ctx: ServerContext = {
+    home,
+    api,
+    ws(path, handler) { wsRoutes.push({ path, handler }); },
+    auth,
+    webRoot,
+    baseUrl: () => baseUrl,
+  };
+
+  for (const p of plugins) await p.activate(ctx);
+
+  // Pages: the Vite build. Authenticated pages are cheap to serve openly
+  // (they hold no lab state); everything live goes through /api and /api/* WS.
+  const page = (file: string) => (_req: Request, res: Response) => {
+    const f = join(webRoot, file);
+    if (!existsSync(f)) { sendError(res, 404, `page not built: run "npm run build" (missing ${file})`); return; }
+    res.sendFile(f);
+  };
+  app.get('/terminal', page('widgets/pages/terminal.html'));
+  app.get('/flow', page('widgets/pages/flow.html'));
+  app.use(express.static(webRoot, { index: 'index.html', redirect: true }));
+  app.use(express.static(join(PACKAGE_ROOT, 'public')));
+
+  app.use('/api', (_req: Request, res: Response) => sendError(res, 404, 'no such API endpoint'));
+  // Errors from routes: HttpError carries its status and field; anything else
+  // is a 500 that never takes the server down.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof HttpError) { sendError(res, err.status, err.message, err.field); return; }
+    const e = err as { type?: string; status?: number; message?: string };
+    if (e && e.type === 'entity.parse.failed') { sendError(res, 400, 'request body is not valid JSON'); return; }
+    if (e && e.type === 'entity.too.large') { sendError(res, 413, 'request body is too large'); return; }
+    sendError(res, 500, `internal error: ${e?.message ?? String(err)}`);
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const refuse = (code: number, text: string) => {
+      socket.write(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${text}\n`);
+      socket.destroy();
+    };
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const route = wsRoutes.find((r) => (typeof r.path === 'string' ? r.path === path : r.path.test(path)));
+    if (!route) return refuse(404, 'Not Found');
+    if (!auth.originAllowed(req)) return refuse(403, 'Forbidden');
+    const who = auth.authenticate(req);
+    if (!who) return refuse(401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      try { route.handler(ws, req, who); } catch (err) { ws.close(1011, String((err as Error).message).slice(0, 100)); }
+    });
+  });
+
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(opts.port ?? 0, host, () => { server.off('error', rej); res(); });
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  baseUrl = `http://${shownHost}:${port}`;
+
+  return {
+    url: baseUrl,
+    token,
+    openUrl: `${baseUrl}/?token=${token}`,
+    server,
+    async close() {
+      for (const p of [...plugins].reverse()) { try { await p.dispose?.(); } catch { /* keep closing */ } }
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      server.closeAllConnections?.();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,106 @@
+// Types that cross the wire between the lab server and the browser (and the
+// CLI's --json output). Both sides import this one module so the shapes can
+// never drift apart. Type-only: nothing here runs.
+
+export type Topology = 'broker-only' | 'hybrid' | 'hybrid-mesh';
+export const TOPOLOGIES: readonly Topology[] = ['broker-only', 'hybrid', 'hybrid-mesh'];
+
+export type ComponentKind = 'broker' | 'router' | 'service';
+export type ComponentState = 'starting' | 'running' | 'stopped' | 'failed';
+export type RouterProduct = 'embedded' | 'qdrouterd';
+
+export interface ComponentStatus {
+  name: string; // broker, router-a, router-b, router-c, compute-1, compute-2, conductor, telemetry
+  kind: ComponentKind;
+  state: ComponentState;
+  pid: number | null;
+  endpoint: string | null; // where clients attach: amqp://127.0.0.1:15800 (broker), amqp://127.0.0.1:15810 (router)
+  management?: string | null; // broker: its management API, http://127.0.0.1:15801; routers: same as endpoint ($management)
+  product: string | null; // what the process says it is: "RabbitMQ 3.10.8", "hmlab-router 0.1.0", "oslo.messaging 14.0.3"
+  startedAt?: number | null; // epoch ms, for uptime
+  detail?: string | null; // why it failed, what it waits for
+  transport?: { rpc?: string | null; notify?: string | null } | null; // services: the URLs they use
+  connectedTo?: string | null; // services: the router/broker endpoint their RPC connection is on now
+}
+
+export interface TrafficCounters {
+  rpcCalls: { ok: number; failed: number };
+  rpcCasts: { sent: number };
+  fanouts: { sent: number };
+  notifications: { sent: number; received: number };
+}
+
+export interface LabStatus {
+  home: string;
+  topology: Topology | null;
+  router: RouterProduct | null;
+  transports: { rpc: string | null; notify: string | null };
+  components: ComponentStatus[];
+  traffic: TrafficCounters;
+  trafficRate?: number; // conductor operations per second
+}
+
+// ---- Service events: one JSON line per messaging operation -----------------
+// Written by every OpenStack service (openstack/), collected by the lab server.
+export type ServiceEventKind =
+  | 'rpc.call' // client: a call finished (ok or failed), with latency
+  | 'rpc.cast' // client: a cast was sent
+  | 'rpc.fanout' // client: a fanout cast was sent
+  | 'rpc.request' // server: a call/cast/fanout arrived at an endpoint
+  | 'rpc.reply' // server: a reply was returned
+  | 'notify.sent' // notifier: a notification was emitted
+  | 'notify.received' // listener: a notification arrived
+  | 'transport.connected' // a driver connection came up (host:port)
+  | 'transport.lost' // a driver connection was lost
+  | 'service.started'
+  | 'service.stopping';
+
+export interface ServiceEvent {
+  t: number; // epoch ms
+  service: string; // compute-1, conductor, ...
+  kind: ServiceEventKind;
+  id?: string; // message id, shared by the request, its handling and its reply
+  method?: string; // endpoint method or event_type
+  target?: { topic?: string; server?: string | null; fanout?: boolean; exchange?: string | null };
+  ok?: boolean;
+  error?: string; // exception class and message when ok is false
+  latencyMs?: number;
+  transport?: string; // url (no password) or host:port the event refers to
+  priority?: string; // notifications: info, warn, error...
+  publisher?: string; // notifications: publisher_id
+}
+
+// ---- The lab server's event stream (WebSocket /api/events) -----------------
+export interface RouterSnapshot {
+  router: string; // component name
+  id: string; // router id
+  product: string;
+  nodes: { id: string; nextHop: string | null; cost: number | null }[];
+  connections: { container: string; host: string; role: string; dir: string }[];
+  addresses: { address: string; distribution: string; subscribers: number; remotes: number; deliveriesIn: number; deliveriesOut: number; rate: number }[];
+  links: { address: string | null; dir: 'in' | 'out'; deliveries: number; unsettled: number; undelivered: number; connection: string; rate: number }[];
+  deliveries: { in: number; out: number; transit: number };
+}
+
+export interface BrokerSnapshot {
+  queues: { name: string; vhost: string; messages: number; consumers: number; publishRate: number; deliverRate: number; durable: boolean }[];
+  connections: { name: string; client: string | null; channels: number }[];
+}
+
+export type LabEvent =
+  | { type: 'hello'; t: number; status: LabStatus; replay?: boolean }
+  | { type: 'status'; t: number; status: LabStatus }
+  | { type: 'component'; t: number; name: string; state: ComponentState; pid: number | null; detail?: string | null }
+  | { type: 'router'; t: number; snapshot: RouterSnapshot }
+  | { type: 'broker'; t: number; snapshot: BrokerSnapshot }
+  | { type: 'message'; t: number; event: ServiceEvent; sampled?: number } // sampled: how many events this one stands for
+  | { type: 'rates'; t: number; perSecond: Record<string, number> } // e.g. rpc.call, notify.sent
+  | { type: 'failover'; t: number; service: string; from: string | null; to: string }
+  | { type: 'progress'; t: number; component: string; message: string; elapsedMs: number }
+  | { type: 'error'; t: number; message: string };
+
+// ---- HTTP errors: every 4xx/5xx body has this shape ----------------------
+export interface ApiError {
+  error: string; // human sentence: what is wrong and how to fix it
+  field?: string; // the offending field, for validation errors
+}
