@@ -94,12 +94,46 @@ export type LabEvent =
   | { type: 'router'; t: number; snapshot: RouterSnapshot }
   | { type: 'broker'; t: number; snapshot: BrokerSnapshot }
   | { type: 'message'; t: number; event: ServiceEvent; sampled?: number } // sampled: how many events this one stands for
-  | { type: 'rates'; t: number; perSecond: Record<string, number> } // e.g. rpc.call, notify.sent
-  | { type: 'failover'; t: number; service: string; from: string | null; to: string }
-  | { type: 'progress'; t: number; component: string; message: string; elapsedMs: number }
+  | {
+      type: 'rates';
+      t: number;
+      perSecond: Record<string, number>; // e.g. rpc.call, rpc.call.failed, notify.sent, total
+      perService?: Record<string, number>; // every event of each service, per second
+      latencyMs?: { p50: number; p95: number; max: number; n: number } | null; // rpc.call latency over the last second
+    }
+  // from/to: component names (router-a) when the endpoint belongs to the lab, else host:port
+  | { type: 'failover'; t: number; service: string; from: string | null; to: string; endpoint?: string }
+  | {
+      type: 'progress';
+      t: number;
+      component: string; // a component name, or 'lab' for the operation as a whole
+      message: string;
+      elapsedMs: number;
+      operation?: 'up' | 'down' | 'start' | 'stop' | 'kill' | 'restart';
+      state?: 'starting' | 'running' | 'failed' | 'done'; // 'done'/'failed' with component 'lab' ends an operation
+    }
   | { type: 'error'; t: number; message: string };
 
 // ---- HTTP errors: every 4xx/5xx body has this shape ----------------------
+// ---- Recordings: JSON lines, this header first, then one LabEvent per line ----
+export interface RecordingHeader {
+  type: 'recording';
+  version: 1;
+  machine: { os: string; arch: string; cpu: string; cores: number; memoryGiB: number; node: string };
+  topology: Topology | null;
+  router: RouterProduct | null;
+  startedAt: number; // epoch ms; events' t are on the same clock
+  scenario?: string; // what the run shows, one sentence
+}
+
+export interface RecordingInfo {
+  name: string; // file name without .jsonl
+  source: 'public' | 'home'; // shipped with the project, or recorded in this lab home
+  url: string; // where the browser fetches it
+  bytes: number;
+  modifiedAt: number;
+}
+
 export interface ApiError {
   error: string; // human sentence: what is wrong and how to fix it
   field?: string; // the offending field, for validation errors
