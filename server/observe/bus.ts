@@ -1,0 +1,51 @@
+// The event bus: every observer publishes LabEvents here; the WebSocket
+// stream, the recorder and the CLI subscribe. It also keeps the latest state
+// (status, one snapshot per router, the broker's) so a client that joins late
+// can draw the whole picture at once instead of waiting for the next poll.
+import type { BrokerSnapshot, LabEvent, LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
+
+export type LabEventListener = (e: LabEvent) => void;
+
+export class EventBus {
+  private listeners = new Set<LabEventListener>();
+  status: LabStatus | null = null;
+  readonly routers = new Map<string, RouterSnapshot>();
+  broker: BrokerSnapshot | null = null;
+
+  subscribe(fn: LabEventListener): () => void {
+    this.listeners.add(fn);
+    return () => { this.listeners.delete(fn); };
+  }
+
+  publish(e: LabEvent): void {
+    switch (e.type) {
+      case 'hello':
+      case 'status':
+        this.status = e.status;
+        // a router that left the lab must not linger in the late-joiner state
+        for (const name of this.routers.keys()) {
+          if (!e.status.components.some((c) => c.name === name && c.kind === 'router')) this.routers.delete(name);
+        }
+        break;
+      case 'router': this.routers.set(e.snapshot.router, e.snapshot); break;
+      case 'broker': this.broker = e.snapshot; break;
+      case 'component':
+        if (e.state !== 'running') this.routers.delete(e.name);
+        break;
+    }
+    for (const fn of this.listeners) {
+      // one misbehaving subscriber (a closed socket, a full disk) must not starve the others
+      try { fn(e); } catch { /* subscriber's problem */ }
+    }
+  }
+
+  /** What a newcomer needs first: the latest status and snapshots, as events. */
+  snapshot(t = Date.now()): LabEvent[] {
+    const out: LabEvent[] = [];
+    for (const s of this.routers.values()) out.push({ type: 'router', t, snapshot: s });
+    if (this.broker) out.push({ type: 'broker', t, snapshot: this.broker });
+    return out;
+  }
+
+  get size(): number { return this.listeners.size; }
+}

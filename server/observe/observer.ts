@@ -1,0 +1,153 @@
+// The lab observer: one per lab home. It watches the lab's status (cheap, a
+// few times a second) and keeps the right pollers running for what is up:
+// one management poller per router, one API poller for the broker, one tail
+// over the services' event files. Everything it sees goes onto the bus.
+import type { ComponentStatus, LabEvent, LabStatus } from '../../widgets/api/wire.js';
+import type { LabEnvironmentApi } from '../backends/types.js';
+import { EventBus } from './bus.js';
+import { BrokerPoller } from './broker.js';
+import { RouterPoller, type ManagementConnect } from './routers.js';
+import { ServiceEventObserver } from './service-events.js';
+import { endpointKey } from './service-events.js';
+
+export interface LabObserverOptions {
+  statusIntervalMs?: number; // default 500
+  routerIntervalMs?: number; // default 333
+  brokerIntervalMs?: number; // default 1000
+  maxMessagesPerSecond?: number; // default 200
+  /** How to reach a router's $management (server/router's ManagementClient.connect). */
+  connect: ManagementConnect;
+}
+
+/** What about a status makes the picture change (states, pids, where things attach). */
+function structure(s: LabStatus): string {
+  return JSON.stringify([s.topology, s.router, s.components.map((c) => [c.name, c.state, c.pid, c.endpoint, c.connectedTo ?? null])]);
+}
+
+export class LabObserver {
+  private statusTimer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private lastStructure = '';
+  private lastJson = '';
+  private lastStatusEmit = 0;
+  private components = new Map<string, ComponentStatus>();
+  private routers = new Map<string, RouterPoller>();
+  private broker: BrokerPoller | null = null;
+  readonly services: ServiceEventObserver;
+  private started = false;
+  statusError: string | null = null;
+
+  constructor(readonly lab: LabEnvironmentApi, readonly bus: EventBus, private readonly opts: LabObserverOptions) {
+    this.services = new ServiceEventObserver(lab.paths.events, (e) => this.bus.publish(e), { maxMessagesPerSecond: opts.maxMessagesPerSecond });
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.lastStructure = ''; // reconcile on the first poll whatever was seen before
+    await this.pollStatus();
+    this.services.start();
+    this.statusTimer = setInterval(() => { void this.pollStatus(); }, this.opts.statusIntervalMs ?? 500);
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.statusTimer = null;
+    this.services.stop();
+    this.broker?.stop();
+    this.broker = null;
+    await Promise.all([...this.routers.values()].map((p) => p.stop()));
+    this.routers.clear();
+  }
+
+  /** The latest status, fresh (used for hello and GET /api/status). */
+  async status(): Promise<LabStatus> {
+    const s = await this.lab.status();
+    this.observeStatus(s);
+    return s;
+  }
+
+  /** Poll now, e.g. right after an operation changed something. */
+  async pollStatus(): Promise<void> {
+    if (this.polling) return; // a slow status() must not pile up calls
+    this.polling = true;
+    try {
+      this.observeStatus(await this.lab.status());
+      this.statusError = null;
+    } catch (err) {
+      const msg = (err as Error)?.message ?? String(err);
+      if (msg !== this.statusError) this.bus.publish({ type: 'error', t: Date.now(), message: `lab status unavailable: ${msg}` });
+      this.statusError = msg;
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private observeStatus(s: LabStatus): void {
+    const now = Date.now();
+    const events: LabEvent[] = [];
+    for (const c of s.components) {
+      const before = this.components.get(c.name);
+      if (!before || before.state !== c.state || before.pid !== c.pid) {
+        if (before || c.state !== 'stopped') events.push({ type: 'component', t: now, name: c.name, state: c.state, pid: c.pid, detail: c.detail ?? null });
+      }
+    }
+    for (const [name, before] of this.components) {
+      // a component that left the lab (lab down, other topology) is gone: say it stopped
+      if (!s.components.some((c) => c.name === name) && before.state !== 'stopped') events.push({ type: 'component', t: now, name, state: 'stopped', pid: null, detail: null });
+    }
+    this.components = new Map(s.components.map((c) => [c.name, c]));
+    const struct = structure(s);
+    const json = JSON.stringify(s);
+    const changed = struct !== this.lastStructure;
+    if (changed) this.services.failovers.setComponents(s.components);
+    if (changed || (json !== this.lastJson && now - this.lastStatusEmit >= 1000)) {
+      this.lastStructure = struct;
+      this.lastJson = json;
+      this.lastStatusEmit = now;
+      this.bus.publish({ type: 'status', t: now, status: s });
+    } else if (!this.bus.status) {
+      this.bus.status = s;
+    }
+    for (const e of events) this.bus.publish(e);
+    if (changed && this.started) this.reconcile(s);
+  }
+
+  /** Keep exactly one poller per live router and one for a live broker. */
+  private reconcile(s: LabStatus): void {
+    const wanted = new Map<string, { host: string; port: number }>();
+    for (const c of s.components) {
+      if (c.kind !== 'router' || (c.state !== 'running' && c.state !== 'starting')) continue;
+      const ep = endpointKey(c.management ?? c.endpoint);
+      if (!ep) continue;
+      const i = ep.lastIndexOf(':');
+      wanted.set(c.name, { host: ep.slice(0, i), port: Number(ep.slice(i + 1)) });
+    }
+    for (const [name, p] of this.routers) {
+      const w = wanted.get(name);
+      if (!w || w.host !== p.target.host || w.port !== p.target.port) { void p.stop(); this.routers.delete(name); }
+    }
+    for (const [name, w] of wanted) {
+      if (this.routers.has(name)) continue;
+      const p = new RouterPoller({ name, ...w }, this.opts.connect, (snapshot) => this.bus.publish({ type: 'router', t: Date.now(), snapshot }), this.opts.routerIntervalMs ?? 333);
+      this.routers.set(name, p);
+      p.start();
+    }
+    const b = s.components.find((c) => c.kind === 'broker' && (c.state === 'running' || c.state === 'starting') && c.management);
+    const url = b?.management ?? null;
+    if (this.broker && this.broker.managementUrl !== url) { this.broker.stop(); this.broker = null; }
+    if (!this.broker && url) {
+      this.broker = new BrokerPoller(url, (snapshot) => this.bus.publish({ type: 'broker', t: Date.now(), snapshot }), this.opts.brokerIntervalMs ?? 1000);
+      this.broker.start();
+    }
+  }
+
+  /** For diagnostics and tests: what is being polled and how it goes. */
+  pollers(): { routers: { name: string; polls: number; lastError: string | null }[]; broker: { url: string; polls: number; lastError: string | null } | null } {
+    return {
+      routers: [...this.routers.values()].map((p) => ({ name: p.target.name, polls: p.polls, lastError: p.lastError })),
+      broker: this.broker ? { url: this.broker.managementUrl, polls: this.broker.polls, lastError: this.broker.lastError } : null,
+    };
+  }
+}

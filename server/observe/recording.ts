@@ -1,0 +1,157 @@
+// Recording the event stream to a JSON-lines file (a header, then one LabEvent
+// per line) so a demo can be replayed in the same widgets with no backends.
+// Recordings are thinned to stay small: message events down to a budget
+// (their `sampled` weights keep the counts honest), router and broker
+// snapshots to one per interval each.
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, type WriteStream } from 'node:fs';
+import { cpus, totalmem, type as osType, release, arch } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import type { LabEvent, LabStatus, RecordingHeader, RecordingInfo } from '../../widgets/api/wire.js';
+import type { EventBus } from './bus.js';
+
+export function describeMachine(): RecordingHeader['machine'] {
+  const c = cpus();
+  return {
+    os: `${osType()} ${release()}`,
+    arch: arch(),
+    cpu: (c[0]?.model ?? 'unknown').replace(/\s+/g, ' ').trim(),
+    cores: c.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+}
+
+export interface RecorderOptions {
+  maxMessagesPerSecond?: number; // default 40
+  snapshotIntervalMs?: number; // per router / broker, default 1000
+  scenario?: string;
+}
+
+export class Recorder {
+  private out: WriteStream | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private lastSnapshot = new Map<string, number>();
+  private windowStart = 0;
+  private used = 0;
+  private pending = new Map<string, number>();
+  private kept = new Map<string, boolean>();
+  events = 0;
+  bytes = 0;
+  startedAt = 0;
+  file: string | null = null;
+
+  constructor(private readonly bus: EventBus, private readonly opts: RecorderOptions = {}) {}
+
+  get active(): boolean { return this.out !== null; }
+
+  start(file: string, status: LabStatus | null): void {
+    if (this.out) throw new Error(`already recording to ${this.file}`);
+    mkdirSync(dirname(file), { recursive: true });
+    this.file = file;
+    this.startedAt = Date.now();
+    this.events = 0; this.bytes = 0;
+    this.out = createWriteStream(file, { flags: 'w' });
+    this.out.on('error', () => { void this.stop(); });
+    const header: RecordingHeader = {
+      type: 'recording', version: 1, machine: describeMachine(),
+      topology: status?.topology ?? null, router: status?.router ?? null, startedAt: this.startedAt,
+      ...(this.opts.scenario ? { scenario: this.opts.scenario } : {}),
+    };
+    this.write(header);
+    // the replay starts from the picture as it is now
+    if (status) this.write({ type: 'hello', t: this.startedAt, status, replay: true } satisfies LabEvent);
+    for (const e of this.bus.snapshot(this.startedAt)) this.offer(e);
+    this.unsubscribe = this.bus.subscribe((e) => this.offer(e));
+  }
+
+  private write(o: unknown): void {
+    if (!this.out) return;
+    const line = JSON.stringify(o) + '\n';
+    this.bytes += Buffer.byteLength(line);
+    this.events++;
+    this.out.write(line);
+  }
+
+  private offer(e: LabEvent): void {
+    if (e.type === 'hello') return;
+    if (e.type === 'router' || e.type === 'broker') {
+      const key = e.type === 'router' ? `router:${e.snapshot.router}` : 'broker';
+      const last = this.lastSnapshot.get(key) ?? 0;
+      if (e.t - last < (this.opts.snapshotIntervalMs ?? 1000)) return;
+      this.lastSnapshot.set(key, e.t);
+    }
+    if (e.type === 'message') {
+      const ev = e.event;
+      const weight = e.sampled ?? 1;
+      const rare = ev.kind.startsWith('transport.') || ev.kind.startsWith('service.') || ev.ok === false;
+      if (!rare) {
+        if (e.t - this.windowStart >= 1000) { this.windowStart = e.t; this.used = 0; }
+        let keep = ev.id !== undefined ? this.kept.get(ev.id) : undefined;
+        if (keep === undefined) {
+          keep = this.used < (this.opts.maxMessagesPerSecond ?? 40);
+          if (ev.id !== undefined) {
+            this.kept.set(ev.id, keep);
+            if (this.kept.size > 20000) this.kept.clear();
+          }
+        }
+        if (!keep) { this.pending.set(ev.kind, (this.pending.get(ev.kind) ?? 0) + weight); return; }
+        this.used++;
+        const extra = this.pending.get(ev.kind) ?? 0;
+        this.pending.delete(ev.kind);
+        if (extra) { this.write({ ...e, sampled: weight + extra }); return; }
+      }
+    }
+    this.write(e);
+  }
+
+  async stop(): Promise<{ file: string | null; events: number; bytes: number; durationMs: number }> {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    const out = this.out;
+    this.out = null;
+    if (out) await new Promise<void>((r) => out.end(() => r()));
+    return { file: this.file, events: this.events, bytes: this.bytes, durationMs: this.startedAt ? Date.now() - this.startedAt : 0 };
+  }
+}
+
+export const recordingHeaderSchema = z.object({
+  type: z.literal('recording'),
+  version: z.literal(1),
+  machine: z.object({ os: z.string(), arch: z.string(), cpu: z.string(), cores: z.number(), memoryGiB: z.number(), node: z.string() }),
+  topology: z.enum(['broker-only', 'hybrid', 'hybrid-mesh']).nullable(),
+  router: z.enum(['embedded', 'qdrouterd']).nullable(),
+  startedAt: z.number(),
+  scenario: z.string().optional(),
+});
+
+/** Read a recording back: its header and its events (validated shape of the header, events as they are). */
+export function readRecording(file: string): { header: RecordingHeader; events: LabEvent[] } {
+  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  if (!lines.length) throw new Error(`${basename(file)} is empty: a recording starts with a header line`);
+  const h = recordingHeaderSchema.safeParse(JSON.parse(lines[0]));
+  if (!h.success) throw new Error(`${basename(file)}: the first line is not a recording header (${h.error.issues[0]?.path.join('.')}: ${h.error.issues[0]?.message})`);
+  return { header: h.data as RecordingHeader, events: lines.slice(1).map((l) => JSON.parse(l) as LabEvent) };
+}
+
+export const RECORDING_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$/;
+
+/** Recordings shipped under public/recordings and made in this home's recordings/ folder. */
+export function listRecordings(publicDir: string, homeDir: string): RecordingInfo[] {
+  const out: RecordingInfo[] = [];
+  const scan = (dir: string, source: RecordingInfo['source'], url: (n: string) => string) => {
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir)) {
+      if (!f.endsWith('.jsonl')) continue;
+      const name = f.slice(0, -'.jsonl'.length);
+      if (!RECORDING_NAME.test(name)) continue;
+      try {
+        const st = statSync(join(dir, f));
+        out.push({ name, source, url: url(name), bytes: st.size, modifiedAt: st.mtimeMs });
+      } catch { /* vanished */ }
+    }
+  };
+  scan(publicDir, 'public', (n) => `/recordings/${n}.jsonl`);
+  scan(homeDir, 'home', (n) => `/api/recordings/${n}.jsonl`);
+  return out.sort((a, b) => a.source.localeCompare(b.source) || a.name.localeCompare(b.name));
+}

@@ -1,0 +1,169 @@
+// The services' own account of every call, cast, fanout, reply and
+// notification (JSON lines under <home>/events/), turned into `message`
+// events (sampled when busy), `rates` once a second, and `failover` when a
+// service's RPC connection comes back on a different router.
+import { z } from 'zod';
+import type { ComponentStatus, LabEvent, ServiceEvent } from '../../widgets/api/wire.js';
+import { DirectoryTail } from './tail.js';
+import { MessageSampler, RateCounter } from './sampler.js';
+
+const KINDS = ['rpc.call', 'rpc.cast', 'rpc.fanout', 'rpc.request', 'rpc.reply', 'notify.sent', 'notify.received',
+  'transport.connected', 'transport.lost', 'service.started', 'service.stopping'] as const;
+
+const optStr = z.string().nullish().transform((v) => v ?? undefined);
+export const serviceEventSchema = z.object({
+  t: z.number().finite(),
+  service: z.string().min(1),
+  kind: z.enum(KINDS),
+  id: z.union([z.string(), z.number()]).nullish().transform((v) => (v === null || v === undefined ? undefined : String(v))),
+  method: optStr,
+  target: z.object({
+    topic: optStr,
+    server: z.string().nullish(),
+    fanout: z.boolean().nullish().transform((v) => v ?? undefined),
+    exchange: z.string().nullish(),
+  }).nullish().transform((v) => v ?? undefined),
+  ok: z.boolean().nullish().transform((v) => v ?? undefined),
+  error: optStr,
+  latencyMs: z.number().finite().nullish().transform((v) => v ?? undefined),
+  transport: optStr,
+  priority: optStr,
+  publisher: optStr,
+});
+
+/** Parse one line; null (with the reason) when it is not a service event. */
+export function parseServiceEvent(line: string): { event: ServiceEvent } | { error: string } {
+  let raw: unknown;
+  try { raw = JSON.parse(line); } catch { return { error: 'not JSON' }; }
+  const r = serviceEventSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    return { error: `${i?.path.join('.') || 'line'}: ${i?.message ?? 'invalid'}` };
+  }
+  const e = r.data;
+  // drop undefined keys so the wire stays compact
+  return { event: JSON.parse(JSON.stringify(e)) as ServiceEvent };
+}
+
+/** host:port of an endpoint written as a URL or as host:port; localhost means 127.0.0.1. */
+export function endpointKey(s: string | null | undefined): string | null {
+  if (!s) return null;
+  let hostPort = s.trim();
+  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/?#]+)/i.exec(hostPort);
+  if (m) hostPort = m[1];
+  hostPort = hostPort.split(',')[0];
+  const i = hostPort.lastIndexOf(':');
+  if (i < 0) return null;
+  let host = hostPort.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = hostPort.slice(i + 1);
+  if (!/^\d+$/.test(port)) return null;
+  if (host === 'localhost' || host === '::1' || host === '0.0.0.0') host = '127.0.0.1';
+  return `${host}:${port}`;
+}
+
+/**
+ * Which component a connection went to, and whether that differs from where
+ * the service's connection of the same kind (router or broker) was before.
+ */
+export class FailoverTracker {
+  private last = new Map<string, string>(); // service|kind -> component name or endpoint
+  private byEndpoint = new Map<string, { name: string; kind: string }>();
+
+  setComponents(components: ComponentStatus[]): void {
+    this.byEndpoint.clear();
+    for (const c of components) {
+      const k = endpointKey(c.endpoint);
+      if (k) this.byEndpoint.set(k, { name: c.name, kind: c.kind });
+    }
+  }
+
+  /** The failover this connection means, if any. */
+  connected(e: ServiceEvent): { from: string; to: string; endpoint: string } | null {
+    const ep = endpointKey(e.transport);
+    if (!ep) return null;
+    const comp = this.byEndpoint.get(ep);
+    const kind = comp?.kind ?? 'unknown';
+    const to = comp?.name ?? ep;
+    const key = `${e.service}|${kind}`;
+    const from = this.last.get(key);
+    this.last.set(key, to);
+    return from !== undefined && from !== to ? { from, to, endpoint: ep } : null;
+  }
+
+  forget(service: string): void {
+    for (const k of [...this.last.keys()]) if (k.startsWith(`${service}|`)) this.last.delete(k);
+  }
+}
+
+export interface ServiceEventObserverOptions {
+  maxMessagesPerSecond?: number;
+  ratesIntervalMs?: number; // default 1000
+  pollMs?: number;
+  fromStart?: boolean;
+}
+
+export class ServiceEventObserver {
+  private tail: DirectoryTail;
+  private sampler: MessageSampler;
+  private rates = new RateCounter();
+  readonly failovers = new FailoverTracker();
+  private ratesTimer: NodeJS.Timeout | null = null;
+  private lastRates = Date.now();
+  private badLines = 0;
+  private lastBadReport = 0;
+  received = 0;
+
+  constructor(eventsDir: string, private readonly emit: (e: LabEvent) => void, private readonly opts: ServiceEventObserverOptions = {}) {
+    this.sampler = new MessageSampler({ maxPerSecond: opts.maxMessagesPerSecond ?? 200 });
+    this.tail = new DirectoryTail(eventsDir, (file, line) => this.onLine(file, line), { pollMs: opts.pollMs, fromStart: opts.fromStart });
+  }
+
+  start(): void {
+    this.tail.start();
+    this.lastRates = Date.now();
+    this.ratesTimer = setInterval(() => this.flushRates(), this.opts.ratesIntervalMs ?? 1000);
+    this.ratesTimer.unref?.();
+  }
+
+  stop(): void {
+    this.tail.stop();
+    if (this.ratesTimer) clearInterval(this.ratesTimer);
+    this.ratesTimer = null;
+  }
+
+  /** Read what is new right away (tests). */
+  scan(): void { this.tail.scan(); }
+
+  flushRates(): void {
+    const now = Date.now();
+    const r = this.rates.flush(now - this.lastRates);
+    this.lastRates = now;
+    this.emit({ type: 'rates', t: now, perSecond: r.perSecond, perService: r.perService, latencyMs: r.latencyMs });
+  }
+
+  private onLine(file: string, line: string): void {
+    const parsed = parseServiceEvent(line);
+    if ('error' in parsed) {
+      this.badLines++;
+      const now = Date.now();
+      // say it once in a while, not once per line
+      if (now - this.lastBadReport > 10000) {
+        this.lastBadReport = now;
+        this.emit({ type: 'error', t: now, message: `events/${file}: skipped a line that is not a service event (${parsed.error}); ${this.badLines} so far` });
+      }
+      return;
+    }
+    const e = parsed.event;
+    this.received++;
+    this.rates.add(e);
+    const now = Date.now();
+    if (e.kind === 'service.started') this.failovers.forget(e.service);
+    if (e.kind === 'transport.connected') {
+      const f = this.failovers.connected(e);
+      if (f) this.emit({ type: 'failover', t: now, service: e.service, from: f.from, to: f.to, endpoint: f.endpoint });
+    }
+    const weight = this.sampler.offer(e, now);
+    if (weight === null) return;
+    this.emit(weight > 1 ? { type: 'message', t: now, event: e, sampled: weight } : { type: 'message', t: now, event: e });
+  }
+}
