@@ -45,7 +45,7 @@ export class Recorder {
 
   get active(): boolean { return this.out !== null; }
 
-  start(file: string, status: LabStatus | null): void {
+  start(file: string, status: LabStatus | null, scenario = this.opts.scenario): void {
     if (this.out) throw new Error(`already recording to ${this.file}`);
     mkdirSync(dirname(file), { recursive: true });
     this.file = file;
@@ -56,7 +56,7 @@ export class Recorder {
     const header: RecordingHeader = {
       type: 'recording', version: 1, machine: describeMachine(),
       topology: status?.topology ?? null, router: status?.router ?? null, startedAt: this.startedAt,
-      ...(this.opts.scenario ? { scenario: this.opts.scenario } : {}),
+      ...(scenario ? { scenario } : {}),
     };
     this.write(header);
     // the replay starts from the picture as it is now

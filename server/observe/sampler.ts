@@ -30,6 +30,13 @@ export class MessageSampler {
     this.perWindow = Math.max(1, Math.round(((opts.maxPerSecond ?? 200) * this.windowMs) / 1000));
   }
 
+  /** Dropped events not yet accounted for by a later kept one. */
+  get pendingCount(): number {
+    let n = 0;
+    for (const v of this.pending.values()) n += v;
+    return n;
+  }
+
   /** null: drop it; a number: forward it, standing for that many events (1 = itself only). */
   offer(e: ServiceEvent, now = Date.now()): number | null {
     if (now - this.windowStart >= this.windowMs) { this.windowStart = now; this.used = 0; }

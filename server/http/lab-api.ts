@@ -1,0 +1,239 @@
+// The lab API: the CLI's operations over HTTP, at paths other tools can rely
+// on. GET /api/status, POST /api/lab/up|down, POST /api/components/NAME/ACTION,
+// POST /api/traffic, recordings. Long operations (up, down) answer 202 at
+// once and report through `progress` events on /api/events, ending with a
+// progress event of component 'lab' and state 'done' or 'failed'; send
+// {"wait": true} to hold the request until the operation has finished.
+import type { Request, Response } from 'express';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../widgets/api/wire.js';
+import type { LabEnvironmentApi } from '../backends/types.js';
+import { EventBus, LabObserver, Recorder, listRecordings, RECORDING_NAME, type ManagementConnect } from '../observe/index.js';
+import type { ServerContext, ServerPlugin } from './context.js';
+import { HttpError, parseBody } from './errors.js';
+import { PACKAGE_ROOT } from './index.js';
+
+const TOPOLOGY = z.enum(['broker-only', 'hybrid', 'hybrid-mesh'], { error: 'must be one of "broker-only", "hybrid", "hybrid-mesh"' });
+const RATE = z.number({ error: 'must be a number of operations per second' }).min(0, { error: 'must be 0 or more' }).max(1000, { error: 'must be at most 1000 operations per second' });
+
+export const upBody = z.strictObject({
+  topology: TOPOLOGY,
+  trafficRate: RATE.optional(),
+  wait: z.boolean().optional(),
+}, { error: 'unknown field: allowed are "topology", "trafficRate", "wait"' });
+export const downBody = z.strictObject({ wait: z.boolean().optional() }, { error: 'unknown field: allowed is "wait"' });
+export const trafficBody = z.strictObject({ rate: RATE }, { error: 'unknown field: allowed is "rate"' });
+export const recordingBody = z.strictObject({
+  action: z.enum(['start', 'stop'], { error: 'must be "start" or "stop"' }),
+  name: z.string().regex(RECORDING_NAME, { error: 'letters, digits, ".", "_" and "-" only, up to 80 characters' }).optional(),
+  scenario: z.string().max(300).optional(),
+}, { error: 'unknown field: allowed are "action", "name", "scenario"' });
+const ACTIONS = ['start', 'stop', 'kill', 'restart'] as const;
+type Action = (typeof ACTIONS)[number];
+
+export interface LabRuntimeOptions {
+  lab: LabEnvironmentApi;
+  connect: ManagementConnect;
+  home: string; // where recordings/ goes
+  basePort?: number; // passed to up()
+  qdrouterd?: string;
+  publicDir?: string; // default: public/ of the package
+  maxMessagesPerSecond?: number;
+}
+
+export interface Operation { operation: 'up' | 'down'; topology?: Topology; startedAt: number }
+
+/**
+ * One lab, observed and operated: the bus every live endpoint reads, the
+ * observer feeding it, the recorder, and the one long operation allowed at a
+ * time. Shared by the lab API, the event stream and `hmlab serve --up`.
+ */
+export class LabRuntime {
+  readonly bus = new EventBus();
+  readonly observer: LabObserver;
+  readonly recorder: Recorder;
+  current: Operation | null = null;
+  readonly publicDir: string;
+
+  constructor(readonly opts: LabRuntimeOptions) {
+    this.observer = new LabObserver(opts.lab, this.bus, { connect: opts.connect, maxMessagesPerSecond: opts.maxMessagesPerSecond });
+    this.recorder = new Recorder(this.bus);
+    this.publicDir = opts.publicDir ?? join(PACKAGE_ROOT, 'public');
+  }
+
+  get recordingsDir(): string { return join(this.opts.home, 'recordings'); }
+
+  private progress(e: Omit<Extract<LabEvent, { type: 'progress' }>, 'type' | 't'>): void {
+    this.bus.publish({ type: 'progress', t: Date.now(), ...e });
+  }
+
+  private begin(op: Operation): void {
+    if (this.current) throw new HttpError(409, `the lab is busy: "${this.current.operation}" started ${Math.round((Date.now() - this.current.startedAt) / 1000)} s ago; wait for it to finish`);
+    this.current = op;
+  }
+
+  /** Bring the lab up; resolves when every component is running (rejects on failure). */
+  async up(topology: Topology, trafficRate?: number): Promise<LabStatus> {
+    this.begin({ operation: 'up', topology, startedAt: Date.now() });
+    const began = Date.now();
+    this.progress({ component: 'lab', message: `bringing up the ${topology} lab`, elapsedMs: 0, operation: 'up', state: 'starting' });
+    try {
+      const status = await this.opts.lab.up({
+        topology, trafficRate, basePort: this.opts.basePort, qdrouterd: this.opts.qdrouterd,
+        onProgress: (p) => this.progress({ component: p.component, message: p.message, elapsedMs: p.elapsedMs, operation: 'up', state: p.state }),
+      });
+      this.progress({ component: 'lab', message: `the ${topology} lab is up`, elapsedMs: Date.now() - began, operation: 'up', state: 'done' });
+      return status;
+    } catch (err) {
+      const msg = (err as Error)?.message ?? String(err);
+      this.progress({ component: 'lab', message: `bringing up the ${topology} lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'up', state: 'failed' });
+      throw err;
+    } finally {
+      this.current = null;
+      await this.observer.pollStatus();
+    }
+  }
+
+  async down(): Promise<void> {
+    this.begin({ operation: 'down', startedAt: Date.now() });
+    const began = Date.now();
+    this.progress({ component: 'lab', message: 'stopping every component of the lab', elapsedMs: 0, operation: 'down', state: 'starting' });
+    try {
+      await this.opts.lab.down();
+      this.progress({ component: 'lab', message: 'the lab is down', elapsedMs: Date.now() - began, operation: 'down', state: 'done' });
+    } catch (err) {
+      this.progress({ component: 'lab', message: `stopping the lab failed: ${(err as Error)?.message ?? String(err)}`, elapsedMs: Date.now() - began, operation: 'down', state: 'failed' });
+      throw err;
+    } finally {
+      this.current = null;
+      await this.observer.pollStatus();
+    }
+  }
+
+  async component(name: string, action: Action): Promise<ComponentStatus> {
+    if (this.current) throw new HttpError(409, `the lab is busy: "${this.current.operation}" is running; wait for it to finish`);
+    const status = await this.opts.lab.status();
+    const names = status.components.map((c) => c.name);
+    const known = names.includes(name) || (name === 'services' && action === 'restart');
+    if (!known) {
+      throw new HttpError(404, names.length
+        ? `no component "${name}" in this lab: use one of ${names.join(', ')}${action === 'restart' ? ', services' : ''}`
+        : `no component "${name}": the lab is not up; POST /api/lab/up first`, 'name');
+    }
+    const began = Date.now();
+    this.progress({ component: name, message: `${action} ${name}`, elapsedMs: 0, operation: action, state: 'starting' });
+    try {
+      const r = await this.opts.lab[action](name);
+      this.progress({ component: name, message: `${action} ${name}: done`, elapsedMs: Date.now() - began, operation: action, state: 'done' });
+      return r;
+    } catch (err) {
+      this.progress({ component: name, message: `${action} ${name} failed: ${(err as Error)?.message ?? String(err)}`, elapsedMs: Date.now() - began, operation: action, state: 'failed' });
+      throw err;
+    } finally {
+      await this.observer.pollStatus();
+    }
+  }
+
+  async start(): Promise<void> { await this.observer.start(); }
+
+  async stop(): Promise<void> {
+    if (this.recorder.active) await this.recorder.stop();
+    await this.observer.stop();
+  }
+}
+
+/** Errors from the lab environment are the user's state, not our crash: 409 with its sentence. */
+function labError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  return new HttpError(409, (err as Error)?.message ?? String(err));
+}
+
+const wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e?: unknown) => void) => {
+  fn(req, res).catch(next);
+};
+
+export function labApiPlugin(rt: LabRuntime): ServerPlugin {
+  return {
+    name: 'lab-api',
+    async activate(ctx: ServerContext) {
+      const api = ctx.api;
+      api.get('/status', wrap(async (_req, res) => { res.json(await rt.observer.status()); }));
+
+      api.post('/lab/up', wrap(async (req, res) => {
+        const body = parseBody(upBody, req.body);
+        const run = rt.up(body.topology, body.trafficRate);
+        if (body.wait) {
+          try { res.json(await run); } catch (err) { throw labError(err); }
+          return;
+        }
+        run.catch(() => { /* reported as a progress event */ });
+        res.status(202).json({ accepted: true, operation: 'up', topology: body.topology, events: '/api/events' });
+      }));
+
+      api.post('/lab/down', wrap(async (req, res) => {
+        const body = parseBody(downBody, req.body);
+        const run = rt.down();
+        if (body.wait) {
+          try { await run; } catch (err) { throw labError(err); }
+          res.json(await rt.observer.status());
+          return;
+        }
+        run.catch(() => { /* reported as a progress event */ });
+        res.status(202).json({ accepted: true, operation: 'down', events: '/api/events' });
+      }));
+
+      api.get('/lab/operation', (_req, res) => { res.json({ operation: rt.current }); });
+
+      api.post('/components/:name/:action', wrap(async (req, res) => {
+        const action = String(req.params.action);
+        if (!(ACTIONS as readonly string[]).includes(action)) throw new HttpError(404, `no action "${action}": use start, stop, kill or restart`, 'action');
+        parseBody(z.strictObject({}, { error: 'this request takes no body fields' }), req.body);
+        try { res.json(await rt.component(String(req.params.name), action as Action)); } catch (err) { throw labError(err); }
+      }));
+
+      api.post('/traffic', wrap(async (req, res) => {
+        const body = parseBody(trafficBody, req.body);
+        try { await rt.opts.lab.setTrafficRate(body.rate); } catch (err) { throw labError(err); }
+        res.json({ rate: body.rate });
+      }));
+
+      api.get('/recordings', (_req, res) => { res.json(listRecordings(join(rt.publicDir, 'recordings'), rt.recordingsDir)); });
+
+      api.get('/recordings/:file', (req, res) => {
+        const m = /^(.+)\.jsonl$/.exec(String(req.params.file));
+        if (!m || !RECORDING_NAME.test(m[1])) throw new HttpError(404, 'no such recording: names look like NAME.jsonl', 'file');
+        const f = join(rt.recordingsDir, `${m[1]}.jsonl`);
+        if (!existsSync(f)) throw new HttpError(404, `no recording "${m[1]}" in this lab home; GET /api/recordings lists them`, 'file');
+        res.type('application/x-ndjson');
+        createReadStream(f).pipe(res);
+      });
+
+      const recordingState = () => ({
+        active: rt.recorder.active,
+        file: rt.recorder.file ? rt.recorder.file.split(/[\\/]/).pop() : null,
+        events: rt.recorder.events,
+        bytes: rt.recorder.bytes,
+        startedAt: rt.recorder.startedAt || null,
+      });
+      api.get('/recording', (_req, res) => { res.json(recordingState()); });
+      api.post('/recording', wrap(async (req, res) => {
+        const body = parseBody(recordingBody, req.body);
+        if (body.action === 'start') {
+          if (rt.recorder.active) throw new HttpError(409, 'already recording: stop it first with {"action":"stop"}', 'action');
+          const name = body.name ?? `lab-${new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '')}`;
+          rt.recorder.start(join(rt.recordingsDir, `${name}.jsonl`), rt.bus.status ?? await rt.observer.status(), body.scenario);
+          res.json({ ...recordingState(), name, url: `/api/recordings/${name}.jsonl` });
+        } else {
+          if (!rt.recorder.active) throw new HttpError(409, 'not recording: start one with {"action":"start"}', 'action');
+          const r = await rt.recorder.stop();
+          res.json({ active: false, file: r.file ? r.file.split(/[\\/]/).pop() : null, events: r.events, bytes: r.bytes, durationMs: r.durationMs });
+        }
+      }));
+
+      await rt.start();
+    },
+    async dispose() { await rt.stop(); },
+  };
+}
