@@ -1,0 +1,91 @@
+// Small readers shared by the checks: RabbitMQ queues, transport URLs,
+// service events. Each returns plain numbers a hint can quote.
+import type { LabStatus, ServiceEvent } from '../../../widgets/api/wire.js';
+import type { CheckContext, CheckResult } from './context.js';
+
+export interface RabbitQueue {
+  name: string;
+  vhost: string;
+  durable: boolean;
+  auto_delete?: boolean;
+  messages?: number;
+  messages_ready?: number;
+  messages_unacknowledged?: number;
+  consumers?: number;
+  message_stats?: { publish?: number; deliver_get?: number; ack?: number };
+}
+
+export interface RabbitExchange { name: string; vhost: string; durable: boolean; type: string }
+
+export const pass = (hint: string, data?: Record<string, unknown>): CheckResult => ({ pass: true, hint, ...(data ? { data } : {}) });
+export const fail = (hint: string, data?: Record<string, unknown>): CheckResult => ({ pass: false, hint, ...(data ? { data } : {}) });
+
+export async function queues(ctx: CheckContext): Promise<RabbitQueue[]> {
+  return (await ctx.rabbit<RabbitQueue[]>('/api/queues')) ?? [];
+}
+
+export const NOTIFY_QUEUE = 'notifications.info';
+
+export function scheme(url: string | null | undefined): 'amqp' | 'rabbit' | null {
+  if (!url) return null;
+  const m = /^([a-z0-9+]+):\/\//i.exec(url.trim());
+  if (!m) return null;
+  const s = m[1].toLowerCase();
+  return s === 'amqp' ? 'amqp' : s === 'rabbit' ? 'rabbit' : null;
+}
+
+/** host:port pairs of an oslo transport URL (user:pass@ stripped). */
+export function hostsOf(url: string | null | undefined): string[] {
+  if (!url) return [];
+  const m = /^[a-z0-9+]+:\/\/([^/]*)/i.exec(url.trim());
+  if (!m) return [];
+  return m[1].split(',').map((h) => h.replace(/^.*@/, '').trim()).filter(Boolean);
+}
+
+export function portOf(hostPort: string): number | null {
+  const m = /:(\d+)$/.exec(hostPort);
+  return m ? Number(m[1]) : null;
+}
+
+/** Which component of the lab listens on a host:port (by its endpoint). */
+export function componentAt(st: LabStatus, hostPort: string): string | null {
+  const port = portOf(hostPort);
+  if (port === null) return null;
+  for (const c of st.components) {
+    if (!c.endpoint) continue;
+    try {
+      const u = new URL(c.endpoint.replace(/^[a-z]+:/i, 'http:'));
+      if (Number(u.port) === port) return c.name;
+    } catch { /* not a URL */ }
+  }
+  return null;
+}
+
+export const SERVICES = ['compute-1', 'compute-2', 'conductor', 'telemetry'];
+export const COMPUTES = ['compute-1', 'compute-2'];
+
+export function routersOf(st: LabStatus): string[] {
+  return st.components.filter((c) => c.kind === 'router').map((c) => c.name);
+}
+
+export function runningRouters(st: LabStatus): string[] {
+  return st.components.filter((c) => c.kind === 'router' && c.state === 'running').map((c) => c.name);
+}
+
+export function calls(events: ServiceEvent[]): { ok: ServiceEvent[]; failed: ServiceEvent[] } {
+  const c = events.filter((e) => e.kind === 'rpc.call');
+  return { ok: c.filter((e) => e.ok !== false), failed: c.filter((e) => e.ok === false) };
+}
+
+export function stats(values: number[]): { count: number; mean: number; p50: number; p95: number; min: number; max: number } {
+  const v = [...values].sort((a, b) => a - b);
+  const q = (p: number) => v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : 0;
+  const mean = v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0;
+  return { count: v.length, mean, p50: q(0.5), p95: q(0.95), min: v[0] ?? 0, max: v[v.length - 1] ?? 0 };
+}
+
+export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+export function stoppedList(st: LabStatus, names: string[]): string[] {
+  return names.filter((n) => st.components.find((c) => c.name === n)?.state !== 'running');
+}

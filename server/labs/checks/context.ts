@@ -1,0 +1,134 @@
+// What a check can read: the learner's real environment. Every reader goes to
+// the source (the config file on disk, RabbitMQ's management API, the router's
+// AMQP management, the services' event files), never to what a button did.
+import { readFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseIni } from 'ini';
+import type { LabEnvironmentApi, PortPlan } from '../../backends/types.js';
+import type { ComponentStatus, LabStatus, ServiceEvent } from '../../../widgets/api/wire.js';
+import { queryManagement } from '../../router/index.js';
+
+export interface CheckResult {
+  pass: boolean;
+  hint: string;
+  /** Numbers a check measured, for pages that chart them (lab 7). */
+  data?: Record<string, unknown>;
+}
+
+/** A setting of openstack.conf, read as oslo.config reads it (section names are case-sensitive). */
+export interface ConfView {
+  get(section: string, key: string): string | undefined;
+  raw: Record<string, Record<string, unknown>>;
+}
+
+export class CheckFailure extends Error {}
+
+export interface CheckContext {
+  home: string;
+  env: LabEnvironmentApi;
+  status(): Promise<LabStatus>;
+  ports(): PortPlan | null;
+  conf(): Promise<ConfView>;
+  rabbit<T = unknown>(path: string): Promise<T>;
+  routerQuery(router: string, entityType: string, attributeNames?: string[]): Promise<Record<string, unknown>[]>;
+  events(service: string, sinceMs?: number): Promise<ServiceEvent[]>;
+  /** Per-home memory for checks that compare two moments (a baseline, a count). */
+  memory: Map<string, unknown>;
+}
+
+export function component(st: LabStatus, name: string): ComponentStatus | undefined {
+  return st.components.find((c) => c.name === name);
+}
+
+export function running(st: LabStatus, name: string): boolean {
+  return component(st, name)?.state === 'running';
+}
+
+export function createCheckContext(home: string, env: LabEnvironmentApi, memory: Map<string, unknown>): CheckContext {
+  let statusCache: Promise<LabStatus> | null = null;
+  const status = () => (statusCache ??= env.status());
+  const ctx: CheckContext = {
+    home,
+    env,
+    memory,
+    status,
+    ports: () => env.ports(),
+    async conf() {
+      let text: string;
+      try {
+        text = await readFile(env.paths.openstackConf, 'utf8');
+      } catch {
+        throw new CheckFailure('etc/openstack.conf does not exist yet: bring the lab up first (hmlab up, or the lab\'s Reset button)');
+      }
+      const raw = parseIni(text) as Record<string, Record<string, unknown>>;
+      return {
+        raw,
+        get(section, key) {
+          const s = raw[section];
+          const v = s && typeof s === 'object' ? s[key] : undefined;
+          return v === undefined || v === null ? undefined : String(v).trim();
+        },
+      };
+    },
+    async rabbit<T>(path: string): Promise<T> {
+      const st = await status();
+      const broker = st.components.find((c) => c.kind === 'broker');
+      if (!broker || broker.state !== 'running' || !broker.management) {
+        throw new CheckFailure(`the broker is ${broker ? broker.state : 'not part of this lab'}: start it with "hmlab start broker"`);
+      }
+      let res: Response;
+      try {
+        res = await fetch(broker.management.replace(/\/$/, '') + path, {
+          headers: { authorization: 'Basic ' + Buffer.from('guest:guest').toString('base64') },
+          signal: AbortSignal.timeout(4000),
+        });
+      } catch (err) {
+        throw new CheckFailure(`RabbitMQ's management API at ${broker.management} does not answer (${(err as Error).message}): is the broker still starting? Try again in a few seconds`);
+      }
+      if (res.status === 404) return null as T;
+      if (!res.ok) throw new CheckFailure(`RabbitMQ's management API answered ${res.status} for ${path}`);
+      return (await res.json()) as T;
+    },
+    async routerQuery(router, entityType, attributeNames) {
+      const st = await status();
+      const r = component(st, router);
+      if (!r || r.state !== 'running') throw new CheckFailure(`${router} is ${r ? r.state : 'not part of this lab'}: start it with "hmlab start ${router}"`);
+      const where = new URL((r.management ?? r.endpoint ?? '').replace(/^amqps?:/, 'http:'));
+      try {
+        return await queryManagement(where.hostname, Number(where.port), entityType, attributeNames, { timeoutMs: 3000 });
+      } catch (err) {
+        throw new CheckFailure(`${router} does not answer management queries (${(err as Error).message}); look at "hmlab logs ${router}"`);
+      }
+    },
+    async events(service, sinceMs = 0) {
+      const file = join(env.paths.events, `${service}.jsonl`);
+      let text: string;
+      try {
+        // Only the tail: event files grow for as long as the lab runs.
+        const fh = await open(file, 'r');
+        try {
+          const { size } = await fh.stat();
+          const len = Math.min(size, 2 * 1024 * 1024);
+          const buf = Buffer.alloc(len);
+          await fh.read(buf, 0, len, size - len);
+          text = buf.toString('utf8');
+          if (len < size) text = text.slice(text.indexOf('\n') + 1);
+        } finally {
+          await fh.close();
+        }
+      } catch {
+        return [];
+      }
+      const out: ServiceEvent[] = [];
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        try {
+          const e = JSON.parse(line) as ServiceEvent;
+          if (typeof e.t === 'number' && e.t >= sinceMs) out.push(e);
+        } catch { /* a line being written */ }
+      }
+      return out;
+    },
+  };
+  return ctx;
+}
