@@ -1,0 +1,46 @@
+// The two live demos of the talk: which recording replays them when no lab
+// is reachable, and the steps the presenter clicks through. Each step is a
+// real command typed into the shared terminal, so the room sees what runs.
+export type DemoName = 'dual-backends' | 'failover';
+
+export interface DemoStep {
+  label: string;
+  command: string;
+}
+
+export interface DemoDef {
+  name: DemoName;
+  recording: string; // public/recordings/<recording>.jsonl
+  caption: string; // what the static picture shows
+  steps: DemoStep[];
+}
+
+export const DEMOS: Record<DemoName, DemoDef> = {
+  'dual-backends': {
+    name: 'dual-backends',
+    recording: 'dual-backends',
+    caption: 'Dual backends: RPC over the router mesh, notifications into the broker',
+    steps: [
+      { label: 'Start the hybrid mesh', command: 'hmlab up --topology hybrid-mesh' },
+      { label: 'Show the transports', command: 'hmlab status' },
+      { label: 'Start traffic', command: 'hmlab traffic --rate 10' },
+    ],
+  },
+  failover: {
+    name: 'failover',
+    recording: 'failover',
+    caption: 'Failover: router-b is killed, services move to the next router of their URL',
+    steps: [
+      { label: 'Start traffic', command: 'hmlab traffic --rate 10' },
+      { label: 'Kill router-b', command: 'hmlab kill router-b' },
+      { label: 'Restart router-b', command: 'hmlab start router-b' },
+    ],
+  },
+};
+
+export function isDemoName(s: string | undefined): s is DemoName {
+  return s === 'dual-backends' || s === 'failover';
+}
+
+/** The terminal session every demo slide shares: one shell for the whole talk. */
+export const PRESENTER_TERMINAL = 'presenter';

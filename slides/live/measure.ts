@@ -1,0 +1,1 @@
+export async function mountMeasurements(_el: HTMLElement): Promise<void> {}
