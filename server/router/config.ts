@@ -1,0 +1,164 @@
+// qdrouterd.conf parser: the subset the labs use, with qdrouterd's own
+// syntax (`section {` and `}` on their own lines, `key: value` inside).
+// Anything it does not support becomes a warning naming it and its line.
+import { z } from 'zod';
+
+export type Distribution = 'closest' | 'balanced' | 'multicast';
+export type Role = 'normal' | 'inter-router';
+
+export interface ListenerConfig { name?: string; host: string; port: number; role: Role; cost: number; saslMechanisms: string[]; authenticatePeer: boolean; line: number }
+export interface ConnectorConfig extends ListenerConfig {}
+export interface AddressConfig { prefix: string; distribution: Distribution; line: number }
+export interface LogConfig { module: string; enable: string; output?: string; includeTimestamp: boolean; line: number }
+
+export interface RouterConfig {
+  router: { id: string; mode: 'standalone' | 'interior' };
+  listeners: ListenerConfig[];
+  connectors: ConnectorConfig[];
+  addresses: AddressConfig[];
+  logs: LogConfig[];
+  warnings: string[];
+}
+
+export class ConfigError extends Error {}
+
+interface RawSection { type: string; line: number; attrs: Map<string, { value: string; line: number; raw: string }> }
+
+/** Turn `sasl-mechanisms` or `saslMechanisms` into the schema's camelCase name. */
+function camel(key: string): string {
+  return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function unquote(v: string): string {
+  const t = v.trim();
+  if (t.length >= 2 && ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'")))) return t.slice(1, -1);
+  return t;
+}
+
+export function parseSections(text: string, file = 'config'): RawSection[] {
+  const sections: RawSection[] = [];
+  let current: RawSection | null = null;
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1;
+    const line = lines[i].replace(/(^|\s)#.*$/, '').trim();
+    if (!line) continue;
+    if (current === null) {
+      const m = /^([A-Za-z][\w.-]*)\s*\{$/.exec(line);
+      if (!m) {
+        if (/^[A-Za-z][\w.-]*\s*\{.*\}\s*$/.test(line)) throw new ConfigError(`${file}:${n}: one-line sections are not valid qdrouterd.conf syntax; put "{" and "}" on their own lines`);
+        throw new ConfigError(`${file}:${n}: expected a section start like "listener {", got "${line}"`);
+      }
+      current = { type: m[1], line: n, attrs: new Map() };
+      continue;
+    }
+    if (line === '}') { sections.push(current); current = null; continue; }
+    if (line.endsWith('{')) throw new ConfigError(`${file}:${n}: section "${current.type}" opened on line ${current.line} is not closed before a new one starts; add "}"`);
+    const m = /^([A-Za-z][\w-]*)\s*:\s*(.*)$/.exec(line);
+    if (!m) throw new ConfigError(`${file}:${n}: expected "key: value" inside "${current.type}", got "${line}"`);
+    const key = camel(m[1]);
+    if (current.attrs.has(key)) throw new ConfigError(`${file}:${n}: "${m[1]}" is given twice in "${current.type}" (first on line ${current.attrs.get(key)!.line})`);
+    current.attrs.set(key, { value: unquote(m[2]), line: n, raw: m[1] });
+  }
+  if (current) throw new ConfigError(`${file}:${current.line}: section "${current.type}" is never closed; add a line with "}"`);
+  return sections;
+}
+
+const yes = new Set(['yes', 'true', '1', 'on']);
+const no = new Set(['no', 'false', '0', 'off']);
+const NAMED_PORTS: Record<string, number> = { amqp: 5672, amqps: 5671 };
+
+const supported: Record<string, string[]> = {
+  router: ['id', 'mode'],
+  listener: ['name', 'host', 'port', 'role', 'cost', 'saslMechanisms', 'authenticatePeer'],
+  connector: ['name', 'host', 'port', 'role', 'cost', 'saslMechanisms', 'authenticatePeer'],
+  address: ['prefix', 'distribution'],
+  log: ['module', 'enable', 'output', 'includeTimestamp'],
+};
+
+const portSchema = z.union([z.coerce.number().int().min(0).max(65535), z.enum(['amqp', 'amqps']).transform((s) => NAMED_PORTS[s])]);
+
+export function parseConfig(text: string, file = 'config'): RouterConfig {
+  const warnings: string[] = [];
+  const cfg: RouterConfig = { router: { id: '', mode: 'standalone' }, listeners: [], connectors: [], addresses: [], logs: [], warnings };
+  let routerSeen = false;
+  for (const s of parseSections(text, file)) {
+    const allowed = supported[s.type];
+    if (!allowed) {
+      warnings.push(`${file}:${s.line}: section "${s.type}" is not supported by the embedded router; it is ignored`);
+      continue;
+    }
+    for (const [key, a] of s.attrs) {
+      if (!allowed.includes(key)) warnings.push(`${file}:${a.line}: attribute "${a.raw}" of "${s.type}" is not supported by the embedded router; it is ignored`);
+    }
+    const get = (k: string) => s.attrs.get(k);
+    const fail = (k: string, fix: string): never => {
+      const a = get(k);
+      throw new ConfigError(`${file}:${a?.line ?? s.line}: ${s.type} ${k}${a ? ` "${a.value}"` : ''} is invalid: ${fix}`);
+    };
+    const bool = (k: string, dflt: boolean) => {
+      const a = get(k);
+      if (!a) return dflt;
+      const v = a.value.toLowerCase();
+      if (yes.has(v)) return true;
+      if (no.has(v)) return false;
+      return fail(k, 'use yes or no');
+    };
+    switch (s.type) {
+      case 'router': {
+        if (routerSeen) throw new ConfigError(`${file}:${s.line}: only one "router" section is allowed`);
+        routerSeen = true;
+        const mode = get('mode')?.value ?? 'standalone';
+        if (mode === 'edge') fail('mode', 'edge mode is not supported by the embedded router; use standalone or interior');
+        if (mode !== 'standalone' && mode !== 'interior') fail('mode', 'use standalone or interior');
+        const id = get('id')?.value ?? '';
+        if (id && !/^[A-Za-z0-9._:-]+$/.test(id)) fail('id', 'use letters, digits, ".", "_", ":" or "-"');
+        cfg.router = { id, mode: mode as 'standalone' | 'interior' };
+        break;
+      }
+      case 'listener':
+      case 'connector': {
+        const portRaw = get('port')?.value;
+        if (portRaw === undefined) throw new ConfigError(`${file}:${s.line}: ${s.type} needs a "port"`);
+        const port = portSchema.safeParse(portRaw);
+        if (!port.success) fail('port', 'give a number between 0 and 65535 (or amqp)');
+        const role = get('role')?.value ?? 'normal';
+        if (role !== 'normal' && role !== 'inter-router') {
+          if (role === 'edge' || role === 'route-container') fail('role', `role ${role} is not supported by the embedded router; use normal or inter-router`);
+          fail('role', 'use normal or inter-router');
+        }
+        const costRaw = get('cost')?.value ?? '1';
+        const cost = z.coerce.number().int().min(1).safeParse(costRaw);
+        if (!cost.success) fail('cost', 'give a whole number, 1 or more');
+        const host = get('host')?.value ?? (s.type === 'listener' ? '127.0.0.1' : '');
+        if (!host) throw new ConfigError(`${file}:${s.line}: connector needs a "host"`);
+        const mechs = (get('saslMechanisms')?.value ?? 'ANONYMOUS PLAIN').split(/[\s,]+/).filter(Boolean).map((m) => m.toUpperCase());
+        for (const m of mechs) if (m !== 'ANONYMOUS' && m !== 'PLAIN') warnings.push(`${file}:${get('saslMechanisms')!.line}: SASL mechanism ${m} is not supported by the embedded router; only ANONYMOUS and PLAIN are offered`);
+        const entry = { name: get('name')?.value, host, port: port.data as number, role: role as Role, cost: cost.data as number, saslMechanisms: mechs, authenticatePeer: bool('authenticatePeer', false), line: s.line };
+        if (s.type === 'listener') cfg.listeners.push(entry); else cfg.connectors.push(entry);
+        break;
+      }
+      case 'address': {
+        const prefix = get('prefix')?.value;
+        if (!prefix) throw new ConfigError(`${file}:${s.line}: address needs a "prefix"${get('pattern') ? ' (pattern is not supported by the embedded router)' : ''}`);
+        const d = get('distribution')?.value ?? 'balanced';
+        if (d !== 'closest' && d !== 'balanced' && d !== 'multicast') fail('distribution', 'use closest, balanced or multicast');
+        cfg.addresses.push({ prefix, distribution: d as Distribution, line: s.line });
+        break;
+      }
+      case 'log': {
+        cfg.logs.push({ module: get('module')?.value ?? 'DEFAULT', enable: get('enable')?.value ?? 'info+', output: get('output')?.value, includeTimestamp: bool('includeTimestamp', true), line: s.line });
+        break;
+      }
+    }
+  }
+  if (!routerSeen) warnings.push(`${file}: no "router" section; running standalone`);
+  if (!cfg.router.id) cfg.router.id = `Router.${process.pid}`;
+  if (cfg.router.mode === 'standalone') {
+    for (const l of [...cfg.listeners, ...cfg.connectors]) {
+      if (l.role === 'inter-router') throw new ConfigError(`${file}:${l.line}: an inter-router ${cfg.listeners.includes(l) ? 'listener' : 'connector'} needs "mode: interior" in the router section`);
+    }
+  }
+  if (cfg.listeners.length === 0) warnings.push(`${file}: no listener; clients cannot connect to this router`);
+  return cfg;
+}

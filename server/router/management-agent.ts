@@ -1,0 +1,184 @@
+// The router's `$management` agent: answers AMQP management QUERY and READ
+// for the entity types the lab observes, with qdrouterd's attribute names
+// (qdrouter.json of qpid-dispatch 1.19.0), so one client reads both routers.
+import type { Message } from 'rhea';
+import type { AddressEntry, ConnInfo, InLink, OutLink, Pending, Router } from './router.js';
+import { parseTopoAddress } from './address-table.js';
+import { ENTITY_PREFIX } from './management-client.js';
+import { VERSION } from '../version.js';
+
+type Row = Record<string, unknown>;
+
+/** Attribute order per entity type: what an empty attributeNames list returns. */
+export const ENTITY_ATTRIBUTES: Record<string, string[]> = {
+  router: ['name', 'identity', 'type', 'id', 'mode', 'area', 'version', 'metadata', 'addrCount', 'linkCount', 'nodeCount', 'connectionCount',
+    'presettledDeliveries', 'droppedPresettledDeliveries', 'acceptedDeliveries', 'rejectedDeliveries', 'releasedDeliveries', 'modifiedDeliveries',
+    'deliveriesDelayed1Sec', 'deliveriesDelayed10Sec', 'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit',
+    'deliveriesIngressRouteContainer', 'deliveriesEgressRouteContainer', 'workerThreads', 'uptimeSeconds'],
+  connection: ['name', 'identity', 'type', 'host', 'role', 'dir', 'container', 'sasl', 'isAuthenticated', 'user', 'isEncrypted',
+    'sslProto', 'sslCipher', 'properties', 'sslSsf', 'tenant', 'ssl', 'opened', 'active', 'adminStatus', 'operStatus', 'uptimeSeconds', 'lastDlvSeconds'],
+  'router.link': ['name', 'identity', 'type', 'linkName', 'linkType', 'linkDir', 'owningAddr', 'capacity', 'peer', 'undeliveredCount',
+    'unsettledCount', 'deliveryCount', 'connectionId', 'adminStatus', 'operStatus', 'presettledCount', 'droppedPresettledCount',
+    'acceptedCount', 'rejectedCount', 'releasedCount', 'modifiedCount', 'deliveriesDelayed1Sec', 'deliveriesDelayed10Sec',
+    'deliveriesStuck', 'openMovedStreams', 'settleRate', 'creditAvailable', 'zeroCreditSeconds', 'priority'],
+  'router.address': ['name', 'identity', 'type', 'key', 'distribution', 'inProcess', 'subscriberCount', 'remoteCount', 'containerCount',
+    'remoteHostRouters', 'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit', 'deliveriesToContainer', 'deliveriesFromContainer',
+    'transitOutstanding', 'trackedDeliveries', 'priority', 'deliveriesRedirectedToFallback'],
+  'router.node': ['name', 'identity', 'type', 'id', 'protocolVersion', 'instance', 'linkState', 'nextHop', 'routerLink', 'cost',
+    'validOrigins', 'address', 'lastTopoChange', 'index'],
+};
+
+/** qdrouterd's address keys: M0 mobile (phase 0), L local, R a router. */
+export function addressKey(address: string, routerId: string): string {
+  const topo = parseTopoAddress(address);
+  if (topo) return topo.router === routerId ? `L${topo.local}` : `R${topo.router}`;
+  if (address === '$management') return 'L$management';
+  return `M0${address}`;
+}
+
+export class ManagementAgent {
+  constructor(private readonly router: Router) {}
+
+  handle(p: Pending): void {
+    const msg = p.msg;
+    if (p.inDel) { try { p.inDel.accept(); } catch { /* gone */ } p.inDel = null; }
+    const props = (msg.application_properties ?? {}) as Record<string, unknown>;
+    const reply = (statusCode: number, statusDescription: string, body: unknown) => {
+      if (!msg.reply_to) return;
+      const out: Message = {
+        to: String(msg.reply_to),
+        correlation_id: msg.correlation_id ?? msg.message_id,
+        application_properties: { statusCode, statusDescription },
+        body,
+      } as Message;
+      this.router.sendFromRouter(out);
+    };
+    try {
+      const operation = String(props.operation ?? '');
+      const long = String(props.entityType ?? props.type ?? '');
+      const type = long.startsWith(ENTITY_PREFIX) ? long.slice(ENTITY_PREFIX.length) : long;
+      if (operation === 'GET-MGMT-NODES') return reply(200, 'OK', [...this.router.db.routes.keys()].map((id) => `amqp:/_topo/0/${id}/$management`));
+      if (operation !== 'QUERY' && operation !== 'READ') return reply(501, `Not Implemented: operation ${operation || '(none)'}; this router answers QUERY and READ`, {});
+      const attrs = ENTITY_ATTRIBUTES[type];
+      if (!attrs) return reply(404, `Not Found: entity type ${long || '(none)'}; known: ${Object.keys(ENTITY_ATTRIBUTES).map((t) => ENTITY_PREFIX + t).join(', ')}`, {});
+      const rows = this.rows(type);
+      if (operation === 'READ') {
+        const name = props.name ?? props.identity;
+        const row = type === 'router' && (name === 'self' || name === undefined) ? rows[0] : rows.find((r) => r.name === name || r.identity === name || r.identity === String(name));
+        if (!row) return reply(404, `Not Found: no ${long} named ${String(name)}`, {});
+        return reply(200, 'OK', row);
+      }
+      const body = (msg.body ?? {}) as { attributeNames?: unknown };
+      const requested = Array.isArray(body.attributeNames) ? (body.attributeNames as unknown[]).map(String) : [];
+      const names = requested.length ? requested : attrs;
+      reply(200, 'OK', { attributeNames: names, results: rows.map((r) => names.map((n) => r[n] ?? null)) });
+    } catch (err) {
+      reply(500, `Internal Error: ${(err as Error).message}`, {});
+    }
+  }
+
+  rows(type: string): Row[] {
+    const r = this.router;
+    switch (type) {
+      case 'router': {
+        let links = 0;
+        for (const c of r.connections.values()) links += c.links.size;
+        return [{
+          name: `router/${r.id}`, identity: `router/${r.id}`, type: ENTITY_PREFIX + 'router', id: r.id, mode: r.mode, area: '0', version: VERSION,
+          metadata: null, addrCount: r.addresses.size, linkCount: links, nodeCount: r.db.routes.size, connectionCount: r.connections.size,
+          ...r.counters, deliveriesIngressRouteContainer: 0, deliveriesEgressRouteContainer: 0, workerThreads: 1,
+          uptimeSeconds: Math.floor((Date.now() - r.instance) / 1000),
+        }];
+      }
+      case 'connection':
+        return [...r.connections.values()].filter((c) => c.opened).map((c) => this.connectionRow(c));
+      case 'router.link': {
+        const out: Row[] = [];
+        for (const c of r.connections.values()) for (const l of c.links) out.push(this.linkRow(l));
+        return out;
+      }
+      case 'router.address': {
+        const out: Row[] = [];
+        const seen = new Set<string>();
+        for (const e of r.addresses.values()) { seen.add(e.key); out.push(this.addressRow(e)); }
+        // addresses only other routers have consumers for
+        for (const id of r.db.routes.keys()) {
+          for (const a of Object.keys(r.db.ads.get(id)?.addresses ?? {})) {
+            if (!seen.has(a)) { seen.add(a); out.push(this.addressRow(r.addresses.get(a) ?? r.blankEntry(a))); }
+          }
+        }
+        out.push(this.simpleAddress('L$management', 'closest', 1));
+        for (const id of r.db.routes.keys()) out.push(this.simpleAddress(`R${id}`, 'closest', 0));
+        return out;
+      }
+      case 'router.node': {
+        const self: Row = {
+          name: `router.node/${r.id}`, identity: `router.node/${r.id}`, type: ENTITY_PREFIX + 'router.node', id: r.id, protocolVersion: 1,
+          instance: Math.floor(r.instance / 1000), linkState: [...r.neighbors.keys()], nextHop: '(self)', routerLink: null, cost: null,
+          validOrigins: [...r.db.routes.keys()], address: `amqp:/_topo/0/${r.id}`, lastTopoChange: Math.floor(r.db.lastTopoChange / 1000), index: 0,
+        };
+        const rows: Row[] = [self];
+        let i = 1;
+        for (const route of r.db.routes.values()) {
+          const ad = r.db.ads.get(route.id);
+          const n = r.neighbors.get(route.nextHop);
+          const direct = route.nextHop === route.id;
+          rows.push({
+            name: `router.node/${route.id}`, identity: `router.node/${route.id}`, type: ENTITY_PREFIX + 'router.node', id: route.id, protocolVersion: 1,
+            instance: ad ? Math.floor(ad.instance / 1000) : null, linkState: ad ? Object.keys(ad.neighbors) : [],
+            nextHop: direct ? null : route.nextHop, routerLink: direct && n?.transit ? n.transit.identity : null, cost: route.cost,
+            validOrigins: [], address: `amqp:/_topo/0/${route.id}`, lastTopoChange: Math.floor(r.db.lastTopoChange / 1000), index: i++,
+          });
+        }
+        return rows;
+      }
+    }
+    return [];
+  }
+
+  private connectionRow(c: ConnInfo): Row {
+    const props = (c.connection as unknown as { remote?: { open?: { properties?: Record<string, unknown> } } }).remote?.open?.properties ?? {};
+    return {
+      name: `connection/${c.host}`, identity: String(c.identity), type: ENTITY_PREFIX + 'connection', host: c.host, role: c.role, dir: c.dir,
+      container: c.container, sasl: 'ANONYMOUS', isAuthenticated: false, user: c.user ?? 'anonymous', isEncrypted: false, sslProto: null,
+      sslCipher: null, properties: props, sslSsf: 0, tenant: null, ssl: false, opened: true, active: true, adminStatus: 'enabled',
+      operStatus: 'up', uptimeSeconds: Math.floor((Date.now() - c.opened) / 1000), lastDlvSeconds: null,
+    };
+  }
+
+  private linkRow(l: InLink | OutLink): Row {
+    const linkType = l.kind === 'endpoint' ? 'endpoint' : l.kind === 'control' ? 'router-control' : 'inter-router';
+    const owning = l.kind === 'endpoint' && l.address ? addressKey(l.address, this.router.id) : null;
+    const undelivered = l.dir === 'out' ? l.backlog.length : 0;
+    const unsettled = l.dir === 'out' ? l.unsettled.size : l.held;
+    const credit = l.dir === 'out' ? (l.sender as unknown as { credit: number }).credit : (l.receiver as unknown as { credit: number }).credit;
+    return {
+      name: l.name, identity: String(l.identity), type: ENTITY_PREFIX + 'router.link', linkName: l.name, linkType, linkDir: l.dir,
+      owningAddr: owning, capacity: l.dir === 'in' ? l.window : 250, peer: null, undeliveredCount: undelivered, unsettledCount: unsettled,
+      deliveryCount: l.deliveryCount, connectionId: String(l.conn.identity), adminStatus: 'enabled', operStatus: 'up',
+      presettledCount: l.presettledCount, droppedPresettledCount: l.droppedPresettledCount, acceptedCount: l.acceptedCount,
+      rejectedCount: l.rejectedCount, releasedCount: l.releasedCount, modifiedCount: l.modifiedCount, deliveriesDelayed1Sec: 0,
+      deliveriesDelayed10Sec: 0, deliveriesStuck: 0, openMovedStreams: false, settleRate: 0, creditAvailable: credit, zeroCreditSeconds: 0, priority: 4,
+    };
+  }
+
+  private addressRow(e: AddressEntry): Row {
+    const key = addressKey(e.key, this.router.id);
+    const remote = parseTopoAddress(e.key) ? new Map<string, number>() : this.router.db.remoteConsumers(e.key);
+    return {
+      name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution: e.distribution, inProcess: 0,
+      subscriberCount: e.consumers.length, remoteCount: remote.size, containerCount: 0, remoteHostRouters: [...remote.keys()],
+      deliveriesIngress: e.deliveriesIngress, deliveriesEgress: e.deliveriesEgress, deliveriesTransit: e.deliveriesTransit,
+      deliveriesToContainer: e.deliveriesToContainer, deliveriesFromContainer: e.deliveriesFromContainer, transitOutstanding: null,
+      trackedDeliveries: 0, priority: -1, deliveriesRedirectedToFallback: 0,
+    };
+  }
+
+  private simpleAddress(key: string, distribution: string, inProcess: number): Row {
+    return {
+      name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution, inProcess, subscriberCount: 0, remoteCount: 0,
+      containerCount: 0, remoteHostRouters: [], deliveriesIngress: 0, deliveriesEgress: 0, deliveriesTransit: 0, deliveriesToContainer: 0,
+      deliveriesFromContainer: 0, transitOutstanding: null, trackedDeliveries: 0, priority: -1, deliveriesRedirectedToFallback: 0,
+    };
+  }
+}
