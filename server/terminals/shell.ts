@@ -44,8 +44,15 @@ function hostPort(url) {
   const m = /^(?:amqps?:\\/\\/)?(?:[^@/]*@)?([^/:]+|\\[[^\\]]+\\]):(\\d+)/.exec(String(url || ''));
   return m ? m[1] + ':' + m[2] : null;
 }
+function components() {
+  return Array.isArray(s.components) ? s.components : obj(s.components) ? Object.values(s.components) : [];
+}
 function routerAddress() {
   if (!obj(s)) return null;
+  // A running router first (router-a before router-b), then any planned one.
+  const rs = components().filter((c) => obj(c) && (c.kind === 'router' || /^router/.test(String(c.name || ''))));
+  rs.sort((a, b) => (a.state === 'running' ? 0 : 1) - (b.state === 'running' ? 0 : 1) || String(a.name).localeCompare(String(b.name)));
+  for (const r of rs) { const hp = hostPort(r.endpoint); if (hp) return hp; }
   const routers = obj(s.ports) && obj(s.ports.routers) ? s.ports.routers : null;
   if (routers) {
     for (const name of Object.keys(routers).sort()) {
@@ -53,17 +60,14 @@ function routerAddress() {
       if (Number.isInteger(p)) return '127.0.0.1:' + p;
     }
   }
-  const comps = Array.isArray(s.components) ? s.components : obj(s.components) ? Object.values(s.components) : [];
-  const rs = comps.filter((c) => obj(c) && (c.kind === 'router' || /^router/.test(String(c.name || ''))));
-  rs.sort((a, b) => String(a.name).localeCompare(String(b.name)));
-  for (const r of rs) { const hp = hostPort(r.endpoint); if (hp) return hp; }
   return null;
 }
 function brokerEnv() {
   if (!obj(s)) return null;
   const env = {};
-  let node = null;
+  let node = typeof s.nodeName === 'string' && s.nodeName.includes('@') ? s.nodeName : null;
   let home = null;
+  // Other places a node name, its HOME or RABBITMQ_* settings may be kept.
   const walk = (o, depth, brokerish) => {
     if (!obj(o) || depth > 5) return;
     for (const [k, v] of Object.entries(o)) {
@@ -72,13 +76,16 @@ function brokerEnv() {
         else if (/^node_?name$/i.test(k) && v.includes('@')) node = node || v;
         else if (brokerish && /^home$/i.test(k)) home = home || v;
       } else if (obj(v)) {
-        walk(v, depth + 1, brokerish || /broker|rabbit/i.test(k) || (obj(v) && v.kind === 'broker'));
+        walk(v, depth + 1, brokerish || /broker|rabbit/i.test(k) || v.kind === 'broker');
       }
     }
   };
   walk(s, 0, false);
   if (!env.RABBITMQ_NODENAME && node) env.RABBITMQ_NODENAME = node;
   if (!env.RABBITMQ_NODENAME) return null;
+  // The node's HOME holds its Erlang cookie; the lab keeps it in data/broker.
+  const dataHome = path.join(process.env.HMLAB_HOME || '.', 'data', 'broker');
+  if (!home && fs.existsSync(dataHome)) home = dataHome;
   if (home) env.HOME = home;
   return env;
 }
@@ -137,7 +144,7 @@ exec ${q(join(bin, 'hmlab'))} qdstat "$@"
 # Erlang cookie) of the node the lab started, from state.json.
 envs=$(${q(node)} ${q(helper)} broker-env)
 if [ -z "$envs" ]; then
-  echo "rabbitmqctl: this lab's broker is not up (no broker node in $HMLAB_HOME/state.json); start the lab first, e.g. \\"hmlab up hybrid\\"" >&2
+  echo "rabbitmqctl: this lab's broker is not up (no broker node in $HMLAB_HOME/state.json); start the lab first, e.g. \\"hmlab up --topology hybrid\\"" >&2
   exit 69
 fi
 eval "$envs"
