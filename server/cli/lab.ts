@@ -1,5 +1,246 @@
+// hmlab up | status | start | stop | restart | kill | logs | down | config | traffic:
+// drive a lab environment (server/backends) from the shell.
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { TOPOLOGIES, type LabStatus } from '../../widgets/api/wire.js';
+import { DEFAULT_BASE_PORT, LabError, openLab, PORT_BLOCK, tailLog, type LabEnvironment, type Progress } from '../backends/index.js';
+import { CliError } from './errors.js';
+
+const homeOption = ['--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab/lab)'] as const;
+
+const upSchema = z.object({
+  topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), { message: `--topology must be one of ${TOPOLOGIES.join(', ')}` }),
+  basePort: z.coerce.number({ message: '--base-port must be a number' }).int('--base-port must be a whole number')
+    .min(1024, '--base-port must be at least 1024').max(65535 - PORT_BLOCK, `--base-port must be at most ${65535 - PORT_BLOCK}`),
+  qdrouterd: z.string().min(1).optional(),
+  rate: z.coerce.number({ message: '--rate must be a number' }).min(0, '--rate must be 0 or more').max(1000, '--rate must be at most 1000'),
+});
+
+function lab(opts: { home?: string }): LabEnvironment {
+  return openLab(opts.home);
+}
+
+/** Runs a lab action; a LabError becomes a clean message and exit code. */
+async function run<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof LabError) throw new CliError(err.message, err.code === 'bad-input' || err.code === 'unknown-topology' || err.code === 'unknown-component' ? 2 : 1);
+    throw err;
+  }
+}
+
+function fmtElapsed(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** One live line per component: redrawn on a terminal, plain lines otherwise. */
+class ProgressView {
+  private lines = new Map<string, Progress>();
+  private drawn = 0;
+  private lastPlain = new Map<string, string>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly tty = !!process.stdout.isTTY;
+  private readonly t0 = Date.now();
+
+  constructor() {
+    if (this.tty) this.timer = setInterval(() => this.draw(), 100);
+  }
+
+  update(p: Progress): void {
+    this.lines.set(p.component, { ...p, elapsedMs: p.elapsedMs });
+    if (!this.tty) {
+      const key = `${p.state} ${p.message}`;
+      if (this.lastPlain.get(p.component) !== key) {
+        this.lastPlain.set(p.component, key);
+        process.stdout.write(`${p.component.padEnd(10)} ${p.state.padEnd(8)} ${fmtElapsed(p.elapsedMs).padStart(6)}  ${p.message}\n`);
+      }
+    }
+  }
+
+  private draw(): void {
+    const rows = [...this.lines.values()].map((p) => {
+      const mark = p.state === 'running' ? 'ok ' : p.state === 'failed' ? 'ERR' : '...';
+      const el = p.state === 'starting' ? Date.now() - this.t0 : p.elapsedMs;
+      return `${mark} ${p.component.padEnd(10)} ${fmtElapsed(el).padStart(6)}  ${p.message}`.slice(0, (process.stdout.columns || 120) - 1);
+    });
+    let out = this.drawn ? `\x1b[${this.drawn}A` : '';
+    for (const r of rows) out += `\x1b[2K${r}\n`;
+    process.stdout.write(out);
+    this.drawn = rows.length;
+  }
+
+  end(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.tty) this.draw();
+  }
+}
+
+function uptime(startedAt: number | null | undefined): string {
+  if (!startedAt) return '-';
+  const s = Math.max(0, Math.round((Date.now() - startedAt) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function formatStatus(st: LabStatus): string {
+  const out: string[] = [];
+  if (!st.topology) return `no lab in ${st.home}: start one with "hmlab up --topology broker-only|hybrid|hybrid-mesh"`;
+  out.push(`lab ${st.home}  topology ${st.topology}${st.router ? `  router ${st.router}` : ''}`);
+  out.push(`RPC transport:          ${st.transports.rpc ?? '(unset)'}`);
+  out.push(`Notification transport: ${st.transports.notify ?? '(unset)'}`);
+  out.push('');
+  const head = ['NAME', 'KIND', 'STATE', 'PID', 'ENDPOINT', 'PRODUCT', 'UP'];
+  const rows = st.components.map((c) => [
+    c.name, c.kind, c.state, c.pid ? String(c.pid) : '-',
+    c.kind === 'service' ? (c.connectedTo ? `-> ${c.connectedTo}` : '-') : c.endpoint ?? '-',
+    c.product ?? '-', uptime(c.startedAt),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  out.push(line(head));
+  for (const [i, r] of rows.entries()) {
+    out.push(line(r));
+    const c = st.components[i];
+    if (c.detail && c.state !== 'running') out.push(`    ${c.detail}`);
+  }
+  const t = st.traffic;
+  out.push('');
+  out.push(`traffic: RPC calls ${t.rpcCalls.ok} ok / ${t.rpcCalls.failed} failed, casts ${t.rpcCasts.sent}, fanouts ${t.fanouts.sent}, notifications ${t.notifications.sent} sent / ${t.notifications.received} received${st.trafficRate !== undefined ? `  (conductor: ${st.trafficRate} ops/s)` : ''}`);
+  return out.join('\n');
+}
+
+function follow(file: string, from: number): Promise<never> {
+  let pos = from;
+  return new Promise(() => {
+    setInterval(() => {
+      try {
+        const size = statSync(file).size;
+        if (size < pos) pos = 0; // truncated by a new `up`
+        if (size > pos) {
+          const fd = openSync(file, 'r');
+          const buf = Buffer.alloc(size - pos);
+          readSync(fd, buf, 0, buf.length, pos);
+          closeSync(fd);
+          pos = size;
+          process.stdout.write(buf.toString('utf8').replace(/\x1b\[[0-9;]*m/g, ''));
+        }
+      } catch { /* the file comes back at the next start */ }
+    }, 200);
+  });
+}
 
 export function registerLabCommands(program: Command): void {
-  void program; // subcommands are added by their concern
+  program.command('up')
+    .description('start a lab: broker, routers and OpenStack services, each a real process; returns when all are ready')
+    .option('-t, --topology <topology>', `${TOPOLOGIES.join(' | ')}`, 'hybrid')
+    .option(...homeOption)
+    .option('--base-port <n>', `first of the ${PORT_BLOCK} loopback ports this lab uses`, String(DEFAULT_BASE_PORT))
+    .option('--qdrouterd <path>', 'qdrouterd binary to use for routers (default: qdrouterd on PATH, else the embedded router)')
+    .option('--rate <n>', 'conductor operations per second (0 pauses)', '5')
+    .action(async (opts: { topology: string; home?: string; basePort: string; qdrouterd?: string; rate: string }) => {
+      const r = upSchema.safeParse(opts);
+      if (!r.success) throw new CliError(r.error.issues[0]?.message ?? 'invalid option', 2);
+      const env = lab(opts);
+      const view = new ProgressView();
+      const t0 = Date.now();
+      let st: LabStatus;
+      try {
+        st = await run(() => env.up({
+          topology: r.data.topology as (typeof TOPOLOGIES)[number],
+          basePort: r.data.basePort,
+          qdrouterd: r.data.qdrouterd,
+          trafficRate: r.data.rate,
+          onProgress: (p) => view.update(p),
+        }));
+      } finally {
+        view.end();
+      }
+      process.stdout.write(`\nlab ready in ${fmtElapsed(Date.now() - t0)}\n\n${formatStatus(st)}\n`);
+    });
+
+  program.command('status')
+    .description('what runs in the lab, its transports and its traffic')
+    .option(...homeOption)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { home?: string; json?: boolean }) => {
+      const st = await run(() => lab(opts).status());
+      process.stdout.write(opts.json ? JSON.stringify(st, null, 2) + '\n' : formatStatus(st) + '\n');
+    });
+
+  for (const [verb, what] of [
+    ['start', 'start a stopped or killed component and wait until it is ready'],
+    ['stop', 'stop a component cleanly'],
+    ['restart', 'stop and start a component; "services" restarts every OpenStack service (picks up an edited openstack.conf)'],
+    ['kill', 'SIGKILL a component, like a crash; it stays down until started'],
+  ] as const) {
+    program.command(`${verb} <name>`)
+      .description(what)
+      .option(...homeOption)
+      .action(async (name: string, opts: { home?: string }) => {
+        const env = lab(opts);
+        const c = await run(() => {
+          if (verb === 'start') return env.start(name);
+          if (verb === 'stop') return env.stop(name);
+          if (verb === 'kill') return env.kill(name);
+          return env.restart(name);
+        });
+        const subject = verb === 'restart' && name === 'services' ? 'services' : c.name;
+        process.stdout.write(`${subject}: ${c.state}${c.pid ? ` (pid ${c.pid})` : ''}${c.product ? `, ${c.product}` : ''}${c.detail ? ` - ${c.detail}` : ''}\n`);
+      });
+  }
+
+  program.command('logs <name>')
+    .description("print a component's log")
+    .option(...homeOption)
+    .option('-n, --lines <n>', 'how many of the last lines', '100')
+    .option('-f, --follow', 'keep printing new lines')
+    .action(async (name: string, opts: { home?: string; lines: string; follow?: boolean }) => {
+      const n = z.coerce.number().int().min(1).safeParse(opts.lines);
+      if (!n.success) throw new CliError('--lines must be a whole number of at least 1', 2);
+      const file = await run(() => lab(opts).logPath(name));
+      if (!existsSync(file)) throw new CliError(`${name} has no log yet: it has not been started`);
+      const text = tailLog(file, n.data);
+      process.stdout.write(text ? text + '\n' : '');
+      if (opts.follow) await follow(file, statSync(file).size);
+    });
+
+  program.command('down')
+    .description('stop everything of the lab; no process of this home is left')
+    .option(...homeOption)
+    .action(async (opts: { home?: string }) => {
+      const env = lab(opts);
+      await run(() => env.down());
+      process.stdout.write(`lab ${env.paths.home} is down\n`);
+    });
+
+  program.command('config')
+    .description('the effective transports of etc/openstack.conf and which backend serves each')
+    .option(...homeOption)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { home?: string; json?: boolean }) => {
+      const d = await run(() => lab(opts).describeConfig());
+      if (opts.json) { process.stdout.write(JSON.stringify(d, null, 2) + '\n'); return; }
+      const served = (s: typeof d.rpc.servedBy) => s.map((b) => `${b.name}${b.product ? ` (${b.product})` : b.kind === 'unknown' ? ' (not part of this lab)' : ''}`).join(', ') || '-';
+      process.stdout.write([
+        `file: ${d.file}`,
+        `RPC            [DEFAULT] transport_url = ${d.rpc.url ?? '(unset)'}`,
+        `               driver ${d.rpc.driver ?? '-'}, served by ${served(d.rpc.servedBy)}`,
+        `Notifications  ${d.notify.fallsBackToRpc ? '[oslo_messaging_notifications] transport_url unset: same as RPC' : `[oslo_messaging_notifications] transport_url = ${d.notify.url}`}`,
+        `               driver ${d.notify.driver ?? 'unset: NO notifications are sent'}, topics ${d.notify.topics.join(', ')}`,
+        `               served by ${served(d.notify.servedBy)}`,
+      ].join('\n') + '\n');
+    });
+
+  program.command('traffic <rate>')
+    .description('set the conductor\'s RPC operations per second (0 pauses)')
+    .option(...homeOption)
+    .action(async (rate: string, opts: { home?: string }) => {
+      const n = Number(rate);
+      if (!Number.isFinite(n)) throw new CliError(`traffic rate "${rate}" is not a number: give operations per second, e.g. "hmlab traffic 5" (0 pauses)`, 2);
+      await run(() => lab(opts).setTrafficRate(n));
+      process.stdout.write(`conductor traffic: ${n} operations per second\n`);
+    });
 }

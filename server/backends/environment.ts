@@ -1,0 +1,555 @@
+// A lab environment: one home folder, one block of ports, a broker, routers
+// and OpenStack services as real processes. The lab supervises them from
+// state.json and process liveness, never by hosting them, so any process
+// (the CLI, the lab server) can drive the same running lab.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { TOPOLOGIES, type ComponentStatus, type LabStatus, type Topology, type TrafficCounters } from '../../widgets/api/wire.js';
+import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
+import { LabError } from './errors.js';
+import { defaultHome, labPaths } from './paths.js';
+import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
+import { alive, processesOfHome, signalGroup, spawnDetached, tailLog, waitExit } from './processes.js';
+import { effectiveTransports, formatTransportUrl, parseTransportUrl, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
+import { HOME_ROUTER, SERVICES, renderOpenstackConf, renderRabbitConf, renderRouterConf, routersOf, type ServiceName } from './templates.js';
+import {
+  brokerSpec, checkOsloInstalled, checkRabbitmqInstalled, embeddedRouterAvailable, findOnPath, nodeName,
+  routerSpec, serviceSpec, type ComponentSpec,
+} from './components.js';
+import { patchComponent, readState, writeState, type ComponentRecord, type LabState } from './state.js';
+
+export const DEFAULT_TRAFFIC_RATE = 5;
+/** How long a service started during `up` waits for its broker or router. */
+const UP_CONNECT_TIMEOUT_S = 90;
+/** ... and when started on its own, against components that already run. */
+const START_CONNECT_TIMEOUT_S = 8;
+
+const upOptionsSchema = z.object({
+  topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), {
+    message: `is not a topology: choose one of ${TOPOLOGIES.join(', ')}`,
+  }),
+  basePort: z.number().int('must be a whole number').min(1024, 'must be at least 1024').max(65535 - PORT_BLOCK, `must be at most ${65535 - PORT_BLOCK}`).optional(),
+  qdrouterd: z.string().min(1, 'must be the path of a qdrouterd binary').optional(),
+  trafficRate: z.number().min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000').optional(),
+});
+
+const rateSchema = z.number({ message: 'must be a number' }).min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000 operations per second');
+
+export interface TransportDescription {
+  url: string | null; // passwords hidden
+  driver: 'amqp' | 'rabbit' | string | null;
+  servedBy: { name: string; kind: string; product: string | null; endpoint: string | null }[];
+}
+
+export interface LabConfigDescription {
+  file: string;
+  rpc: TransportDescription;
+  notify: TransportDescription & { enabled: boolean; fallsBackToRpc: boolean; driver: string | null; topics: string[] };
+}
+
+function firstIssue(err: z.ZodError, prefix = ''): LabError {
+  const issue = err.issues[0];
+  const field = issue?.path.join('.') ?? '';
+  return new LabError('bad-input', `${prefix}${field ? `${field} ` : ''}${issue?.message ?? 'is invalid'}`, field || undefined);
+}
+
+function emptyTraffic(): TrafficCounters {
+  return { rpcCalls: { ok: 0, failed: 0 }, rpcCasts: { sent: 0 }, fanouts: { sent: 0 }, notifications: { sent: 0, received: 0 } };
+}
+
+interface StatsFile {
+  pid?: number;
+  product?: string;
+  transport?: { rpc?: string | null; notify?: string | null };
+  connectedTo?: string | null;
+  counters?: Partial<Record<keyof TrafficCounters, Record<string, number>>>;
+}
+
+export class LabEnvironment implements LabEnvironmentApi {
+  readonly paths: LabPaths;
+
+  constructor(home: string = defaultHome()) {
+    this.paths = labPaths(home);
+  }
+
+  // ---- reading ------------------------------------------------------------------------
+
+  state(): LabState | null {
+    return readState(this.paths.state);
+  }
+
+  ports(): PortPlan | null {
+    return this.state()?.ports ?? null;
+  }
+
+  /** Names of this lab's components, in start order (broker, routers, services). */
+  componentNames(): string[] {
+    return this.state()?.components.map((c) => c.name) ?? [];
+  }
+
+  logPath(name: string): string {
+    this.requireComponent(name);
+    return join(this.paths.logs, `${name}.log`);
+  }
+
+  transports(): EffectiveTransports | null {
+    try {
+      return effectiveTransports(readOpenstackConf(this.paths.openstackConf));
+    } catch {
+      return null;
+    }
+  }
+
+  private readStats(name: string): StatsFile | null {
+    try {
+      return JSON.parse(readFileSync(join(this.paths.run, `${name}.stats.json`), 'utf8')) as StatsFile;
+    } catch {
+      return null;
+    }
+  }
+
+  private componentStatus(rec: ComponentRecord, stats: StatsFile | null, conf: EffectiveTransports | null): ComponentStatus {
+    const running = alive(rec.pid);
+    let state = rec.state;
+    let detail = rec.detail;
+    if (!running && (state === 'running' || state === 'starting')) {
+      state = 'failed';
+      detail = `exited unexpectedly: see "hmlab logs ${rec.name}"`;
+    }
+    const status: ComponentStatus = {
+      name: rec.name,
+      kind: rec.kind,
+      state,
+      pid: running ? rec.pid : null,
+      endpoint: rec.endpoint,
+      management: rec.management,
+      product: rec.product,
+      startedAt: running ? rec.startedAt : null,
+      detail,
+    };
+    if (rec.kind === 'service') {
+      const fromStats = running && stats?.pid === rec.pid ? stats : null;
+      status.transport = fromStats?.transport ?? (conf ? { rpc: redactUrl(conf.rpc), notify: redactUrl(conf.notify) } : null);
+      status.connectedTo = fromStats?.connectedTo ?? null;
+      status.product = rec.product ?? stats?.product ?? null;
+    }
+    return status;
+  }
+
+  /** Cheap enough to poll twice a second: file reads and pid checks only. */
+  async status(): Promise<LabStatus> {
+    return this.statusSync();
+  }
+
+  statusSync(): LabStatus {
+    const s = this.state();
+    const conf = this.transports();
+    const traffic = emptyTraffic();
+    const components: ComponentStatus[] = [];
+    for (const rec of s?.components ?? []) {
+      const stats = rec.kind === 'service' ? this.readStats(rec.name) : null;
+      const c = stats?.counters;
+      if (c) {
+        traffic.rpcCalls.ok += c.rpcCalls?.ok ?? 0;
+        traffic.rpcCalls.failed += c.rpcCalls?.failed ?? 0;
+        traffic.rpcCasts.sent += c.rpcCasts?.sent ?? 0;
+        traffic.fanouts.sent += c.fanouts?.sent ?? 0;
+        traffic.notifications.sent += c.notifications?.sent ?? 0;
+        traffic.notifications.received += c.notifications?.received ?? 0;
+      }
+      components.push(this.componentStatus(rec, stats, conf));
+    }
+    return {
+      home: this.paths.home,
+      topology: s?.topology ?? null,
+      router: s?.router ?? null,
+      transports: { rpc: redactUrl(conf?.rpc ?? null), notify: redactUrl(conf?.notify ?? null) },
+      components,
+      traffic,
+      trafficRate: s?.trafficRate,
+    };
+  }
+
+  /** The effective transports of etc/openstack.conf and which component serves each. */
+  describeConfig(): LabConfigDescription {
+    const conf = effectiveTransports(readOpenstackConf(this.paths.openstackConf));
+    const s = this.state();
+    const describe = (url: string | null): TransportDescription => {
+      const parsed = url ? parseTransportUrl(url) : null;
+      const servedBy: TransportDescription['servedBy'] = [];
+      for (const h of parsed?.hosts ?? []) {
+        const port = h.port ?? 5672;
+        const c = s?.components.find((x) => x.endpoint === `amqp://127.0.0.1:${port}` && ['127.0.0.1', 'localhost'].includes(h.host));
+        servedBy.push(c
+          ? { name: c.name, kind: c.kind, product: c.product, endpoint: c.endpoint }
+          : { name: `${h.host}:${port}`, kind: 'unknown', product: null, endpoint: `amqp://${h.host}:${port}` });
+      }
+      return { url: redactUrl(url), driver: parsed ? (parsed.scheme === 'amqp' ? 'amqp' : parsed.scheme.split('+')[0]) : null, servedBy };
+    };
+    return {
+      file: this.paths.openstackConf,
+      rpc: describe(conf.rpc),
+      notify: { ...describe(conf.notify), enabled: conf.notificationsEnabled, fallsBackToRpc: conf.notifyFallsBackToRpc, driver: conf.notificationDriver, topics: conf.topics },
+    };
+  }
+
+  // ---- up / down --------------------------------------------------------------------------
+
+  async up(opts: UpOptions): Promise<LabStatus> {
+    const parsed = upOptionsSchema.safeParse(opts);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      if (issue?.path[0] === 'topology') {
+        throw new LabError('unknown-topology', `unknown topology "${String(opts.topology)}": choose one of ${TOPOLOGIES.join(', ')}`, 'topology');
+      }
+      throw firstIssue(parsed.error);
+    }
+    const topology = opts.topology;
+    const plan = planPorts(opts.basePort ?? DEFAULT_BASE_PORT);
+    const rate = opts.trafficRate ?? DEFAULT_TRAFFIC_RATE;
+    const progress = opts.onProgress ?? (() => {});
+
+    this.refuseIfRunning();
+
+    // What must be installed, before anything starts.
+    checkRabbitmqInstalled();
+    const routerNames = routersOf(topology);
+    let routerKind: 'embedded' | 'qdrouterd' | null = null;
+    let qdrouterd: string | null = null;
+    if (routerNames.length) {
+      if (opts.qdrouterd) {
+        if (!existsSync(opts.qdrouterd)) throw new LabError('not-installed', `--qdrouterd ${opts.qdrouterd}: no such file; give the path of a qdrouterd binary`, 'qdrouterd');
+        qdrouterd = opts.qdrouterd;
+      } else {
+        qdrouterd = findOnPath('qdrouterd');
+      }
+      if (qdrouterd) routerKind = 'qdrouterd';
+      else if (embeddedRouterAvailable()) routerKind = 'embedded';
+      else {
+        throw new LabError('not-installed', `topology ${topology} needs a router, and none is available: install Apache Qpid Dispatch Router 1.x (qdrouterd) and put it on PATH or pass --qdrouterd PATH; the embedded router ("hmlab router") is not in this build yet`);
+      }
+    }
+    await checkOsloInstalled();
+
+    // Every port of the topology must be free, or nothing starts.
+    const wanted: [number, string][] = [
+      [plan.brokerAmqp, 'broker AMQP listener'], [plan.brokerManagement, 'broker management API'], [plan.brokerDist, 'broker Erlang distribution'],
+    ];
+    for (const r of routerNames) {
+      wanted.push([plan.routers[r].normal, `${r} normal listener`]);
+      if (topology === 'hybrid-mesh' && r !== 'router-c') wanted.push([plan.routers[r].interRouter, `${r} inter-router listener`]);
+    }
+    const free = await Promise.all(wanted.map(([p]) => portFree(p)));
+    const busy = wanted.filter((_, i) => !free[i]);
+    if (busy.length) {
+      const [port, what] = busy[0];
+      throw new LabError('port-in-use', `port ${port} (${what}) is in use: stop what listens there, or give this lab another block with --base-port N (it uses ${PORT_BLOCK} ports from N; ${busy.length > 1 ? `also busy: ${busy.slice(1).map(([p]) => p).join(', ')}` : `this block starts at ${plan.base}`})`, 'basePort');
+    }
+
+    this.prepareHome(topology, plan);
+    const specs: ComponentSpec[] = [
+      brokerSpec(this.paths, plan),
+      ...routerNames.map((r) => routerSpec(r, this.paths, plan, qdrouterd)),
+      ...SERVICES.map((s) => serviceSpec(s, this.paths, { connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null })),
+    ];
+    const state: LabState = {
+      version: 1,
+      home: this.paths.home,
+      topology,
+      ports: plan,
+      router: routerKind,
+      qdrouterd,
+      nodeName: nodeName(this.paths.home),
+      trafficRate: rate,
+      upAt: Date.now(),
+      components: specs.map((sp) => ({ name: sp.name, kind: sp.kind, state: 'starting', pid: null, endpoint: sp.endpoint, management: sp.management, product: null, startedAt: null, readyAt: null, detail: null })),
+    };
+    writeState(this.paths.state, state);
+
+    // Start everything at once; services poll for their broker/router tightly.
+    const abort = new AbortController();
+    const started: { spec: ComponentSpec; pid: number }[] = [];
+    let failure: { name: string; why: string } | null = null;
+    await Promise.all(specs.map(async (spec) => {
+      try {
+        const r = await this.launchAndWait(spec, abort.signal, progress, false);
+        started.push({ spec, pid: r.pid });
+        if (r.error && !failure) {
+          failure = { name: spec.name, why: r.error };
+          abort.abort();
+        }
+      } catch (err) {
+        if (!failure) failure = { name: spec.name, why: (err as Error).message };
+        abort.abort();
+      }
+    }));
+
+    if (failure) {
+      const f = failure as { name: string; why: string };
+      // No half-started leftovers: everything this `up` started goes.
+      await Promise.all(started.map(async ({ spec, pid }) => {
+        if (pid > 0) { signalGroup(pid, 'SIGKILL'); await waitExit(pid, 3000); }
+        if (spec.name !== f.name) patchComponent(this.paths.state, spec.name, { state: 'stopped', pid: null });
+      }));
+      this.sweep();
+      const tail = tailLog(join(this.paths.logs, `${f.name}.log`), 15);
+      throw new LabError('component-failed', `${f.name} failed: ${f.why}${tail ? `\n--- last lines of logs/${f.name}.log ---\n${tail}` : ''}\nEverything this "hmlab up" started has been stopped.`);
+    }
+    this.writeTraffic(rate);
+    return this.statusSync();
+  }
+
+  private refuseIfRunning(): void {
+    let s: LabState | null = null;
+    try { s = this.state(); } catch { s = null; }
+    const live = s?.components.filter((c) => alive(c.pid)) ?? [];
+    if (live.length) {
+      throw new LabError('already-running', `a lab is already running in ${this.paths.home} (topology ${s?.topology}; ${live.map((c) => c.name).join(', ')}): run "hmlab down" first, or use another --home and --base-port`);
+    }
+    const left = processesOfHome(this.paths.home);
+    if (left.length) {
+      throw new LabError('already-running', `processes of ${this.paths.home} are still running (pids ${left.map((p) => p.pid).join(', ')}): run "hmlab down" first`);
+    }
+  }
+
+  private prepareHome(topology: Topology, plan: PortPlan): void {
+    const p = this.paths;
+    for (const d of [p.etc, p.logs, p.events, p.run, join(p.home, 'data')]) mkdirSync(d, { recursive: true });
+    // A fresh `up` is a fresh lab: no old events, counters, queues or logs.
+    for (const d of [p.events, p.run, join(p.home, 'data', 'broker'), join(p.logs, 'broker')]) rmSync(d, { recursive: true, force: true });
+    for (const d of [p.events, p.run, join(p.home, 'data', 'broker'), join(p.logs, 'broker')]) mkdirSync(d, { recursive: true });
+    for (const n of ['broker', 'router-a', 'router-b', 'router-c', ...SERVICES]) writeFileSync(join(p.logs, `${n}.log`), '');
+    writeFileSync(p.openstackConf, renderOpenstackConf(topology, plan));
+    writeFileSync(join(p.etc, 'rabbitmq.conf'), renderRabbitConf(plan));
+    writeFileSync(join(p.etc, 'enabled_plugins'), '[rabbitmq_management].\n');
+    writeFileSync(join(p.etc, 'rabbitmq-env.conf'), '# the lab sets the RABBITMQ_* environment itself\n');
+    for (const r of ['router-a', 'router-b', 'router-c']) {
+      const f = join(p.etc, `${r}.conf`);
+      if (routersOf(topology).includes(r)) writeFileSync(f, renderRouterConf(r, topology, plan));
+      else rmSync(f, { force: true });
+    }
+    // Services stay idle until every component is ready: no failed calls at boot.
+    this.writeTraffic(0);
+  }
+
+  /**
+   * etc/<service>.conf: in the mesh, the [DEFAULT] transport_url of
+   * openstack.conf with its hosts rotated so the service attaches to its
+   * own router first. Rewritten at every start, so editing openstack.conf
+   * and restarting is all a user ever does.
+   */
+  private writeOverride(service: ServiceName, topology: Topology, plan: PortPlan): string | null {
+    const file = join(this.paths.etc, `${service}.conf`);
+    const conf = readOpenstackConf(this.paths.openstackConf);
+    const url = conf.DEFAULT?.transport_url?.value ?? null;
+    const parsed = url ? parseTransportUrl(url) : null;
+    const own = plan.routers[HOME_ROUTER[service]];
+    const idx = parsed && topology === 'hybrid-mesh' && parsed.hosts.length > 1
+      ? parsed.hosts.findIndex((h) => h.port === own.normal && ['127.0.0.1', 'localhost'].includes(h.host))
+      : -1;
+    if (!parsed || idx < 0) {
+      rmSync(file, { force: true });
+      return null;
+    }
+    const rotated = formatTransportUrl({ ...parsed, hosts: [...parsed.hosts.slice(idx), ...parsed.hosts.slice(0, idx)] });
+    writeFileSync(file, `# Written by hmlab from etc/openstack.conf at every start of ${service}:
+# the same [DEFAULT] transport_url, hosts rotated so that ${service} attaches
+# to ${HOME_ROUTER[service]} first and fails over to the others in turn.
+# Do not edit: edit etc/openstack.conf and run "hmlab restart services".
+[DEFAULT]
+transport_url = ${rotated}
+`);
+    return file;
+  }
+
+  private writeTraffic(rate: number): void {
+    mkdirSync(this.paths.etc, { recursive: true });
+    const file = join(this.paths.etc, 'traffic.json');
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ rate, callTimeout: 10, servers: ['compute-1', 'compute-2'] }) + '\n');
+    // rename: the conductor never reads a half-written file
+    renameSync(tmp, file);
+  }
+
+  /** Spawns a component, records its pid, waits until ready (or why not). */
+  private async launchAndWait(spec: ComponentSpec, signal: AbortSignal, onProgress: (p: Progress) => void, throwOnFail: boolean): Promise<{ pid: number; error: string | null }> {
+    const t0 = Date.now();
+    const launch = spec.launch();
+    const log = join(this.paths.logs, `${spec.name}.log`);
+    const proc = spawnDetached(launch.cmd, launch.args, { env: launch.env, cwd: this.paths.home, log });
+    if (proc.pid <= 0) {
+      const error = `cannot start ${launch.cmd}`;
+      patchComponent(this.paths.state, spec.name, { state: 'failed', pid: null, detail: error });
+      onProgress({ component: spec.name, message: error, elapsedMs: Date.now() - t0, state: 'failed' });
+      if (throwOnFail) throw new LabError('component-failed', `${spec.name} failed: ${error}`);
+      return { pid: -1, error };
+    }
+    patchComponent(this.paths.state, spec.name, { state: 'starting', pid: proc.pid, startedAt: t0, readyAt: null, detail: null });
+    let message = 'starting';
+    const emit = (state: Progress['state']) => onProgress({ component: spec.name, message, elapsedMs: Date.now() - t0, state });
+    const tick = setInterval(() => emit('starting'), 500);
+    const local = new AbortController();
+    const stopLocal = () => local.abort();
+    signal.addEventListener('abort', stopLocal, { once: true });
+    const timer = setTimeout(() => local.abort(), spec.readyTimeoutMs);
+    emit('starting');
+    try {
+      const product = await spec.waitReady({
+        pid: proc.pid,
+        exited: proc.exited,
+        signal: local.signal,
+        progress: (m) => { message = m; emit('starting'); },
+      });
+      message = `ready: ${product}`;
+      patchComponent(this.paths.state, spec.name, { state: 'running', product, readyAt: Date.now(), detail: null });
+      emit('running');
+      return { pid: proc.pid, error: null };
+    } catch (err) {
+      let why = (err as Error).message;
+      if (why === 'aborted') {
+        why = signal.aborted ? 'stopped because another component failed' : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
+      }
+      message = why;
+      patchComponent(this.paths.state, spec.name, { state: 'failed', detail: why });
+      emit('failed');
+      if (throwOnFail) {
+        signalGroup(proc.pid, 'SIGKILL');
+        await waitExit(proc.pid, 3000);
+        patchComponent(this.paths.state, spec.name, { pid: null });
+        const tail = tailLog(log, 15);
+        throw new LabError('component-failed', `${spec.name} failed: ${why}${tail ? `\n--- last lines of logs/${spec.name}.log ---\n${tail}` : ''}`);
+      }
+      return { pid: proc.pid, error: signal.aborted && why.startsWith('stopped because') ? null : why };
+    } finally {
+      clearInterval(tick);
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stopLocal);
+    }
+  }
+
+  async down(): Promise<void> {
+    const s = this.state();
+    if (s) {
+      await Promise.all(s.components.map(async (c) => {
+        if (alive(c.pid)) await this.specFor(s, c.name, START_CONNECT_TIMEOUT_S).stop(c.pid as number);
+        patchComponent(this.paths.state, c.name, { state: 'stopped', pid: null, detail: null });
+      }));
+    }
+    this.sweep();
+  }
+
+  /** Last resort: nothing whose command line points into this home survives. */
+  private sweep(): void {
+    for (const p of processesOfHome(this.paths.home)) {
+      try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+
+  // ---- one component ------------------------------------------------------------------
+
+  private requireState(): LabState {
+    const s = this.state();
+    if (!s) throw new LabError('not-running', `no lab in ${this.paths.home}: start one with "hmlab up"`);
+    return s;
+  }
+
+  private requireComponent(name: string): ComponentRecord {
+    const s = this.requireState();
+    const c = s.components.find((x) => x.name === name);
+    if (!c) {
+      throw new LabError('unknown-component', `unknown component "${name}": this lab (${s.topology}) has ${s.components.map((x) => x.name).join(', ')}${name === 'services' ? '' : ' (restart also takes "services")'}`, 'name');
+    }
+    return c;
+  }
+
+  private specFor(s: LabState, name: string, connectTimeoutS: number): ComponentSpec {
+    if (name === 'broker') return brokerSpec(this.paths, s.ports);
+    if (name.startsWith('router-')) return routerSpec(name, this.paths, s.ports, s.router === 'qdrouterd' ? s.qdrouterd : null);
+    const svc = name as ServiceName;
+    return serviceSpec(svc, this.paths, { connectTimeoutS, overrideFile: null, endpoint: null });
+  }
+
+  private statusOf(name: string): ComponentStatus {
+    const st = this.statusSync().components.find((c) => c.name === name);
+    if (!st) throw new LabError('unknown-component', `unknown component "${name}"`);
+    return st;
+  }
+
+  async start(name: ComponentName, onProgress?: (p: Progress) => void): Promise<ComponentStatus> {
+    const rec = this.requireComponent(name);
+    if (alive(rec.pid)) return this.statusOf(name);
+    const s = this.requireState();
+    let spec: ComponentSpec;
+    if (rec.kind === 'service') {
+      readOpenstackConf(this.paths.openstackConf); // a malformed edit stops here, by line
+      spec = serviceSpec(name as ServiceName, this.paths, {
+        connectTimeoutS: START_CONNECT_TIMEOUT_S,
+        overrideFile: this.writeOverride(name as ServiceName, s.topology, s.ports),
+        endpoint: null,
+      });
+    } else {
+      spec = this.specFor(s, name, START_CONNECT_TIMEOUT_S);
+      if (spec.endpoint) {
+        const port = Number(spec.endpoint.split(':').pop());
+        if (!(await portFree(port))) throw new LabError('port-in-use', `port ${port} (${name}) is in use by another process: stop it, then "hmlab start ${name}"`);
+      }
+    }
+    await this.launchAndWait(spec, new AbortController().signal, onProgress ?? (() => {}), true);
+    return this.statusOf(name);
+  }
+
+  async stop(name: ComponentName): Promise<ComponentStatus> {
+    const rec = this.requireComponent(name);
+    const s = this.requireState();
+    if (alive(rec.pid)) await this.specFor(s, name, START_CONNECT_TIMEOUT_S).stop(rec.pid as number);
+    patchComponent(this.paths.state, name, { state: 'stopped', pid: null, detail: null });
+    return this.statusOf(name);
+  }
+
+  async kill(name: ComponentName): Promise<ComponentStatus> {
+    const rec = this.requireComponent(name);
+    if (alive(rec.pid)) {
+      signalGroup(rec.pid as number, 'SIGKILL');
+      await waitExit(rec.pid as number, 3000);
+    }
+    patchComponent(this.paths.state, name, { state: 'failed', pid: null, detail: `killed with SIGKILL (a crash): it stays down until "hmlab start ${name}"` });
+    return this.statusOf(name);
+  }
+
+  /** `services` restarts every OpenStack service, so an edit of openstack.conf takes effect. */
+  async restart(name: ComponentName, onProgress?: (p: Progress) => void): Promise<ComponentStatus> {
+    if (name === 'services') {
+      const s = this.requireState();
+      readOpenstackConf(this.paths.openstackConf);
+      const services = s.components.filter((c) => c.kind === 'service').map((c) => c.name);
+      // Pause traffic while both ends restart, so no call fails for that reason.
+      this.writeTraffic(0);
+      try {
+        await Promise.all(services.map((n) => this.stop(n)));
+        await Promise.all(services.map((n) => this.start(n, onProgress)));
+      } finally {
+        this.writeTraffic(this.state()?.trafficRate ?? DEFAULT_TRAFFIC_RATE);
+      }
+      return this.statusOf('conductor');
+    }
+    this.requireComponent(name);
+    if (this.requireComponent(name).kind === 'service') readOpenstackConf(this.paths.openstackConf);
+    await this.stop(name);
+    return this.start(name, onProgress);
+  }
+
+  async setTrafficRate(rate: number): Promise<void> {
+    const r = rateSchema.safeParse(rate);
+    if (!r.success) throw new LabError('bad-input', `traffic rate ${r.error.issues[0]?.message}`, 'rate');
+    const s = this.requireState();
+    s.trafficRate = r.data;
+    writeState(this.paths.state, s);
+    this.writeTraffic(r.data);
+  }
+}
+
+/** The lab in `home` (default: HMLAB_HOME or ~/.hmlab/lab), running or not. */
+export function openLab(home?: string): LabEnvironment {
+  return new LabEnvironment(home ?? defaultHome());
+}

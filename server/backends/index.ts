@@ -1,0 +1,16 @@
+// Lab environments on real backends: the public face of server/backends.
+// A lab is a home folder plus a block of loopback ports, running a RabbitMQ
+// broker, routers (qdrouterd or the embedded router) and OpenStack services
+// on oslo.messaging, each a real process.
+export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
+export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, type LabConfigDescription, type TransportDescription } from './environment.js';
+export { LabError, type LabErrorCode } from './errors.js';
+export { defaultHome, labPaths, PACKAGE_ROOT } from './paths.js';
+export { DEFAULT_BASE_PORT, PORT_BLOCK, ROUTER_NAMES, planPorts, portFree, findFreePortBlock } from './ports.js';
+export {
+  readOpenstackConf, parseOpenstackConf, effectiveTransports, parseTransportUrl, formatTransportUrl, redactUrl,
+  type OpenstackConf, type ConfEntry, type EffectiveTransports, type TransportUrl,
+} from './openstack-conf.js';
+export { renderOpenstackConf, renderRouterConf, renderRabbitConf, routersOf, SERVICES, OPENSTACK_ADDRESSES, HOME_ROUTER, type ServiceName } from './templates.js';
+export { processesOfHome, alive, tailLog } from './processes.js';
+export { amqpProduct, embeddedRouterAvailable, findOnPath, nodeName, OSLO_INSTALL, RABBITMQ_INSTALL } from './components.js';

@@ -1,0 +1,138 @@
+// Spawning and stopping component processes. Each component runs detached
+// in its own process group, with its output appended to logs/<name>.log, so
+// `hmlab up` can exit while the lab keeps running and a stop reaches the
+// component's children too.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+
+export interface Spawned {
+  pid: number;
+  child: ChildProcess;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function spawnDetached(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string; log: string }): Spawned {
+  const fd = openSync(opts.log, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: opts.env, cwd: opts.cwd });
+  } finally {
+    closeSync(fd);
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: 127, signal: null }));
+  });
+  child.unref();
+  if (child.pid === undefined) {
+    return { pid: -1, child, exited };
+  }
+  return { pid: child.pid, child, exited };
+}
+
+export function alive(pid: number | null | undefined): boolean {
+  if (!pid || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A dead child not yet reaped by its parent is a zombie: not running.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true;
+  }
+}
+
+/** Signals the whole process group the component leads (falls back to the pid). */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try { process.kill(pid, signal); } catch { /* already gone */ }
+  }
+}
+
+export async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive(pid)) return true;
+    await sleep(25);
+  }
+  return !alive(pid);
+}
+
+/** SIGTERM the group, then SIGKILL it if it is still there after graceMs. */
+export async function stopGroup(pid: number, graceMs: number): Promise<void> {
+  if (!alive(pid)) { signalGroup(pid, 'SIGKILL'); return; }
+  signalGroup(pid, 'SIGTERM');
+  if (!(await waitExit(pid, graceMs))) {
+    signalGroup(pid, 'SIGKILL');
+    await waitExit(pid, 2000);
+  }
+  signalGroup(pid, 'SIGKILL'); // children the leader left behind
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Processes whose command line names a path inside `home`: every component
+ * of a lab does (its config, data or log folder), so this finds leftovers of
+ * a home even when state.json is gone. Our own process and its ancestors are
+ * never included.
+ */
+export function processesOfHome(home: string): { pid: number; cmdline: string }[] {
+  const prefix = home.endsWith('/') ? home : home + '/';
+  const mine = ancestors(process.pid);
+  const found: { pid: number; cmdline: string }[] = [];
+  let entries: string[] = [];
+  try { entries = readdirSync('/proc'); } catch { return found; }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (mine.has(pid)) continue;
+    let cmdline: string;
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { continue; }
+    if (cmdline.includes(prefix) && alive(pid)) found.push({ pid, cmdline });
+  }
+  return found;
+}
+
+function ancestors(pid: number): Set<number> {
+  const out = new Set<number>([pid]);
+  let p = pid;
+  for (let i = 0; i < 64 && p > 1; i++) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      out.add(p);
+    } catch { break; }
+  }
+  return out;
+}
+
+/** The last `n` lines of a log file ('' when there is none). */
+export function tailLog(path: string, n = 15): string {
+  try {
+    const size = statSync(path).size;
+    const fd = openSync(path, 'r');
+    try {
+      const len = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      // RabbitMQ colours its console log; keep the tail readable.
+      const text = buf.toString('utf8').replace(/\x1b\[[0-9;]*m/g, '');
+      return text.split('\n').filter((l, i, a) => l.length > 0 || i < a.length - 1).slice(-n).join('\n');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
