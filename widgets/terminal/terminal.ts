@@ -18,7 +18,11 @@ export type TerminalState = 'connecting' | 'open' | 'reconnecting' | 'exited' | 
 export interface MountTerminalOptions {
   /** The session to attach to: the same name shares one shell. */
   name: string;
-  /** Watch only: no typing, no resizing the shared session. */
+  /**
+   * Watch only: no typing, no resizing the shared session. Default: true
+   * inside the reveal.js speaker view's slide previews (their URL has
+   * "receiver"), so the previews never resize or type into the presenter's shell.
+   */
   readOnly?: boolean;
   /** Server base URL; default: this page's origin. */
   base?: string;
@@ -43,6 +47,7 @@ export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): Term
   if (!TERMINAL_NAME_PATTERN.test(opts.name)) {
     throw new Error(`terminal name "${opts.name}" is not valid: ${TERMINAL_NAME_HINT}`);
   }
+  opts = { ...opts, readOnly: opts.readOnly ?? /receiver/i.test(location.search) };
   const root = document.createElement('div');
   root.className = 'hm-terminal';
   root.dataset.terminal = opts.name;
