@@ -1,0 +1,434 @@
+// What the flow view knows about the lab, built from the event stream alone:
+// components and their states, which router each service is attached to, the
+// inter-router links, broker queues, counters, rates and latencies. No DOM
+// here, so the same logic serves live streams, replays and benchmarks.
+import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot, BrokerSnapshot, ServiceEvent } from '../api/wire.js';
+import { hostPort } from '../common/index.js';
+
+/** Kinds of travelling message the view draws. */
+export type FlowKind = 'rpc' | 'reply' | 'cast' | 'fanout' | 'notify' | 'failed';
+
+/** A hop of a message's path: a component, or the broker's exchange / one of its queues. */
+export type Hop = { node: string } | { exchange: true } | { queue: string };
+
+export interface FlowMessage {
+  kind: FlowKind;
+  hops: Hop[];
+  /** Second leg drawn after the first: the reply of a call. */
+  then?: { kind: FlowKind; hops: Hop[] };
+  weight: number; // how many real messages this one stands for
+}
+
+export interface FailoverNotice {
+  service: string;
+  from: string | null; // component names
+  to: string | null;
+  t: number;
+}
+
+/** Events per second over a short sliding window, in stream time. */
+export class RateMeter {
+  private buckets = new Float64Array(8); // 250 ms buckets: a 2 s window
+  private bucketAt = 0; // index of the newest bucket, in 250 ms units
+  total = 0;
+  add(t: number, n = 1): void {
+    this.roll(t);
+    this.buckets[this.bucketAt % 8] += n;
+    this.total += n;
+  }
+  rate(t: number): number {
+    this.roll(t);
+    let s = 0;
+    // The newest bucket is still filling: use the 7 complete ones.
+    for (let i = 1; i < 8; i++) s += this.buckets[(this.bucketAt - i + 8 * 1024) % 8];
+    return s / 1.75;
+  }
+  private roll(t: number): void {
+    const b = Math.floor(t / 250);
+    if (this.bucketAt === 0 || b - this.bucketAt > 8 || b < this.bucketAt - 8) {
+      this.buckets.fill(0);
+      this.bucketAt = b;
+      return;
+    }
+    while (this.bucketAt < b) { this.bucketAt++; this.buckets[this.bucketAt % 8] = 0; }
+  }
+}
+
+const MESSAGE_KINDS = ['rpc.call', 'rpc.cast', 'rpc.fanout', 'notify.sent', 'notify.received'] as const;
+export type CountedKind = (typeof MESSAGE_KINDS)[number];
+
+export class FlowModel {
+  status: LabStatus | null = null;
+  components: ComponentStatus[] = [];
+  /** Bumped whenever something the layout depends on changes. */
+  topologyVersion = 0;
+  routerSnapshots = new Map<string, { t: number; snap: RouterSnapshot }>();
+  broker: { t: number; snap: BrokerSnapshot } | null = null;
+  /** Service name -> component name its RPC connection is on. */
+  attachment = new Map<string, string>();
+  failovers: FailoverNotice[] = [];
+  lastError: { t: number; message: string } | null = null;
+  progress = new Map<string, { message: string; t: number; elapsedMs: number }>();
+
+  // Counters and rates (stream time), weighted by `sampled`.
+  perKind = new Map<string, RateMeter>();
+  perComponent = new Map<string, { sent: RateMeter; received: RateMeter; failed: number }>();
+  perRouter = new Map<string, RateMeter>(); // messages crossing each router (from paths)
+  perEdge = new Map<string, RateMeter>(); // "a|b" -> messages along that edge
+  serverRates: { t: number; perSecond: Record<string, number> } | null = null;
+  /** Recent RPC call latencies in ms (ring). */
+  latencies = new Float64Array(2000);
+  latencyCount = 0;
+  messages = 0;
+  lastT = 0;
+
+  private routerIdToName = new Map<string, string>();
+  private idToServer = new Map<string, string>(); // message id -> serving service (bounded)
+  private topicServers = new Map<string, string[]>(); // rpc topic -> services that served it
+  private rr = 0;
+  private pathCache = new Map<string, string[] | null>();
+  private meshEdges: [string, string][] = [];
+
+  /** Apply one event; returns the messages to animate (possibly none). */
+  apply(ev: LabEvent): FlowMessage[] {
+    if (ev.t > this.lastT) this.lastT = ev.t;
+    switch (ev.type) {
+      case 'hello':
+      case 'status':
+        this.setStatus(ev.status);
+        return [];
+      case 'component': {
+        const c = this.components.find((x) => x.name === ev.name);
+        if (c) {
+          const wasAlive = alive(c);
+          c.state = ev.state;
+          c.pid = ev.pid;
+          if (ev.detail !== undefined) c.detail = ev.detail;
+          if (ev.state === 'running' && !wasAlive) c.startedAt = ev.t;
+          if (alive(c) !== wasAlive) this.invalidateRoutes();
+        }
+        return [];
+      }
+      case 'router': {
+        const s = ev.snapshot;
+        this.routerSnapshots.set(s.router, { t: ev.t, snap: s });
+        if (this.routerIdToName.get(s.id) !== s.router) { this.routerIdToName.set(s.id, s.router); this.invalidateRoutes(); }
+        const before = this.meshEdges.map((e) => e.join('|')).sort().join(',');
+        this.meshEdges = this.computeMeshEdges();
+        if (this.meshEdges.map((e) => e.join('|')).sort().join(',') !== before) this.invalidateRoutes();
+        return [];
+      }
+      case 'broker':
+        this.broker = { t: ev.t, snap: ev.snapshot };
+        return [];
+      case 'rates':
+        this.serverRates = { t: ev.t, perSecond: ev.perSecond };
+        return [];
+      case 'failover': {
+        // The server names the component when it knows it, else gives host:port.
+        const to = this.components.some((c) => c.name === ev.to) ? ev.to : this.componentForEndpoint(ev.to);
+        this.attach(ev.service, to, ev.t);
+        return [];
+      }
+      case 'progress':
+        this.progress.set(ev.component, { message: ev.message, t: ev.t, elapsedMs: ev.elapsedMs });
+        return [];
+      case 'error':
+        this.lastError = { t: ev.t, message: ev.message };
+        return [];
+      case 'message':
+        return this.onMessage(ev.event, Math.max(1, ev.sampled ?? 1), ev.t);
+      default:
+        return [];
+    }
+  }
+
+  private setStatus(st: LabStatus): void {
+    const names = (cs: ComponentStatus[]) => cs.map((c) => `${c.name}:${c.kind}`).join(',');
+    const changed = names(st.components) !== names(this.components) || st.topology !== this.status?.topology;
+    this.status = st;
+    this.components = st.components.map((c) => ({ ...c }));
+    for (const c of this.components) {
+      if (c.kind !== 'service') continue;
+      const to = this.componentForEndpoint(c.connectedTo ?? firstHost(c.transport?.rpc));
+      if (to) this.attach(c.name, to, null);
+    }
+    if (changed) {
+      this.topologyVersion++;
+      this.invalidateRoutes();
+    }
+  }
+
+  /** Move a service's RPC attachment; a move between two components is a failover worth showing. */
+  private attach(service: string, to: string | null, t: number | null): void {
+    if (!to) return;
+    const from = this.attachment.get(service) ?? null;
+    if (from === to) return;
+    this.attachment.set(service, to);
+    const svc = this.components.find((c) => c.name === service);
+    if (svc) { const ep = this.components.find((c) => c.name === to)?.endpoint; if (ep) svc.connectedTo = ep; }
+    if (from && t !== null) {
+      this.failovers.push({ service, from, to, t });
+      if (this.failovers.length > 20) this.failovers.shift();
+    }
+    this.invalidateRoutes();
+  }
+
+  componentForEndpoint(endpoint: string | null | undefined): string | null {
+    const hp = hostPort(endpoint);
+    if (!hp) return null;
+    for (const c of this.components) {
+      if (c.kind !== 'service' && hostPort(c.endpoint) === hp) return c.name;
+    }
+    return null;
+  }
+
+  kindMeter(kind: string): RateMeter {
+    let m = this.perKind.get(kind);
+    if (!m) { m = new RateMeter(); this.perKind.set(kind, m); }
+    return m;
+  }
+  componentMeters(name: string) {
+    let m = this.perComponent.get(name);
+    if (!m) { m = { sent: new RateMeter(), received: new RateMeter(), failed: 0 }; this.perComponent.set(name, m); }
+    return m;
+  }
+  private meter(map: Map<string, RateMeter>, key: string): RateMeter {
+    let m = map.get(key);
+    if (!m) { m = new RateMeter(); map.set(key, m); }
+    return m;
+  }
+
+  private onMessage(e: ServiceEvent, w: number, t: number): FlowMessage[] {
+    this.messages += w;
+    const me = this.componentMeters(e.service);
+    switch (e.kind) {
+      case 'rpc.request':
+        if (e.id) {
+          this.idToServer.set(e.id, e.service);
+          if (this.idToServer.size > 5000) this.idToServer.delete(this.idToServer.keys().next().value as string);
+        }
+        if (e.target?.topic) {
+          const list = this.topicServers.get(e.target.topic) ?? [];
+          if (!list.includes(e.service)) { list.push(e.service); list.sort(); this.topicServers.set(e.target.topic, list); }
+        }
+        me.received.add(t, w);
+        return [];
+      case 'rpc.reply':
+        me.sent.add(t, w);
+        return [];
+      case 'transport.connected': {
+        const to = this.componentForEndpoint(e.transport);
+        // Only the RPC connection decides the attachment; the notifier's broker connection does not.
+        if (to && this.components.find((c) => c.name === to)?.kind === 'router') this.attach(e.service, to, t);
+        else if (to && !this.attachment.has(e.service)) this.attach(e.service, to, null);
+        return [];
+      }
+      case 'rpc.call': {
+        this.kindMeter(e.kind).add(t, w);
+        me.sent.add(t, w);
+        if (typeof e.latencyMs === 'number' && e.ok !== false) {
+          this.latencies[this.latencyCount % this.latencies.length] = e.latencyMs;
+          this.latencyCount++;
+        }
+        const server = this.serverFor(e);
+        if (e.ok === false) {
+          me.failed += w;
+          this.kindMeter('rpc.failed').add(t, w);
+          // A failed call is drawn to where it got stuck: the client's own router.
+          const r = this.attachment.get(e.service);
+          return [{ kind: 'failed', hops: r ? [{ node: e.service }, { node: r }] : [{ node: e.service }], weight: w }];
+        }
+        if (server) this.componentMeters(server).received.add(t, w);
+        const hops = this.route(e.service, server, t, w);
+        if (!hops) return [];
+        return [{ kind: 'rpc', hops, weight: w, then: { kind: 'reply', hops: [...hops].reverse() } }];
+      }
+      case 'rpc.cast': {
+        this.kindMeter(e.kind).add(t, w);
+        me.sent.add(t, w);
+        const server = this.serverFor(e);
+        if (server) this.componentMeters(server).received.add(t, w);
+        const hops = this.route(e.service, server, t, w);
+        return hops ? [{ kind: 'cast', hops, weight: w }] : [];
+      }
+      case 'rpc.fanout': {
+        this.kindMeter(e.kind).add(t, w);
+        me.sent.add(t, w);
+        const servers = (e.target?.topic && this.topicServers.get(e.target.topic)) || [];
+        const out: FlowMessage[] = [];
+        for (const s of servers) {
+          if (s === e.service) continue;
+          this.componentMeters(s).received.add(t, w);
+          const hops = this.route(e.service, s, t, w);
+          if (hops) out.push({ kind: 'fanout', hops, weight: w });
+        }
+        return out;
+      }
+      case 'notify.sent': {
+        this.kindMeter(e.kind).add(t, w);
+        me.sent.add(t, w);
+        const broker = this.brokerName();
+        if (!broker) return [];
+        const q = this.queueFor(e);
+        const hops: Hop[] = [{ node: e.service }, { exchange: true }];
+        if (q) hops.push({ queue: q });
+        this.meter(this.perEdge, `${e.service}|${broker}`).add(t, w);
+        return [{ kind: 'notify', hops, weight: w }];
+      }
+      case 'notify.received': {
+        this.kindMeter(e.kind).add(t, w);
+        me.received.add(t, w);
+        const q = this.queueFor(e);
+        const broker = this.brokerName();
+        if (!broker) return [];
+        this.meter(this.perEdge, `${broker}|${e.service}`).add(t, w);
+        return [{ kind: 'notify', hops: q ? [{ queue: q }, { node: e.service }] : [{ exchange: true }, { node: e.service }], weight: w }];
+      }
+      default:
+        return [];
+    }
+  }
+
+  /** Which service served (or will serve) this RPC. */
+  private serverFor(e: ServiceEvent): string | null {
+    if (e.id) { const s = this.idToServer.get(e.id); if (s) return s; }
+    const named = e.target?.server;
+    if (named && this.components.some((c) => c.name === named)) return named;
+    const topic = e.target?.topic;
+    const list = topic ? this.topicServers.get(topic) : undefined;
+    if (list && list.length) {
+      if (named) { const m = list.find((s) => s === named || s.endsWith(named) || named.endsWith(s)); if (m) return m; }
+      return list[this.rr++ % list.length];
+    }
+    return null;
+  }
+
+  /** Hops of an RPC: client -> its router -> ... -> server's router -> server; counts each edge and router crossed. */
+  route(client: string, server: string | null, t: number, w: number): Hop[] | null {
+    const from = this.attachment.get(client);
+    if (!from) return null;
+    const to = server ? this.attachment.get(server) : undefined;
+    let middle: string[] | null = [from];
+    if (to && to !== from) middle = this.meshPath(from, to);
+    if (!middle) middle = [from];
+    const nodes = [client, ...middle, ...(server && to ? [server] : [])];
+    for (let i = 0; i < nodes.length; i++) {
+      if (i > 0) this.meter(this.perEdge, edgeKey(nodes[i - 1], nodes[i])).add(t, w);
+      if (i > 0 && i < nodes.length - 1) this.meter(this.perRouter, nodes[i]).add(t, w);
+    }
+    return nodes.map((n) => ({ node: n }));
+  }
+
+  /** Lowest-hop path between two routers over live inter-router links (the mesh reroutes around a dead router). */
+  meshPath(a: string, b: string): string[] | null {
+    const key = `${a}>${b}`;
+    if (this.pathCache.has(key)) return this.pathCache.get(key) ?? null;
+    const live = new Set(this.components.filter((c) => c.kind === 'router' && alive(c)).map((c) => c.name));
+    const adj = new Map<string, string[]>();
+    for (const [x, y] of this.meshLinks()) {
+      if (!live.has(x) || !live.has(y)) continue;
+      (adj.get(x) ?? adj.set(x, []).get(x)!).push(y);
+      (adj.get(y) ?? adj.set(y, []).get(y)!).push(x);
+    }
+    const prev = new Map<string, string>([[a, a]]);
+    const queue = [a];
+    while (queue.length) {
+      const x = queue.shift()!;
+      if (x === b) break;
+      for (const y of adj.get(x) ?? []) if (!prev.has(y)) { prev.set(y, x); queue.push(y); }
+    }
+    let path: string[] | null = null;
+    if (prev.has(b)) {
+      path = [b];
+      while (path[0] !== a) path.unshift(prev.get(path[0])!);
+    } else if (this.components.some((c) => c.name === a && c.kind !== 'router')) {
+      path = [a]; // the broker carries RPC itself (broker-only topology)
+    }
+    this.pathCache.set(key, path);
+    return path;
+  }
+
+  /** Inter-router links: from the routers' own view (router.node, inter-router connections); a full mesh until one reports. */
+  meshLinks(): [string, string][] {
+    if (this.routerSnapshots.size > 0) return this.meshEdges;
+    const routers = this.components.filter((c) => c.kind === 'router').map((c) => c.name);
+    const out: [string, string][] = [];
+    for (let i = 0; i < routers.length; i++) for (let j = i + 1; j < routers.length; j++) out.push([routers[i], routers[j]]);
+    return out;
+  }
+
+  private computeMeshEdges(): [string, string][] {
+    const set = new Map<string, [string, string]>();
+    const add = (x: string, y: string | undefined) => {
+      if (!y || x === y) return;
+      const k = edgeKey(x, y);
+      if (!set.has(k)) set.set(k, x < y ? [x, y] : [y, x]);
+    };
+    for (const { snap } of this.routerSnapshots.values()) {
+      for (const n of snap.nodes) {
+        if (n.id === snap.id) continue;
+        const direct = n.nextHop === null || n.nextHop === n.id || n.nextHop === '(self)';
+        if (direct) add(snap.router, this.routerIdToName.get(n.id) ?? this.nameLike(n.id));
+      }
+      for (const c of snap.connections) {
+        if (c.role === 'inter-router') add(snap.router, this.routerIdToName.get(c.container) ?? this.nameLike(c.container));
+      }
+    }
+    return [...set.values()];
+  }
+
+  /** A router id that is not known yet may still be a component's name. */
+  private nameLike(id: string): string | undefined {
+    return this.components.find((c) => c.kind === 'router' && (c.name === id || id.endsWith(c.name)))?.name;
+  }
+
+  brokerName(): string | null {
+    return this.components.find((c) => c.kind === 'broker')?.name ?? null;
+  }
+
+  /** The queue a notification lands in: <topic>.<priority>, as oslo.messaging names them. */
+  private queueFor(e: ServiceEvent): string | null {
+    const topic = e.target?.topic ?? 'notifications';
+    const prio = (e.priority ?? 'info').toLowerCase();
+    const want = `${topic}.${prio}`;
+    const qs = this.broker?.snap.queues;
+    if (!qs || qs.length === 0) return want;
+    if (qs.some((q) => q.name === want)) return want;
+    return qs.find((q) => q.name.startsWith(topic))?.name ?? want;
+  }
+
+  /** Queues worth drawing: notification queues first, then the deepest. */
+  visibleQueues(max: number): BrokerSnapshot['queues'] {
+    const qs = [...(this.broker?.snap.queues ?? [])];
+    qs.sort((a, b) => Number(b.name.startsWith('notifications')) - Number(a.name.startsWith('notifications')) || b.messages - a.messages || a.name.localeCompare(b.name));
+    return qs.slice(0, max);
+  }
+
+  /** Sorted latencies of recent calls. */
+  sortedLatencies(): Float64Array {
+    const n = Math.min(this.latencyCount, this.latencies.length);
+    return this.latencies.slice(0, n).sort();
+  }
+
+  private invalidateRoutes(): void {
+    this.pathCache.clear();
+    this.topologyVersion++;
+  }
+}
+
+export function alive(c: ComponentStatus): boolean {
+  return c.state === 'running' || c.state === 'starting';
+}
+
+export function edgeKey(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+function firstHost(url: string | null | undefined): string | null {
+  if (!url) return null;
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/]*)/i.exec(url);
+  if (!m) return null;
+  const first = m[1].split(',')[0];
+  return first.includes('@') ? first.slice(first.lastIndexOf('@') + 1) : first;
+}
