@@ -162,6 +162,7 @@ case ":$PATH:" in *:${q(bin)}:*) ;; *) export PATH=${q(bin)}:"$PATH" ;; esac
 export EDITOR=nano VISUAL=nano
 HISTFILE=${q(join(own, 'history'))}
 HISTCONTROL=ignoreboth
+PROMPT_DIRTRIM=3
 PS1='[hmlab:${labName}] \\w $ '
 alias ls='ls --color=auto'
 alias grep='grep --color=auto'

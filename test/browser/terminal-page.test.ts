@@ -132,3 +132,42 @@ test('when the server goes away the terminal says so, and it reconnects when the
   await waitScreen(page, /^back-100$/m);
   await page.close();
 });
+
+test('the terminal fits its window and follows resizes; copy and paste work', async () => {
+  const context = await browser.newContext({ viewport: { width: 900, height: 500 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server!.url });
+  const page = await context.newPage();
+  try {
+    await page.goto(`${server!.url}/terminal?name=sizes&token=${TOKEN}`);
+    await page.locator('.hm-terminal[data-state="open"]').waitFor({ timeout: 10_000 });
+    await page.locator('.hm-terminal').click();
+    await page.keyboard.type('echo "size1=$(stty size)"\n');
+    const first = /^size1=(\d+) (\d+)$/m.exec(await waitScreen(page, /^size1=\d+ \d+$/m))!;
+    const [rows1, cols1] = [Number(first[1]), Number(first[2])];
+    assert.ok(cols1 > 60 && rows1 > 15, `fitted ${cols1}x${rows1} in 900x500`);
+
+    await page.setViewportSize({ width: 600, height: 360 });
+    await page.waitForTimeout(300);
+    await page.keyboard.type('echo "size2=$(stty size)"\n');
+    const second = /^size2=(\d+) (\d+)$/m.exec(await waitScreen(page, /^size2=\d+ \d+$/m))!;
+    const [rows2, cols2] = [Number(second[1]), Number(second[2])];
+    assert.ok(cols2 < cols1 && rows2 < rows1, `after the window shrank: ${cols2}x${rows2}, before ${cols1}x${rows1}`);
+
+    // Paste: text from the clipboard is typed into the shell.
+    await page.evaluate(() => navigator.clipboard.writeText('echo "pasted-$((11*11))"'));
+    await page.keyboard.press('Control+Shift+V');
+    await page.keyboard.press('Enter');
+    await waitScreen(page, /^pasted-121$/m);
+    // Copy: select the output line, Ctrl+Shift+C puts it on the clipboard.
+    await page.evaluate(() => {
+      const t = (window as unknown as { hmlabTerminal: { terminal: { selectAll(): void } } }).hmlabTerminal.terminal;
+      t.selectAll();
+    });
+    await page.keyboard.press('Control+Shift+C');
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    assert.match(copied, /pasted-121/);
+    await page.screenshot({ path: join(ARTIFACTS, 'terminal-resized.png') });
+  } finally {
+    await context.close();
+  }
+});
