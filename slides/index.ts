@@ -4,6 +4,7 @@
 import 'reveal.js/reveal.css';
 import '@fontsource-variable/source-sans-3';
 import '@fontsource-variable/source-code-pro';
+import '../widgets/common/theme.css';
 import './styles/deck.css';
 import './styles/live.css';
 import Reveal from 'reveal.js';
@@ -54,7 +55,10 @@ const mounted = new WeakSet<HTMLElement>();
 function activate(slide: Element | undefined): void {
   if (mode !== 'present' || !slide) return;
   for (const el of slide.querySelectorAll<HTMLElement>('[data-live]')) {
-    if (mounted.has(el)) continue;
+    if (mounted.has(el)) {
+      void import('./live/index.js').then((m) => m.demoShown(el));
+      continue;
+    }
     mounted.add(el);
     const name = el.dataset.live;
     if (!isDemoName(name)) continue;

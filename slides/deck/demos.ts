@@ -22,8 +22,8 @@ export const DEMOS: Record<DemoName, DemoDef> = {
     caption: 'Dual backends: RPC over the router mesh, notifications into the broker',
     steps: [
       { label: 'Start the hybrid mesh', command: 'hmlab up --topology hybrid-mesh' },
-      { label: 'Show the transports', command: 'hmlab status' },
-      { label: 'Start traffic', command: 'hmlab traffic --rate 10' },
+      { label: 'Show the transports', command: 'hmlab config' },
+      { label: 'Start traffic', command: 'hmlab traffic 10' },
     ],
   },
   failover: {
@@ -31,7 +31,7 @@ export const DEMOS: Record<DemoName, DemoDef> = {
     recording: 'failover',
     caption: 'Failover: router-b is killed, services move to the next router of their URL',
     steps: [
-      { label: 'Start traffic', command: 'hmlab traffic --rate 10' },
+      { label: 'Start traffic', command: 'hmlab traffic 10' },
       { label: 'Kill router-b', command: 'hmlab kill router-b' },
       { label: 'Restart router-b', command: 'hmlab start router-b' },
     ],
