@@ -120,6 +120,7 @@ export class TerminalSession {
   }
 
   private output(data: string): void {
+    if (this.ended) return; // trailing output after exit: nobody is attached, the screen is gone
     this.unparsed += data.length;
     this.screen.write(data, () => {
       this.unparsed -= data.length;
