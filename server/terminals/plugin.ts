@@ -97,8 +97,8 @@ export function terminalsPlugin(opts: TerminalsPluginOptions = {}): TerminalsPlu
         if (msg.type === 'input') session.input(msg.data);
         else session.resize(msg.cols, msg.rows);
       } catch (err) {
-        if (err instanceof InputRefused) send(ws, { type: 'error', message: err.message });
-        else throw err;
+        // Never let one frame take the server down: report it to this client.
+        send(ws, { type: 'error', message: err instanceof InputRefused ? err.message : `terminal error: ${(err as Error).message}` });
       }
     });
     ws.on('close', () => {
