@@ -22,12 +22,20 @@ export const FrontMatterSchema = z.object({
   // up: reset brings the environment up; down: the learner starts it (lab 1 teaches `hmlab up`)
   start: z.enum(['up', 'down']).default('up'),
   summary: z.string().min(10, 'summary is required: one or two sentences for the lab list'),
+  // After the topology is up: settings of etc/openstack.conf to change (then the
+  // services restart) and components to stop, so a lab can start half-way.
+  setup: z.object({
+    edit: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'section names: letters, digits, _ . -'), z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'keys: letters, digits, _ . -'), z.union([z.string(), z.number(), z.boolean()]).transform(String))).optional(),
+    stop: z.array(z.string().regex(/^[a-z0-9-]{1,32}$/, 'component names like router-a, telemetry')).optional(),
+  }).strict().optional(),
 }).strict();
 export type FrontMatter = z.infer<typeof FrontMatterSchema>;
 
 /** Names an edit block may use as ${name}: filled from the learner's port plan. */
 export const PLACEHOLDERS = ['broker', 'broker-management', 'router-a', 'router-b', 'router-c'] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
+/** Run blocks may also name the learner's port block, so every seat starts its own lab. */
+export const RUN_PLACEHOLDERS = ['base-port', ...PLACEHOLDERS] as const;
 
 /** Fences shown as plain code: anything else in an info string is a typo to report. */
 const DISPLAY_LANGUAGES = new Set(['', 'ini', 'sh', 'console', 'text', 'json', 'yaml', 'conf', 'python']);
@@ -164,10 +172,21 @@ export function parseLab(id: string, file: string, source: string, opts: ParseOp
     // the matter string starts with the newline that ends the opening "---", so index i is file line i + 1
     const line = at >= 0 ? at + 1 : 1;
     const what = issue.code === 'unrecognized_keys'
-      ? `front matter: unknown field(s) ${(issue as { keys?: string[] }).keys?.join(', ')}; allowed: title, minutes, topology, start, summary`
+      ? `front matter: unknown field(s) ${(issue as { keys?: string[] }).keys?.join(', ')}; allowed: title, minutes, topology, start, summary, setup`
       : `front matter field "${key || '?'}": ${issue.message}${key === 'topology' ? ` (one of ${TOPOLOGIES.join(', ')})` : ''}`;
     throw new LabFileError(file, line, what);
   }
+  for (const [section, keys] of Object.entries(fm.data.setup?.edit ?? {})) {
+    for (const [key, value] of Object.entries(keys)) {
+      for (const m of value.matchAll(/\$\{([^}]*)\}/g)) {
+        if (!(PLACEHOLDERS as readonly string[]).includes(m[1])) {
+          const at = fmLines.findIndex((l) => l.trim().startsWith(key + ':'));
+          throw new LabFileError(file, at >= 0 ? at + 1 : 1, `front matter setup.edit.${section}.${key}: unknown placeholder \${${m[1]}}; use one of ${PLACEHOLDERS.map((p) => '${' + p + '}').join(', ')}`);
+        }
+      }
+    }
+  }
+  if (fm.data.setup && fm.data.start === 'down') throw new LabFileError(file, 1, 'front matter: setup needs start: up (it changes a running lab)');
   // Lines of the body are counted from the first line after the front matter.
   const bodyOffset = source.endsWith(parsed.content) ? source.slice(0, source.length - parsed.content.length).split('\n').length - 1 : 0;
 
@@ -201,6 +220,11 @@ export function parseLab(id: string, file: string, source: string, opts: ParseOp
       if (!TERMINAL_NAME.test(terminal)) throw new LabFileError(file, line, `run block: terminal="${terminal}" is not a terminal name (a-z, 0-9, -; up to 32)`);
       const command = tok.content.replace(/\n+$/, '');
       if (!command.trim()) throw new LabFileError(file, line, 'run block is empty: write the command to run');
+      for (const m of command.matchAll(/\$\{([^}]*)\}/g)) {
+        if (!(RUN_PLACEHOLDERS as readonly string[]).includes(m[1])) {
+          throw new LabFileError(file, line, `run block: unknown placeholder \${${m[1]}}; use one of ${RUN_PLACEHOLDERS.map((p) => '${' + p + '}').join(', ')} (or $NAME for a shell variable)`);
+        }
+      }
       const a: LabAction = { kind: 'run', index: counters.run++, step, line, terminal, command };
       actions.push(a); byToken.set(tok, a);
     } else if (kind === 'edit') {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Topology } from '../../widgets/api/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
+import { DEFAULT_BASE_PORT } from '../backends/index.js';
 import type { ServerContext, ServerPlugin } from '../http/context.js';
 import { HttpError, parseBody } from '../http/errors.js';
 import { PACKAGE_ROOT } from '../http/index.js';
@@ -91,6 +92,16 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
     };
   };
 
+  /** What a run command may name before the lab has ports: its port block. */
+  const runValues = (): Record<string, string> => {
+    const plan = env.ports();
+    const out: Record<string, string> = { 'base-port': String(plan?.base ?? opts.basePort ?? DEFAULT_BASE_PORT) };
+    if (plan) Object.assign(out, placeholders());
+    return out;
+  };
+  /** Fill the ${...} the server knows; leave the others as written. */
+  const fillKnown = (text: string, values: Record<string, string>) => text.replace(/\$\{([a-z-]+)\}/g, (m, k: string) => values[k] ?? m);
+
   /** ${broker}, ${router-a}...: this learner's own endpoints. */
   const placeholders = (): Record<string, string> => {
     const plan = env.ports();
@@ -107,14 +118,15 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
     if (!e) throw new HttpError(404, `lab "${lab.id}" has no edit number ${n} (it has ${lab.actions.filter((a) => a.kind === 'edit').length})`, 'edit');
     return e;
   };
+  const fill = (lab: LabFile, value: string, values: Record<string, string>) => value.replace(/\$\{([^}]+)\}/g, (_m, k: string) => {
+    const v = values[k];
+    if (!v) throw new HttpError(409, `this lab has no ${k} (topology ${lab.meta.topology}); Reset the lab to its starting state`);
+    return v;
+  });
   const planEdit = async (lab: LabFile, n: number) => {
     const e = editOf(lab, n);
     const values = placeholders();
-    const settings = e.settings.map((s) => ({ ...s, value: s.value.replace(/\$\{([^}]+)\}/g, (_m, k: string) => {
-      const v = values[k];
-      if (!v) throw new HttpError(409, `this lab has no ${k} (topology ${lab.meta.topology}); Reset the lab to its starting state`);
-      return v;
-    }) }));
+    const settings = e.settings.map((s) => ({ ...s, value: fill(lab, s.value, values) }));
     const path = join(env.paths.home, e.file);
     let before = '';
     try { before = await readFile(path, 'utf8'); } catch {
@@ -136,14 +148,16 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
 
       api.get('/labs/:lab', wrap((req, res) => {
         const lab = labOf(req);
+        const values = runValues();
         res.json({
           ...summary(lab, learner(req)),
           introHtml: lab.introHtml,
           steps: lab.steps.map((s) => ({
             index: s.index,
             title: s.title,
-            html: s.html,
-            actions: s.actions.map((a) => (a.kind === 'run' ? { kind: a.kind, index: a.index, terminal: a.terminal, command: a.command }
+            // Run commands show this learner's own ports; edit blocks keep their ${...} until applied (the diff shows them filled).
+            html: s.html.replace(/<div class="action run"[\s\S]*?<\/div><\/div>/g, (block) => fillKnown(block, values)),
+            actions: s.actions.map((a) => (a.kind === 'run' ? { kind: a.kind, index: a.index, terminal: a.terminal, command: fillKnown(a.command, values) }
               : a.kind === 'edit' ? { kind: a.kind, index: a.index, file: a.file }
               : { kind: a.kind, index: a.index, id: a.id, description: a.description })),
           })),
@@ -223,7 +237,20 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
             if (lab.meta.start === 'up') {
               reset = { ...reset, message: `bringing up the ${lab.meta.topology} lab` };
               await ops.up(lab.meta.topology);
-              finish('done', `the ${lab.meta.topology} lab is up: start with step 1`);
+              const setup = lab.meta.setup;
+              const edits = Object.entries(setup?.edit ?? {}).flatMap(([section, keys]) => Object.entries(keys).map(([key, value]) => ({ section, key, value })));
+              if (edits.length) {
+                reset = { ...reset, message: 'preparing etc/openstack.conf and restarting the services' };
+                const values = placeholders();
+                const text = await readFile(env.paths.openstackConf, 'utf8');
+                await writeFile(env.paths.openstackConf, applySettings(text, edits.map((e) => ({ ...e, value: fill(lab, e.value, values) }))));
+                await env.restart('services');
+              }
+              for (const name of setup?.stop ?? []) {
+                reset = { ...reset, message: `stopping ${name}` };
+                await env.stop(name);
+              }
+              finish('done', `the lab is ready (${lab.meta.topology}${setup?.stop?.length ? `, ${setup.stop.join(', ')} stopped` : ''}): start with step 1`);
             } else {
               finish('done', `the lab is down and its configuration removed: start with step 1 (it brings the ${lab.meta.topology} lab up)`);
             }

@@ -2,7 +2,7 @@
 // router while notifications stay on RabbitMQ.
 import type { CheckDef } from './registry.js';
 import { component, running } from './context.js';
-import { COMPUTES, NOTIFY_QUEUE, componentAt, fail, hostsOf, pass, queues, runningRouters, scheme, SERVICES, stoppedList, calls } from './common.js';
+import { COMPUTES, NOTIFY_QUEUE, componentAt, fail, hostsOf, pass, queues, runningRouters, scheme, SERVICES, stoppedList, calls, transportKind } from './common.js';
 
 export const brokerChecks: CheckDef[] = [
   {
@@ -77,7 +77,7 @@ export const brokerChecks: CheckDef[] = [
   },
   {
     id: 'rpc-url-router',
-    title: '[DEFAULT] transport_url points at the router',
+    title: 'RPC points at the router, notifications stay on the broker',
     async run(ctx) {
       const conf = await ctx.conf();
       const st = await ctx.status();
@@ -86,23 +86,14 @@ export const brokerChecks: CheckDef[] = [
       const targets = hostsOf(rpc).map((h) => componentAt(st, h));
       const router = targets.find((n) => n && component(st, n)?.kind === 'router');
       if (!router) return fail(`[DEFAULT] transport_url is ${rpc}, but no router of this lab listens there. Use the router's address from "hmlab status".`);
-      return pass(`RPC will use the AMQP 1.0 driver through ${router} (${rpc}).`);
-    },
-  },
-  {
-    id: 'notify-url-broker',
-    title: 'Notifications keep their own transport on RabbitMQ',
-    async run(ctx) {
-      const conf = await ctx.conf();
-      const st = await ctx.status();
+      // Notifications must keep their own transport on the broker, or they follow RPC to the router.
       const notify = conf.get('oslo_messaging_notifications', 'transport_url');
       const driver = conf.get('oslo_messaging_notifications', 'driver');
-      if (!notify) return fail('[oslo_messaging_notifications] transport_url is unset, so notifications follow [DEFAULT] transport_url to wherever RPC goes. Set it to the broker: rabbit://guest:guest@HOST:PORT/.');
+      if (!notify) return fail('[oslo_messaging_notifications] transport_url is unset, so notifications would follow [DEFAULT] transport_url to the router, which keeps nothing for an absent consumer. Set it to the broker: rabbit://guest:guest@HOST:PORT/.');
       if (scheme(notify) !== 'rabbit') return fail(`[oslo_messaging_notifications] transport_url is ${notify}: notifications need a broker that stores them (rabbit://), not the router.`);
-      const at = hostsOf(notify).map((h) => componentAt(st, h)).find((n) => n && component(st, n)?.kind === 'broker');
-      if (!at) return fail(`${notify} is not this lab's broker; use the broker address from "hmlab status".`);
+      if (!hostsOf(notify).map((h) => componentAt(st, h)).some((n) => n && component(st, n)?.kind === 'broker')) return fail(`${notify} is not this lab's broker; use the broker address from "hmlab status".`);
       if (!driver || driver === 'noop') return fail('[oslo_messaging_notifications] driver is not set: no notification would be sent. Set driver = messagingv2.');
-      return pass(`Notifications use ${notify} (driver ${driver}): a second transport, on the broker.`);
+      return pass(`RPC will use the AMQP 1.0 driver through ${router} (${rpc}); notifications keep their own transport, ${notify} (driver ${driver}).`);
     },
   },
   {
@@ -119,7 +110,7 @@ export const brokerChecks: CheckDef[] = [
       if (topic && (topic.consumers ?? 0) > 0) return fail(`The "compute" queue on RabbitMQ still has ${topic.consumers} consumer(s): a compute service still serves RPC through the broker. Restart the services.`);
       const since = Date.now() - 30_000;
       const c = calls(await ctx.events('conductor', since));
-      const viaRouter = c.ok.filter((e) => scheme(e.transport ?? '') !== 'rabbit');
+      const viaRouter = c.ok.filter((e) => transportKind(st, e.transport) === 'router');
       if (!viaRouter.length) return fail('No RPC call has succeeded in the last 30 s: is the router up, and are the compute services connected? See "hmlab status".');
       const nq = qs.find((q) => q.name === NOTIFY_QUEUE);
       if (!nq || !(nq.consumers ?? 0)) return fail(`"${NOTIFY_QUEUE}" on RabbitMQ has no consumer: the telemetry agent lost its notification transport. Check [oslo_messaging_notifications] transport_url.`);

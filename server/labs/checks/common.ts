@@ -89,3 +89,14 @@ export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 export function stoppedList(st: LabStatus, names: string[]): string[] {
   return names.filter((n) => st.components.find((c) => c.name === n)?.state !== 'running');
 }
+
+/** Which kind of backend an event's transport (URL or host:port) points at, by the lab's own endpoints. */
+export function transportKind(st: LabStatus, transport: string | null | undefined): 'router' | 'broker' | null {
+  if (!transport) return null;
+  const h = hostsOf(transport.includes('://') ? transport : `x://${transport}`)[0];
+  const name = h ? componentAt(st, h) : null;
+  const kind = name ? st.components.find((c) => c.name === name)?.kind : null;
+  if (kind === 'router' || kind === 'broker') return kind;
+  const sc = scheme(transport);
+  return sc === 'rabbit' ? 'broker' : null;
+}

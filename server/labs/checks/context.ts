@@ -1,9 +1,10 @@
 // What a check can read: the learner's real environment. Every reader goes to
 // the source (the config file on disk, RabbitMQ's management API, the router's
 // AMQP management, the services' event files), never to what a button did.
-import { readFile, open } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseIni } from 'ini';
+import { readOpenstackConf, type OpenstackConf } from '../../backends/index.js';
 import type { LabEnvironmentApi, PortPlan } from '../../backends/types.js';
 import type { ComponentStatus, LabStatus, ServiceEvent } from '../../../widgets/api/wire.js';
 import { queryManagement } from '../../router/index.js';
@@ -18,7 +19,7 @@ export interface CheckResult {
 /** A setting of openstack.conf, read as oslo.config reads it (section names are case-sensitive). */
 export interface ConfView {
   get(section: string, key: string): string | undefined;
-  raw: Record<string, Record<string, unknown>>;
+  raw: OpenstackConf;
 }
 
 export class CheckFailure extends Error {}
@@ -54,19 +55,21 @@ export function createCheckContext(home: string, env: LabEnvironmentApi, memory:
     status,
     ports: () => env.ports(),
     async conf() {
-      let text: string;
-      try {
-        text = await readFile(env.paths.openstackConf, 'utf8');
-      } catch {
+      if (!existsSync(env.paths.openstackConf)) {
         throw new CheckFailure('etc/openstack.conf does not exist yet: bring the lab up first (hmlab up, or the lab\'s Reset button)');
       }
-      const raw = parseIni(text) as Record<string, Record<string, unknown>>;
+      let raw: OpenstackConf;
+      try {
+        raw = readOpenstackConf(env.paths.openstackConf);
+      } catch (err) {
+        // The same error the services would stop with: section and line.
+        throw new CheckFailure(`etc/openstack.conf cannot be read as the services read it: ${(err as Error).message}`);
+      }
       return {
         raw,
         get(section, key) {
-          const s = raw[section];
-          const v = s && typeof s === 'object' ? s[key] : undefined;
-          return v === undefined || v === null ? undefined : String(v).trim();
+          const v = raw[section]?.[key]?.value;
+          return v === undefined ? undefined : v.trim();
         },
       };
     },

@@ -4,7 +4,7 @@
 import { cpus, totalmem } from 'node:os';
 import type { CheckContext, CheckResult } from './context.js';
 import type { CheckDef } from './registry.js';
-import { calls, fail, pass, round, scheme, stats } from './common.js';
+import { calls, fail, pass, round, stats, transportKind } from './common.js';
 
 export interface Measurement {
   transport: 'router' | 'broker';
@@ -30,7 +30,8 @@ async function measure(ctx: CheckContext, want: 'router' | 'broker'): Promise<Ch
   const since = Date.now() - WINDOW_MS;
   const ev = await ctx.events('conductor', since);
   const c = calls(ev);
-  const on = (e: { transport?: string }) => (scheme(e.transport) === 'amqp' ? 'router' : 'broker') === want;
+  const st = await ctx.status();
+  const on = (e: { transport?: string }) => transportKind(st, e.transport) === want;
   const ok = c.ok.filter(on);
   const failed = c.failed.filter(on);
   const other = want === 'router' ? 'broker' : 'router';
