@@ -69,7 +69,8 @@ export class ManagementAgent {
         return reply(200, 'OK', row);
       }
       const body = (msg.body ?? {}) as { attributeNames?: unknown };
-      const requested = Array.isArray(body.attributeNames) ? (body.attributeNames as unknown[]).map(String) : [];
+      // an empty list can arrive as an AMQP array of nulls: only names count
+      const requested = Array.isArray(body.attributeNames) ? (body.attributeNames as unknown[]).filter((n): n is string => typeof n === 'string' && n.length > 0) : [];
       const names = requested.length ? requested : attrs;
       reply(200, 'OK', { attributeNames: names, results: rows.map((r) => names.map((n) => r[n] ?? null)) });
     } catch (err) {
@@ -100,7 +101,13 @@ export class ManagementAgent {
       case 'router.address': {
         const out: Row[] = [];
         const seen = new Set<string>();
-        for (const e of r.addresses.values()) { seen.add(e.key); out.push(this.addressRow(e)); }
+        for (const e of r.addresses.values()) {
+          const topo = parseTopoAddress(e.key);
+          // producer bookkeeping for other routers' addresses and $management is not an address row of its own
+          if ((topo && topo.router !== r.id) || e.key === '$management') continue;
+          seen.add(e.key);
+          out.push(this.addressRow(e));
+        }
         // addresses only other routers have consumers for
         for (const id of r.db.routes.keys()) {
           for (const a of Object.keys(r.db.ads.get(id)?.addresses ?? {})) {
@@ -166,7 +173,7 @@ export class ManagementAgent {
     const key = addressKey(e.key, this.router.id);
     const remote = parseTopoAddress(e.key) ? new Map<string, number>() : this.router.db.remoteConsumers(e.key);
     return {
-      name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution: e.distribution, inProcess: 0,
+      name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution: parseTopoAddress(e.key) ? 'closest' : e.distribution, inProcess: 0,
       subscriberCount: e.consumers.length, remoteCount: remote.size, containerCount: 0, remoteHostRouters: [...remote.keys()],
       deliveriesIngress: e.deliveriesIngress, deliveriesEgress: e.deliveriesEgress, deliveriesTransit: e.deliveriesTransit,
       deliveriesToContainer: e.deliveriesToContainer, deliveriesFromContainer: e.deliveriesFromContainer, transitOutstanding: null,
