@@ -66,6 +66,7 @@ export class FlowModel {
   broker: { t: number; snap: BrokerSnapshot } | null = null;
   /** Service name -> component name its RPC connection is on. */
   attachment = new Map<string, string>();
+  private attachedAt = new Map<string, number>();
   failovers: FailoverNotice[] = [];
   lastError: { t: number; message: string } | null = null;
   progress = new Map<string, { message: string; t: number; elapsedMs: number }>();
@@ -84,6 +85,7 @@ export class FlowModel {
 
   private routerIdToName = new Map<string, string>();
   private idToServer = new Map<string, string>(); // message id -> serving service (bounded)
+  private castClients = new Map<string, { client: string; kind: 'cast' | 'fanout' }>(); // cast/fanout id -> its sender
   private topicServers = new Map<string, string[]>(); // rpc topic -> services that served it
   private rr = 0;
   private pathCache = new Map<string, string[] | null>();
@@ -95,7 +97,7 @@ export class FlowModel {
     switch (ev.type) {
       case 'hello':
       case 'status':
-        this.setStatus(ev.status);
+        this.setStatus(ev.status, ev.t);
         return [];
       case 'component': {
         const c = this.components.find((x) => x.name === ev.name);
@@ -143,7 +145,7 @@ export class FlowModel {
     }
   }
 
-  private setStatus(st: LabStatus): void {
+  private setStatus(st: LabStatus, t: number): void {
     const names = (cs: ComponentStatus[]) => cs.map((c) => `${c.name}:${c.kind}`).join(',');
     const changed = names(st.components) !== names(this.components) || st.topology !== this.status?.topology;
     this.status = st;
@@ -151,7 +153,7 @@ export class FlowModel {
     for (const c of this.components) {
       if (c.kind !== 'service') continue;
       const to = this.componentForEndpoint(c.connectedTo ?? firstHost(c.transport?.rpc));
-      if (to) this.attach(c.name, to, null);
+      if (to) this.attach(c.name, to, t);
     }
     if (changed) {
       this.topologyVersion++;
@@ -164,6 +166,11 @@ export class FlowModel {
     if (!to) return;
     const from = this.attachment.get(service) ?? null;
     if (from === to) return;
+    const target = this.components.find((c) => c.name === to);
+    // Late news (a status polled before the move, an event sent before it) must not move a service back.
+    if (from && target && !alive(target)) return;
+    if (t !== null && t < (this.attachedAt.get(service) ?? 0)) return;
+    if (t !== null) this.attachedAt.set(service, t);
     this.attachment.set(service, to);
     const svc = this.components.find((c) => c.name === service);
     if (svc) { const ep = this.components.find((c) => c.name === to)?.endpoint; if (ep) svc.connectedTo = ep; }
@@ -202,18 +209,26 @@ export class FlowModel {
   private onMessage(e: ServiceEvent, w: number, t: number): FlowMessage[] {
     this.messages += w;
     const me = this.componentMeters(e.service);
+    // Every RPC event names the connection it used: the service's attachment, now.
+    if (e.transport && e.kind.startsWith('rpc.')) {
+      const on = this.componentForEndpoint(e.transport);
+      if (on) this.attach(e.service, on, e.t);
+    }
     switch (e.kind) {
-      case 'rpc.request':
-        if (e.id) {
-          this.idToServer.set(e.id, e.service);
-          if (this.idToServer.size > 5000) this.idToServer.delete(this.idToServer.keys().next().value as string);
-        }
+      case 'rpc.request': {
+        me.received.add(t, w);
         if (e.target?.topic) {
           const list = this.topicServers.get(e.target.topic) ?? [];
           if (!list.includes(e.service)) { list.push(e.service); list.sort(); this.topicServers.set(e.target.topic, list); }
         }
-        me.received.add(t, w);
-        return [];
+        if (!e.id) return [];
+        remember(this.idToServer, e.id, e.service);
+        // Casts and fanouts are drawn when a server takes them: only then is the path known.
+        const cast = this.castClients.get(e.id);
+        if (!cast) return [];
+        const hops = this.route(cast.client, e.service, t, w);
+        return hops ? [{ kind: cast.kind, hops, weight: w }] : [];
+      }
       case 'rpc.reply':
         me.sent.add(t, w);
         return [];
@@ -231,7 +246,6 @@ export class FlowModel {
           this.latencies[this.latencyCount % this.latencies.length] = e.latencyMs;
           this.latencyCount++;
         }
-        const server = this.serverFor(e);
         if (e.ok === false) {
           me.failed += w;
           this.kindMeter('rpc.failed').add(t, w);
@@ -239,31 +253,29 @@ export class FlowModel {
           const r = this.attachment.get(e.service);
           return [{ kind: 'failed', hops: r ? [{ node: e.service }, { node: r }] : [{ node: e.service }], weight: w }];
         }
-        if (server) this.componentMeters(server).received.add(t, w);
+        const server = this.serverFor(e);
         const hops = this.route(e.service, server, t, w);
         if (!hops) return [];
         return [{ kind: 'rpc', hops, weight: w, then: { kind: 'reply', hops: [...hops].reverse() } }];
       }
-      case 'rpc.cast': {
-        this.kindMeter(e.kind).add(t, w);
-        me.sent.add(t, w);
-        const server = this.serverFor(e);
-        if (server) this.componentMeters(server).received.add(t, w);
-        const hops = this.route(e.service, server, t, w);
-        return hops ? [{ kind: 'cast', hops, weight: w }] : [];
-      }
+      case 'rpc.cast':
       case 'rpc.fanout': {
         this.kindMeter(e.kind).add(t, w);
         me.sent.add(t, w);
-        const servers = (e.target?.topic && this.topicServers.get(e.target.topic)) || [];
-        const out: FlowMessage[] = [];
-        for (const s of servers) {
-          if (s === e.service) continue;
-          this.componentMeters(s).received.add(t, w);
-          const hops = this.route(e.service, s, t, w);
-          if (hops) out.push({ kind: 'fanout', hops, weight: w });
+        const kind = e.kind === 'rpc.cast' ? 'cast' : 'fanout';
+        if (e.id) {
+          // The server's request may already be here (events of two processes race).
+          const server = kind === 'cast' ? this.idToServer.get(e.id) : undefined;
+          if (server) {
+            const hops = this.route(e.service, server, t, w);
+            return hops ? [{ kind, hops, weight: w }] : [];
+          }
+          remember(this.castClients, e.id, { client: e.service, kind });
+          return [];
         }
-        return out;
+        // No id to pair with a server: draw it to the client's router only.
+        const r = this.attachment.get(e.service);
+        return r ? [{ kind, hops: [{ node: e.service }, { node: r }], weight: w }] : [];
       }
       case 'notify.sent': {
         this.kindMeter(e.kind).add(t, w);
@@ -398,11 +410,30 @@ export class FlowModel {
     return qs.find((q) => q.name.startsWith(topic))?.name ?? want;
   }
 
-  /** Queues worth drawing: notification queues first, then the deepest. */
+  private shownQueues: string[] = [];
+  /**
+   * Queues worth drawing: the busiest, notifications.info first. The choice is
+   * sticky (a queue leaves only for a busier one) so the layout stays put.
+   */
   visibleQueues(max: number): BrokerSnapshot['queues'] {
-    const qs = [...(this.broker?.snap.queues ?? [])];
-    qs.sort((a, b) => Number(b.name.startsWith('notifications')) - Number(a.name.startsWith('notifications')) || b.messages - a.messages || a.name.localeCompare(b.name));
-    return qs.slice(0, max);
+    const qs = this.broker?.snap.queues ?? [];
+    const score = (q: BrokerSnapshot['queues'][number]) => q.messages + q.publishRate + q.deliverRate;
+    const byName = new Map(qs.map((q) => [q.name, q]));
+    let shown = this.shownQueues.filter((n) => byName.has(n));
+    const rank = [...qs].sort((a, b) => score(b) - score(a)
+      || Number(b.name === 'notifications.info') - Number(a.name === 'notifications.info')
+      || Number(b.name.startsWith('notifications')) - Number(a.name.startsWith('notifications'))
+      || a.name.localeCompare(b.name));
+    for (const q of rank) {
+      if (shown.includes(q.name)) continue;
+      if (shown.length < max) { shown.push(q.name); continue; }
+      // Swap out an idle queue for a busy one.
+      const idle = shown.findIndex((n) => score(byName.get(n)!) === 0);
+      if (score(q) > 0 && idle >= 0) shown[idle] = q.name;
+    }
+    shown = shown.slice(0, max);
+    this.shownQueues = shown;
+    return shown.map((n) => byName.get(n)!);
   }
 
   /** Sorted latencies of recent calls. */
@@ -415,6 +446,12 @@ export class FlowModel {
     this.pathCache.clear();
     this.topologyVersion++;
   }
+}
+
+/** A bounded map: the oldest entry goes when it is full. */
+function remember<V>(m: Map<string, V>, k: string, v: V): void {
+  m.set(k, v);
+  if (m.size > 5000) m.delete(m.keys().next().value as string);
 }
 
 export function alive(c: ComponentStatus): boolean {

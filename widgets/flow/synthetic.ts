@@ -110,9 +110,13 @@ export function syntheticEvents(opts: SyntheticOptions = {}): LabEvent[] {
       out.push(msg(at + 2, { service: 'conductor', kind: 'rpc.call', id: mid, method: 'build_instance', target, ok: !lost, latencyMs: lost ? 30000 : 2 + rnd() * 3, ...(lost ? { error: 'MessagingTimeout' } : {}) }));
       for (const r of ROUTERS) delivered[r] += 1;
     } else if (x < 0.5) {
-      out.push(msg(at, { service: 'conductor', kind: 'rpc.cast', id: `c${++id}`, method: 'refresh', target }));
+      const cid = `c${++id}`;
+      out.push(msg(at, { service: 'conductor', kind: 'rpc.cast', id: cid, method: 'refresh', target: { topic: 'compute', server: null } }));
+      out.push(msg(at + 1, { service: server, kind: 'rpc.request', id: cid, method: 'refresh', target }));
     } else if (x < 0.55) {
-      out.push(msg(at, { service: 'conductor', kind: 'rpc.fanout', id: `f${++id}`, method: 'sync', target: { topic: 'compute', fanout: true } }));
+      const fid = `f${++id}`;
+      out.push(msg(at, { service: 'conductor', kind: 'rpc.fanout', id: fid, method: 'sync', target: { topic: 'compute', fanout: true } }));
+      for (const s of ['compute-1', 'compute-2']) out.push(msg(at + 1, { service: s, kind: 'rpc.request', id: fid, method: 'sync', target: { topic: 'compute', server: s, fanout: true } }));
     } else if (x < 0.8) {
       out.push(msg(at, { service: server, kind: 'notify.sent', method: 'compute.instance.update', priority: rnd() < 0.9 ? 'info' : 'error', target: { topic: 'notifications' }, publisher: server }));
     } else {
