@@ -1,5 +1,170 @@
+// `hmlab serve`: the lab server (pages, lab API, event stream, and the other
+// concerns' plugins) for one lab home; `hmlab record FILE`: the event stream
+// of a running lab into a recording, no server needed.
 import type { Command } from 'commander';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { TOPOLOGIES, type Topology } from '../../widgets/api/wire.js';
+import { openLab, defaultHome } from '../backends/index.js';
+import { ManagementClient } from '../router/index.js';
+import { startLabServer, type ServerPlugin } from '../http/index.js';
+import { LabRuntime, labApiPlugin } from '../http/lab-api.js';
+import { eventsPlugin } from '../http/events.js';
+import { Recorder, type ManagementConnect } from '../observe/index.js';
+import { CliError } from './errors.js';
+
+export const DEFAULT_PORT = 8470;
+
+const connect: ManagementConnect = (host, port, opts) => ManagementClient.connect(host, port, opts);
+
+const portOpt = (what: string) => z.coerce.number({ error: `${what} must be a number` }).int({ error: `${what} must be a whole number` }).min(0, { error: `${what} must be 0..65535` }).max(65535, { error: `${what} must be 0..65535` });
+const topologyOpt = z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `--up must be one of ${TOPOLOGIES.join(', ')}` });
+
+const serveOptions = z.object({
+  host: z.string().min(1, { error: '--host must not be empty' }),
+  port: portOpt('--port'),
+  home: z.string().optional(),
+  up: topologyOpt.optional(),
+  basePort: portOpt('--base-port').optional(),
+  qdrouterd: z.string().optional(),
+  trafficRate: z.coerce.number({ error: '--traffic-rate must be a number' }).min(0).max(1000, { error: '--traffic-rate must be at most 1000' }).optional(),
+  downOnExit: z.boolean().optional(),
+});
+
+const recordOptions = z.object({
+  home: z.string().optional(),
+  duration: z.coerce.number({ error: '--duration must be a number of seconds' }).positive({ error: '--duration must be more than 0 seconds' }).optional(),
+  messagesPerSecond: z.coerce.number({ error: '--messages-per-second must be a number' }).int().min(1, { error: '--messages-per-second must be at least 1' }).max(1000).optional(),
+  scenario: z.string().max(300).optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, v: unknown): T {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  throw new CliError(r.error.issues[0]?.message ?? 'invalid options', 2);
+}
+
+const elapsed = (ms: number) => `${(ms / 1000).toFixed(1).padStart(5)} s`;
 
 export function registerServeCommands(program: Command): void {
-  void program; // subcommands are added by their concern
+  program.command('serve')
+    .description('start the lab server: the deck, the labs and the flow view in a browser, the lab API and its event stream')
+    .option('--host <host>', 'address to listen on (loopback unless you mean to share it)', '127.0.0.1')
+    .option('--port <n>', 'port to listen on', String(DEFAULT_PORT))
+    .option('--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab)')
+    .option('--up <topology>', `also bring a lab up once listening: ${TOPOLOGIES.join(', ')}`)
+    .option('--base-port <n>', 'first port of the lab\'s block (with --up)')
+    .option('--qdrouterd <path>', 'run this qdrouterd instead of the embedded router (with --up)')
+    .option('--traffic-rate <n>', 'conductor operations per second (with --up)')
+    .option('--down-on-exit', 'stop the lab backends when the server stops (default: leave them running)')
+    .action(async (raw: Record<string, unknown>) => {
+      const o = parse(serveOptions, raw);
+      const home = resolve(o.home ?? defaultHome());
+      const lab = openLab(home);
+      const rt = new LabRuntime({ lab, connect, home, basePort: o.basePort, qdrouterd: o.qdrouterd });
+      const plugins: ServerPlugin[] = [labApiPlugin(rt), eventsPlugin(rt)];
+      // ---- plugins of other concerns: each adds its own line here ----
+      // terminals (server/terminals):
+      plugins.push((await import('../terminals/index.js')).terminalsPlugin());
+      // labs (server/labs):
+      plugins.push((await import('../labs/index.js')).labsPlugin({ lab, runtime: rt, basePort: o.basePort }));
+      // ---- end of plugins ----
+
+      let server;
+      try {
+        server = await startLabServer({ home, host: o.host, port: o.port, plugins });
+      } catch (err) {
+        await rt.stop().catch(() => {});
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE') throw new CliError(`port ${o.port} on ${o.host} is busy (another "hmlab serve"?): choose another with --port N`);
+        if (e.code === 'EADDRNOTAVAIL') throw new CliError(`cannot listen on ${o.host}: no such address on this machine; use --host 127.0.0.1`);
+        throw err;
+      }
+      const info = join(home, 'server', 'server.json');
+      mkdirSync(join(home, 'server'), { recursive: true });
+      writeFileSync(info, JSON.stringify({ url: server.url, pid: process.pid, startedAt: Date.now() }) + '\n', { mode: 0o600 });
+
+      const out = (s: string) => process.stdout.write(s + '\n');
+      out(`hmlab lab server for the lab home ${home}`);
+      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
+      out(`  open: ${server.openUrl}`);
+      out(`  Ctrl-C stops the server; the lab backends ${o.downOnExit ? 'stop with it (--down-on-exit)' : 'keep running (stop them with "hmlab down", or serve with --down-on-exit)'}`);
+
+      let closing = false;
+      const done = new Promise<void>((resolveDone) => {
+        const shutdown = async (signal: string) => {
+          if (closing) return;
+          closing = true;
+          out(`\n${signal}: stopping the lab server`);
+          try { await server.close(); } catch { /* closing anyway */ }
+          rmSync(info, { force: true });
+          if (o.downOnExit) {
+            out('stopping the lab backends (--down-on-exit)');
+            try { await lab.down(); } catch (err) { process.stderr.write(`hmlab: stopping the lab failed: ${(err as Error).message}\n`); }
+          }
+          resolveDone();
+        };
+        process.once('SIGINT', () => void shutdown('SIGINT'));
+        process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      });
+
+      if (o.up) {
+        const already = await lab.status();
+        if (already.components.length && already.components.every((c) => c.state === 'running')) {
+          out(`a ${already.topology} lab is already running in this home: showing it (stop it with "hmlab down" to start another)`);
+        } else {
+          out(`bringing up the ${o.up} lab (progress also shows in the browser)`);
+          const unsubscribe = rt.bus.subscribe((e) => {
+            if (e.type === 'progress' && e.operation === 'up' && e.component !== 'lab') out(`  [${elapsed(e.elapsedMs)}] ${e.component}: ${e.message}`);
+          });
+          try {
+            const s = await rt.up(o.up, o.trafficRate);
+            const comps = s.components.map((c) => `${c.name} ${c.state}`).join(', ');
+            out(`the ${o.up} lab is up (${s.router === 'qdrouterd' ? 'qdrouterd' : 'embedded router'}): ${comps}`);
+          } catch (err) {
+            if (!closing) process.stderr.write(`hmlab: bringing the lab up failed: ${(err as Error).message}\n  the server keeps running; fix the cause and use the backend panel or "hmlab up"\n`);
+          } finally {
+            unsubscribe();
+          }
+        }
+        if (!closing) out(`  open: ${server.openUrl}`);
+      }
+      await done;
+      process.exit(0);
+    });
+
+  program.command('record <file>')
+    .description('record the event stream of the running lab into FILE (JSON lines) for replay with ?replay=NAME')
+    .option('--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab)')
+    .option('--duration <seconds>', 'stop after this many seconds (default: at Ctrl-C)')
+    .option('--messages-per-second <n>', 'message events kept per second (the rest are counted, not stored)', '40')
+    .option('--scenario <text>', 'one sentence saying what the run shows, stored in the header')
+    .action(async (file: string, raw: Record<string, unknown>) => {
+      const o = parse(recordOptions, raw);
+      if (!file.endsWith('.jsonl')) throw new CliError(`the recording file must end in .jsonl (got "${file}")`, 2);
+      const home = resolve(o.home ?? defaultHome());
+      const target = isAbsolute(file) ? file : resolve(process.cwd(), file);
+      const lab = openLab(home);
+      const rt = new LabRuntime({ lab, connect, home });
+      const rec = new Recorder(rt.bus, { maxMessagesPerSecond: o.messagesPerSecond, scenario: o.scenario });
+      await rt.start();
+      const status = rt.bus.status ?? await rt.observer.status();
+      if (!status.components.some((c) => c.state === 'running')) {
+        await rt.stop();
+        throw new CliError(`nothing is running in the lab home ${home}: bring a lab up first ("hmlab up --topology hybrid-mesh")`);
+      }
+      rec.start(target, status);
+      process.stdout.write(`recording the ${status.topology ?? ''} lab into ${target}${o.duration ? ` for ${o.duration} s` : ''} (Ctrl-C stops)\n`);
+      await new Promise<void>((r) => {
+        const timer = o.duration ? setTimeout(r, o.duration * 1000) : null;
+        const stop = () => { if (timer) clearTimeout(timer); r(); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      const result = await rec.stop();
+      await rt.stop();
+      process.stdout.write(`recorded ${result.events} lines, ${(result.bytes / 1024).toFixed(0)} KiB, ${(result.durationMs / 1000).toFixed(1)} s into ${target}\n`);
+      process.exit(0);
+    });
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../widgets/api/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
+import { LabError, type LabErrorCode } from '../backends/errors.js';
 import { EventBus, LabObserver, Recorder, listRecordings, RECORDING_NAME, type ManagementConnect } from '../observe/index.js';
 import type { ServerContext, ServerPlugin } from './context.js';
 import { HttpError, parseBody } from './errors.js';
@@ -75,8 +76,12 @@ export class LabRuntime {
   }
 
   /** Bring the lab up; resolves when every component is running (rejects on failure). */
-  async up(topology: Topology, trafficRate?: number): Promise<LabStatus> {
-    this.begin({ operation: 'up', topology, startedAt: Date.now() });
+  up(topology: Topology, trafficRate?: number): Promise<LabStatus> {
+    this.begin({ operation: 'up', topology, startedAt: Date.now() }); // throws now, not in the promise: the caller answers 409 at once
+    return this.runUp(topology, trafficRate);
+  }
+
+  private async runUp(topology: Topology, trafficRate?: number): Promise<LabStatus> {
     const began = Date.now();
     this.progress({ component: 'lab', message: `bringing up the ${topology} lab`, elapsedMs: 0, operation: 'up', state: 'starting' });
     try {
@@ -96,8 +101,12 @@ export class LabRuntime {
     }
   }
 
-  async down(): Promise<void> {
+  down(): Promise<void> {
     this.begin({ operation: 'down', startedAt: Date.now() });
+    return this.runDown();
+  }
+
+  private async runDown(): Promise<void> {
     const began = Date.now();
     this.progress({ component: 'lab', message: 'stopping every component of the lab', elapsedMs: 0, operation: 'down', state: 'starting' });
     try {
@@ -144,10 +153,16 @@ export class LabRuntime {
   }
 }
 
-/** Errors from the lab environment are the user's state, not our crash: 409 with its sentence. */
+const STATUS_OF: Record<LabErrorCode, number> = {
+  'bad-input': 400, 'unknown-topology': 400, 'unknown-component': 404, 'bad-config': 409,
+  'port-in-use': 409, 'already-running': 409, 'not-running': 409, 'not-installed': 503, 'component-failed': 502,
+};
+
+/** Errors from the lab environment are the user's state, not our crash: its sentence, with a fitting status. */
 function labError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  return new HttpError(409, (err as Error)?.message ?? String(err));
+  if (err instanceof LabError) return new HttpError(STATUS_OF[err.code] ?? 409, err.message, err.field);
+  return new HttpError(500, (err as Error)?.message ?? String(err));
 }
 
 const wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e?: unknown) => void) => {
