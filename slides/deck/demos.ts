@@ -21,8 +21,8 @@ export const DEMOS: Record<DemoName, DemoDef> = {
     recording: 'dual-backends',
     caption: 'Dual backends: RPC over the router mesh, notifications into the broker',
     steps: [
-      { label: 'Start the hybrid mesh', command: 'hmlab up --topology hybrid-mesh' },
-      { label: 'Show the transports', command: 'hmlab config' },
+      { label: 'Start the mesh', command: 'hmlab up --topology hybrid-mesh' },
+      { label: 'Show transports', command: 'hmlab config' },
       { label: 'Start traffic', command: 'hmlab traffic 10' },
     ],
   },
