@@ -377,8 +377,9 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const lat = model.sortedLatencies();
     const p50 = percentile(lat, 50);
     const p95 = percentile(lat, 95);
+    const failed = model.perKind.get('rpc.failed')?.total ?? 0;
     const row = (label: string, k: string, color: string) =>
-      h('div', { class: 'row', 'data-kind': k, 'data-total': total(k) }, h('i', { style: `background:${color}` }), h('b', {}, label), h('span', { class: 'num' }, fmtCount(total(k))), h('span', { class: 'rate' }, fmtRate(rate(k))));
+      h('div', { class: 'row', 'data-kind': k, 'data-total': total(k), 'data-ok': k === 'rpc.call' ? total(k) - failed : null }, h('i', { style: `background:${color}` }), h('b', {}, label), h('span', { class: 'num' }, fmtCount(total(k))), h('span', { class: 'rate' }, fmtRate(rate(k))));
     totals.replaceChildren(
       row('RPC calls', 'rpc.call', colors.rpc),
       row('casts', 'rpc.cast', colors.cast),
