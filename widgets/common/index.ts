@@ -2,6 +2,7 @@
 // and time formatting, theme colours for canvas drawing (which cannot read
 // CSS variables by itself).
 import './theme.css';
+export { fmtCount, fmtRate, fmtMs, fmtUptime, hostPort, percentile } from './format.js';
 
 type Attrs = Record<string, string | number | boolean | null | undefined>;
 
@@ -21,49 +22,6 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     el.append(typeof c === 'string' ? document.createTextNode(c) : c);
   }
   return el;
-}
-
-/** 1234 -> "1,234"; 12345678 -> "12.3M": counters stay short on a slide. */
-export function fmtCount(n: number): string {
-  if (!Number.isFinite(n)) return '–';
-  if (n >= 1e7) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e5) return `${Math.round(n / 1e3)}k`;
-  return Math.round(n).toLocaleString('en-US');
-}
-
-/** Messages per second, one decimal below 10. */
-export function fmtRate(perSecond: number): string {
-  if (!Number.isFinite(perSecond) || perSecond <= 0) return '0/s';
-  if (perSecond < 10) return `${perSecond.toFixed(1)}/s`;
-  return `${fmtCount(perSecond)}/s`;
-}
-
-export function fmtMs(ms: number): string {
-  if (!Number.isFinite(ms)) return '–';
-  if (ms < 10) return `${ms.toFixed(1)} ms`;
-  if (ms < 10_000) return `${Math.round(ms)} ms`;
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-/** Uptime as "42s", "3m 05s", "2h 07m". */
-export function fmtUptime(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '–';
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
-}
-
-/** host:port of an endpoint URL or host:port string, so endpoints compare equal however written. */
-export function hostPort(endpoint: string | null | undefined): string | null {
-  if (!endpoint) return null;
-  const s = endpoint.trim();
-  const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^@/]*@)?([^/,?#]+)/i.exec(s);
-  if (!m) return null;
-  let hp = m[1].toLowerCase();
-  if (hp.startsWith('localhost:')) hp = '127.0.0.1:' + hp.slice('localhost:'.length);
-  return hp;
 }
 
 /** Read the theme's colours once, for canvas and chart drawing. */
@@ -86,10 +44,3 @@ export function themeColors(el: Element = document.documentElement) {
   };
 }
 export type ThemeColors = ReturnType<typeof themeColors>;
-
-/** Percentile of an already sorted array (nearest rank). */
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}

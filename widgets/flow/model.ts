@@ -3,7 +3,7 @@
 // inter-router links, broker queues, counters, rates and latencies. No DOM
 // here, so the same logic serves live streams, replays and benchmarks.
 import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot, BrokerSnapshot, ServiceEvent } from '../api/wire.js';
-import { hostPort } from '../common/index.js';
+import { hostPort } from '../common/format.js';
 
 /** Kinds of travelling message the view draws. */
 export type FlowKind = 'rpc' | 'reply' | 'cast' | 'fanout' | 'notify' | 'failed';

@@ -1,0 +1,104 @@
+// What the flow view decides to draw, from events alone (no browser needed):
+// the path a message takes through the mesh, which server a cast reached,
+// where a service is attached after a failover.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LabEvent, LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
+import { FlowModel, type FlowMessage } from '../../widgets/flow/model.js';
+import { syntheticEvents } from '../../widgets/flow/synthetic.js';
+
+const T = 1_700_000_000_000;
+
+/** A model that has seen the hello of a hybrid-mesh lab: conductor on router-a, compute-1 on b, compute-2 on c. */
+function labModel(): { model: FlowModel; status: LabStatus } {
+  const hello = syntheticEvents({ durationMs: 0, startT: T })[0];
+  assert.equal(hello.type, 'hello');
+  const model = new FlowModel();
+  model.apply(hello);
+  return { model, status: (hello as Extract<LabEvent, { type: 'hello' }>).status };
+}
+
+const snapshot = (router: string, neighbours: string[], t = T): LabEvent => ({
+  type: 'router', t,
+  snapshot: {
+    router, id: router, product: 'hmlab-router 0.1.0',
+    nodes: neighbours.map((n) => ({ id: n, nextHop: null, cost: 1 })),
+    connections: [], addresses: [], links: [], deliveries: { in: 0, out: 0, transit: 0 },
+  } satisfies RouterSnapshot,
+});
+
+const msg = (t: number, event: Omit<Extract<LabEvent, { type: 'message' }>['event'], 't'>): LabEvent => ({ type: 'message', t, event: { t, ...event } });
+const names = (m: FlowMessage) => m.hops.map((h) => ('node' in h ? h.node : 'queue' in h ? `queue:${h.queue}` : 'exchange'));
+
+test('an RPC call is drawn client -> its router -> the server\'s router -> server, and the reply back', () => {
+  const { model } = labModel();
+  model.apply(msg(T + 1, { service: 'compute-2', kind: 'rpc.request', id: 'x1', target: { topic: 'compute', server: 'compute-2' } }));
+  const [m] = model.apply(msg(T + 5, { service: 'conductor', kind: 'rpc.call', id: 'x1', ok: true, latencyMs: 3, target: { topic: 'compute', server: null } }));
+  assert.equal(m.kind, 'rpc');
+  assert.deepEqual(names(m), ['conductor', 'router-a', 'router-c', 'compute-2']);
+  assert.deepEqual(m.then && names({ ...m, hops: m.then.hops }), ['compute-2', 'router-c', 'router-a', 'conductor']);
+});
+
+test('the mesh path follows the inter-router links the routers report, and goes around a dead router', () => {
+  const { model } = labModel();
+  // A line, a - b - c: a call from router-a's client to router-c's server crosses router-b.
+  model.apply(snapshot('router-a', ['router-b']));
+  model.apply(snapshot('router-b', ['router-a', 'router-c']));
+  model.apply(snapshot('router-c', ['router-b']));
+  model.apply(msg(T + 1, { service: 'compute-2', kind: 'rpc.request', id: 'x2', target: { topic: 'compute' } }));
+  const [m] = model.apply(msg(T + 2, { service: 'conductor', kind: 'rpc.call', id: 'x2', ok: true, latencyMs: 3 }));
+  assert.deepEqual(names(m), ['conductor', 'router-a', 'router-b', 'router-c', 'compute-2']);
+
+  // Full mesh, then router-b dies: a to c goes direct.
+  model.apply(snapshot('router-a', ['router-b', 'router-c']));
+  model.apply(snapshot('router-c', ['router-a', 'router-b']));
+  model.apply({ type: 'component', t: T + 3, name: 'router-b', state: 'failed', pid: null, detail: 'killed' });
+  model.apply(msg(T + 4, { service: 'compute-2', kind: 'rpc.request', id: 'x3', target: { topic: 'compute' } }));
+  const [m2] = model.apply(msg(T + 5, { service: 'conductor', kind: 'rpc.call', id: 'x3', ok: true, latencyMs: 3 }));
+  assert.deepEqual(names(m2), ['conductor', 'router-a', 'router-c', 'compute-2']);
+});
+
+test('a cast is drawn to the server that took it, once its request arrives', () => {
+  const { model } = labModel();
+  assert.deepEqual(model.apply(msg(T + 1, { service: 'conductor', kind: 'rpc.cast', id: 'c1', target: { topic: 'compute', server: null } })), []);
+  const [m] = model.apply(msg(T + 2, { service: 'compute-1', kind: 'rpc.request', id: 'c1', target: { topic: 'compute', server: 'compute-1' } }));
+  assert.equal(m.kind, 'cast');
+  assert.deepEqual(names(m), ['conductor', 'router-a', 'router-b', 'compute-1']);
+  // A fanout reaches every server that reports it.
+  model.apply(msg(T + 3, { service: 'conductor', kind: 'rpc.fanout', id: 'f1', target: { topic: 'compute', fanout: true } }));
+  const got = [
+    ...model.apply(msg(T + 4, { service: 'compute-1', kind: 'rpc.request', id: 'f1', target: { topic: 'compute', fanout: true } })),
+    ...model.apply(msg(T + 4, { service: 'compute-2', kind: 'rpc.request', id: 'f1', target: { topic: 'compute', fanout: true } })),
+  ];
+  assert.deepEqual(got.map((x) => [x.kind, names(x).at(-1)]), [['fanout', 'compute-1'], ['fanout', 'compute-2']]);
+});
+
+test('a notification goes notifier -> exchange -> its queue, and queue -> listener when received', () => {
+  const { model } = labModel();
+  const [sent] = model.apply(msg(T + 1, { service: 'compute-1', kind: 'notify.sent', priority: 'info' }));
+  assert.deepEqual(names(sent), ['compute-1', 'exchange', 'queue:notifications.info']);
+  const [got] = model.apply(msg(T + 2, { service: 'telemetry', kind: 'notify.received', priority: 'error' }));
+  assert.deepEqual(names(got), ['queue:notifications.error', 'telemetry']);
+});
+
+test('a failover moves the service once; late news naming the dead router does not move it back', () => {
+  const { model, status } = labModel();
+  assert.equal(model.attachment.get('compute-1'), 'router-b');
+  model.apply({ type: 'component', t: T + 10, name: 'router-b', state: 'failed', pid: null, detail: 'killed' });
+  model.apply({ type: 'failover', t: T + 1300, service: 'compute-1', from: 'router-b', to: 'router-c' });
+  assert.equal(model.attachment.get('compute-1'), 'router-c');
+  // A status polled before the move still says router-b; an event sent before it too.
+  const stale = structuredClone(status);
+  for (const c of stale.components) if (c.name === 'router-b') { c.state = 'failed'; }
+  model.apply({ type: 'status', t: T + 1400, status: stale });
+  model.apply(msg(T + 1500, { service: 'compute-1', kind: 'rpc.request', id: 'late', transport: 'amqp://127.0.0.1:15811' }));
+  assert.equal(model.attachment.get('compute-1'), 'router-c');
+  assert.deepEqual(model.failovers.map((f) => `${f.service}:${f.from}->${f.to}`), ['compute-1:router-b->router-c']);
+});
+
+test('counters count what sampled events stand for', () => {
+  const { model } = labModel();
+  model.apply({ type: 'message', t: T + 1, event: { t: T + 1, service: 'compute-1', kind: 'notify.sent' }, sampled: 25 });
+  model.apply(msg(T + 2, { service: 'compute-1', kind: 'notify.sent' }));
+  assert.equal(model.perKind.get('notify.sent')?.total, 26);
+});
