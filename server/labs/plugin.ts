@@ -58,7 +58,9 @@ const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req
 
 export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
   let store: ProgressStore | null = null;
-  const memory = new Map<string, unknown>();
+  // What checks remember between calls (a count before a crash, a measurement), per lab: a reset forgets only its own lab's.
+  const memories = new Map<string, Map<string, unknown>>();
+  const memoryOf = (labId: string) => { let m = memories.get(labId); if (!m) memories.set(labId, (m = new Map())); return m; };
   let reset: ResetState = { lab: null, state: 'idle', message: '', startedAt: null, finishedAt: null };
   const { labs, errors } = loadLabs(opts.labsDir ?? join(PACKAGE_ROOT, 'labs'), opts.labsDir ? undefined : PACKAGE_ROOT);
   if (errors.length) throw new Error(`invalid lab files:\n${errors.map((e) => '  ' + e.message).join('\n')}`);
@@ -173,7 +175,7 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
         if (!inLab || !def) throw new HttpError(404, `lab "${lab.id}" has no check "${id}"; its checks: ${lab.actions.filter((a) => a.kind === 'check').map((a) => (a as { id: string }).id).join(', ')}`, 'check');
         let result;
         try {
-          result = await def.run(createCheckContext(ctx.home, env, memory));
+          result = await def.run(createCheckContext(ctx.home, env, memoryOf(lab.id)));
         } catch (err) {
           // A missing backend is the learner's state, reported as a failed check with the way out.
           result = err instanceof CheckFailure ? { pass: false, hint: err.message } : { pass: false, hint: `The check could not read the lab: ${(err as Error).message}` };
@@ -232,7 +234,7 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
             reset = { ...reset, message: 'removing edited configuration' };
             const etc = env.paths.etc;
             if (existsSync(etc)) for (const f of await readdir(etc)) if (/\.(conf|json)$/.test(f)) await rm(join(etc, f), { force: true });
-            memory.clear();
+            memories.delete(lab.id);
             store!.reset(who, lab.id);
             if (lab.meta.start === 'up') {
               reset = { ...reset, message: `bringing up the ${lab.meta.topology} lab` };

@@ -60,8 +60,10 @@ export const durableChecks: CheckDef[] = [
     async run(ctx) {
       const st = await ctx.status();
       if (!running(st, 'telemetry')) return fail('Start the telemetry agent: "hmlab start telemetry".');
-      const before = ctx.memory.get(WAITING) as { t: number } | undefined;
-      const since = (before?.t ?? Date.now() - 120_000) - 60_000;
+      const before = ctx.memory.get(WAITING) as { t: number; brokerStartedAt: number } | undefined;
+      if (!before) return fail('Run the check of the step "Let notifications wait" first, so there is a moment to count from.');
+      // Count from when the durable broker came up: what was sent before went to the old transient queue.
+      const since = before.brokerStartedAt || before.t - 60_000;
       const q = (await queues(ctx)).find((x) => x.name === NOTIFY_QUEUE);
       if ((q?.messages ?? 0) > 5) return fail(`${q?.messages} notifications still wait: the agent is catching up. Check again in a moment.`);
       const sent = new Set<string>();
@@ -80,7 +82,7 @@ export const durableChecks: CheckDef[] = [
       if (!settled) return fail('The telemetry agent has not received any notification sent in this lab yet; wait a few seconds.');
       const data = { sent: sent.size, received: settled, lost, sendErrors };
       if (lost) return fail(`${sent.size} notifications sent, ${settled} arrived, ${lost} missing${sendErrors ? `, ${sendErrors} sends failed` : ''}. Were they sent to a transient queue, or while the broker was down?`, data);
-      return pass(`${sent.size} notifications sent since the count, ${settled} arrived, none lost${sendErrors ? ` (${sendErrors} sends reported an error and were retried)` : ''}.`, data);
+      return pass(`${sent.size} notifications sent since the durable broker started, ${settled} arrived, none lost${sendErrors ? ` (${sendErrors} sends reported an error and were retried)` : ''}.`, data);
     },
   },
 ];
