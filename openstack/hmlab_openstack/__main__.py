@@ -26,6 +26,29 @@ def scheme_of(url):
     return 'amqp' if scheme == 'amqp' else 'rabbit'
 
 
+def start_at_first_host():
+    """Make the AMQP 1.0 driver connect to the first host of its URL.
+
+    oslo.messaging 14.0.3 starts at a random host of transport_url and then
+    moves round-robin. The lab orders each service's hosts so that the
+    services spread over the mesh (etc/<service>.conf); starting at the first
+    host keeps that picture predictable. Failover is unchanged.
+    """
+    try:
+        from oslo_messaging._drivers.amqp1_driver import controller
+    except ImportError:  # no AMQP 1.0 driver: nothing to adjust
+        return
+    original = controller.Hosts.__init__
+    if getattr(original, 'hmlab_first_host', False):
+        return
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self._current = 0
+    init.hmlab_first_host = True
+    controller.Hosts.__init__ = init
+
+
 class Runtime(object):
     """What every service shares: config, transports, reporting, shutdown."""
 
@@ -69,7 +92,11 @@ class Runtime(object):
         self.notifications_on = bool(notif.driver)
 
         self.reporter = Reporter(self.home, self.name)
-        self.watch = TransportWatch(self.reporter, scheme_of(self.rpc_url))
+        # connectedTo follows the connection that matters for the service:
+        # RPC, or notifications for the listener that only consumes those.
+        main_url = self.notify_url if self.role == 'telemetry' else self.rpc_url
+        self.watch = TransportWatch(self.reporter, scheme_of(main_url))
+        start_at_first_host()
         # oslo_log names some driver loggers "oslo.messaging", plain logging
         # "oslo_messaging"; the connect lines are debug level.
         for prefix in ('oslo.messaging._drivers', 'oslo_messaging._drivers'):
@@ -155,8 +182,8 @@ class Runtime(object):
 
     def ready(self):
         self.started = True
+        self.reporter.write_stats()  # before the event: the lab reads both
         self.reporter.emit('service.started', transport=redact(self.rpc_url))
-        self.reporter.write_stats()
         self.log.info('%s ready (rpc %s, notifications %s)', self.name,
                       redact(self.rpc_url),
                       redact(self.notify_url) if self.notifications_on

@@ -81,7 +81,7 @@ class ComputeManager(object):
 def run(rt):
     om = rt.om
     notifier = om.Notifier(rt.notify_transport,
-                           publisher_id='compute.' + rt.name, retry=2)
+                           publisher_id='compute.' + rt.name)
     manager = ComputeManager(rt, notifier)
     server = om.get_rpc_server(
         rt.rpc_transport, manager.server_target, [manager], executor='threading',

@@ -38,6 +38,7 @@ class Reporter(object):
     def __init__(self, home, service):
         self.service = service
         self.lock = threading.Lock()
+        self.write_lock = threading.Lock()
         os.makedirs(os.path.join(home, 'events'), exist_ok=True)
         os.makedirs(os.path.join(home, 'run'), exist_ok=True)
         self.events = open(os.path.join(home, 'events', service + '.jsonl'),
@@ -78,17 +79,20 @@ class Reporter(object):
                 self.events.flush()
 
     def write_stats(self):
-        with self.lock:
-            if not self.dirty:
-                return
-            doc = dict(self.info)
-            doc['counters'] = self.counters
-            doc['updatedAt'] = now_ms()
-            self.dirty = False
-        tmp = self.stats_path + '.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(doc, f)
-        os.replace(tmp, self.stats_path)
+        # One writer at a time, snapshot to rename: an older snapshot must
+        # never land after a newer one.
+        with self.write_lock:
+            with self.lock:
+                if not self.dirty:
+                    return
+                doc = dict(self.info)
+                doc['counters'] = json.loads(json.dumps(self.counters))
+                doc['updatedAt'] = now_ms()
+                self.dirty = False
+            tmp = self.stats_path + '.tmp'
+            with open(tmp, 'w', encoding='utf-8') as f:
+                json.dump(doc, f)
+            os.replace(tmp, self.stats_path)
 
     def _flush_loop(self):
         while not self.closed:
@@ -159,14 +163,17 @@ class TransportWatch(logging.Handler):
             if m:
                 where = '%s:%s' % (m.group(1), m.group(2))
                 with self.changed:
-                    first = self.connected.get(scheme) != where
+                    # report before waking the waiter: once a service says
+                    # it is ready, its stats already name the connection
+                    if self.connected.get(scheme) != where:
+                        if scheme == self.rpc_scheme:
+                            self.reporter.set_info(
+                                connectedTo='amqp://' + where)
+                        self.reporter.emit(
+                            'transport.connected',
+                            transport='%s://%s' % (scheme, where))
                     self.connected[scheme] = where
                     self.changed.notify_all()
-                if first:
-                    self.reporter.emit('transport.connected',
-                                       transport='%s://%s' % (scheme, where))
-                    if scheme == self.rpc_scheme:
-                        self.reporter.set_info(connectedTo='amqp://' + where)
                 return
         for rx in _LOST:
             m = rx.search(msg)

@@ -100,15 +100,17 @@ function aborted(ctx: WaitContext): Promise<never> {
 function exitedEarly(ctx: WaitContext, name: string, log: string): Promise<never> {
   return ctx.exited.then((e) => {
     const ex = e as { code: number | null; signal: string | null };
-    const said = lastHmlabLine(log);
+    const said = lastHmlabLine(log, name);
     throw new Error(said ?? `${name} exited (${ex.signal ? `signal ${ex.signal}` : `code ${ex.code}`}) before it was ready`);
   });
 }
 
 /** A service explains its own failure in a line starting with "hmlab: ". */
-function lastHmlabLine(log: string): string | null {
+function lastHmlabLine(log: string, name: string): string | null {
   const lines = tailLog(log, 40).split('\n').filter((l) => l.startsWith('hmlab: '));
-  return lines.length ? lines[lines.length - 1].slice('hmlab: '.length) : null;
+  if (!lines.length) return null;
+  const line = lines[lines.length - 1].slice('hmlab: '.length);
+  return line.startsWith(`${name}: `) ? line.slice(name.length + 2) : line;
 }
 
 function tcpOpen(port: number): Promise<boolean> {

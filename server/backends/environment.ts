@@ -23,7 +23,7 @@ export const DEFAULT_TRAFFIC_RATE = 5;
 /** How long a service started during `up` waits for its broker or router. */
 const UP_CONNECT_TIMEOUT_S = 90;
 /** ... and when started on its own, against components that already run. */
-const START_CONNECT_TIMEOUT_S = 8;
+const START_CONNECT_TIMEOUT_S = 5;
 
 const upOptionsSchema = z.object({
   topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), {

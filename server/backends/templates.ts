@@ -39,8 +39,10 @@ export function renderOpenstackConf(topology: Topology, plan: PortPlan): string 
   }[topology];
   const meshNote = topology === 'hybrid-mesh'
     ? `#
-# Failover: transport_url lists every router. The driver uses the first host
-# and moves round-robin to the next one when its connection is lost. So that
+# Failover: transport_url lists every router. The driver attaches to one
+# host and moves round-robin to the next one when its connection is lost.
+# (oslo.messaging 14.0.3 picks the first host at random; the lab's services
+# start at the first host of their list, to keep the picture predictable.) So that
 # the services spread over the mesh, hmlab starts each service with a second
 # file, etc/<service>.conf, holding this same URL with its hosts rotated so
 # that the service's own router comes first (compute-1: router-a,
