@@ -90,12 +90,18 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
 
   // Live parts: one terminal ("main"), the flow view of this lab server.
   let term: TerminalHandle | null = null;
-  try {
-    term = mountTerminal(termEl, { name: 'main', fontSize: 14 });
-    cleanup.push(() => term?.dispose());
-  } catch (err) {
-    fail(termEl, err);
-  }
+  const mountTerm = () => {
+    term?.dispose();
+    termEl.replaceChildren();
+    try {
+      term = mountTerminal(termEl, { name: 'main', fontSize: 14 });
+    } catch (err) {
+      term = null;
+      fail(termEl, err);
+    }
+  };
+  mountTerm();
+  cleanup.push(() => term?.dispose());
   void (async () => {
     let stream: LabStream | null = null;
     let view: FlowView | null = null;
@@ -214,6 +220,8 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
       }
       say(st.message, st.state === 'failed' ? 'error' : 'ok');
       if (st.state === 'done') {
+        // Stopping a lab ends the shells of its home too: attach to a fresh one.
+        if (term?.state === 'exited' || term?.state === 'failed') mountTerm();
         const fresh = await labsApi.get(lab.id);
         Object.assign(progress, fresh.state);
         go(0);
@@ -234,7 +242,7 @@ function showDiff(box: HTMLElement, diff: DiffLine[], caption: string): void {
   if (!el) return;
   el.hidden = false;
   el.replaceChildren(h('div', { class: 'wb-diff-caption' }, caption),
-    h('pre', { class: 'wb-diff' }, ...diff.map((l) => h('span', { class: `wb-diff-line`, 'data-op': l.op === '+' ? 'add' : l.op === '-' ? 'del' : 'ctx' }, `${l.op} ${l.text}\n`))));
+    h('pre', { class: 'wb-diff' }, ...diff.map((l) => h('div', { class: 'wb-diff-line', 'data-op': l.op === '+' ? 'add' : l.op === '-' ? 'del' : 'ctx' }, `${l.op} ${l.text}`))));
 }
 
 function showResult(box: HTMLElement, r: CheckResult | null): void {
