@@ -76,8 +76,9 @@ function activate(slide: Element | undefined): void {
 }
 
 deck.on('slidechanged', (e) => activate((e as unknown as { currentSlide?: Element }).currentSlide));
-await deck.initialize();
-activate(deck.getCurrentSlide());
-
-// For the console and for tests: the deck API and how many slides it built.
-Object.assign(window, { Reveal: deck, hmDeck: { mode, slideCount, ready: true } });
+// No top-level await: the offline build is a classic script.
+void deck.initialize().then(() => {
+  activate(deck.getCurrentSlide());
+  // For the console and for tests: the deck API and how many slides it built.
+  Object.assign(window, { Reveal: deck, hmDeck: { mode, slideCount, ready: true } });
+});

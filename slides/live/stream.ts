@@ -3,30 +3,37 @@
 // demo replays its own recording, looping, and says so.
 import { createStream, type CreatedStream } from '../../widgets/api/index.js';
 import type { DemoName } from '../deck/demos.js';
-
-// Recordings bundled with the build, so a static copy of dist/web replays
-// them too; the lab server also serves them at /recordings/.
-const bundled = import.meta.glob('../../public/recordings/*.jsonl', { query: '?url', import: 'default', eager: true }) as Record<string, string>;
-
-function recordingUrl(name: string): string {
-  for (const [path, url] of Object.entries(bundled)) if (path.endsWith(`/${name}.jsonl`)) return url;
-  return `/recordings/${name}.jsonl`;
-}
+import { recordingUrl } from './recordings.js';
 
 let live: Promise<CreatedStream> | null = null;
 const replays = new Map<string, Promise<CreatedStream>>();
 
 /** ?replay in the deck's URL forces the recordings (rehearsal, or a lab that failed on stage). */
 function forcedReplay(): boolean {
-  return /[?&]replay\b/.test(window.location.search);
+  return /[?&]replay\b/.test(window.location.search) || opened();
+}
+
+/** A deck opened from disk has no lab server to ask. */
+function opened(): boolean {
+  return window.location.protocol === 'file:';
+}
+
+/**
+ * Ask once whether a lab server is there. The client's probe hands back a
+ * replay when it is not; each demo opens its own replay, so that one is
+ * closed at once (and a live stream is never left retrying against nothing).
+ */
+function probe(): Promise<CreatedStream> {
+  live ??= createStream({ fallbackReplay: recordingUrl('dual-backends') }).then((c) => {
+    if (c.mode !== 'live') c.stream.close();
+    return c;
+  });
+  return live;
 }
 
 export function demoStream(name: DemoName, recording: string): Promise<CreatedStream> {
-  if (!forcedReplay()) {
-    live ??= createStream({ fallbackReplay: recordingUrl(recording), loop: true });
-    return live.then((c) => (c.mode === 'live' ? c : replayFor(name, recording, c.reason)));
-  }
-  return replayFor(name, recording, 'replay requested in the URL');
+  if (!forcedReplay()) return probe().then((c) => (c.mode === 'live' ? c : replayFor(name, recording, c.reason)));
+  return replayFor(name, recording, opened() ? 'opened from disk, no lab server' : 'replay requested in the URL');
 }
 
 function replayFor(name: DemoName, recording: string, why: string): Promise<CreatedStream> {
@@ -41,7 +48,6 @@ function replayFor(name: DemoName, recording: string, why: string): Promise<Crea
 /** The live stream only (measurements never come from a recording). */
 export async function liveStream(): Promise<CreatedStream | null> {
   if (forcedReplay()) return null;
-  live ??= createStream({});
-  const c = await live;
+  const c = await probe();
   return c.mode === 'live' ? c : null;
 }

@@ -7,8 +7,9 @@
 // slide go to test-artifacts/slides/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import express from 'express';
@@ -164,8 +165,9 @@ test('the demo slides hold a working terminal and a flow view with live data fro
   const { page, errors } = await openPage(browser);
   await openDeck(page, `${url}/slides/?token=${token}&transition=none#/demo-dual`);
   const demo = page.locator('section.present .live');
-  await demo.locator('[data-testid="live-source"]').filter({ hasText: /^live · embedded router$/ }).waitFor({ timeout: 15_000 });
+  await demo.locator('[data-testid="live-source"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 15_000 });
   assert.equal(await demo.getAttribute('data-live-mode'), 'live');
+  assert.match(await demo.getByTestId('flow-router-product').innerText(), /embedded router/, 'the slide says which router runs');
   // The flow view draws the running mesh, and its counters rise with the traffic.
   for (const r of ['router-a', 'router-b', 'router-c']) await demo.locator(`g.router[data-name="${r}"]`).waitFor({ timeout: 15_000 });
   const calls = () => demo.locator('[data-testid="flow-totals"] .row[data-kind="rpc.call"]').getAttribute('data-total').then(Number);
@@ -283,6 +285,28 @@ test('overview, fragments, slide numbers and hash navigation work as in any reve
   await page.waitForFunction(() => !document.querySelector('.reveal.overview'));
   await page.evaluate(() => { location.hash = '#/title'; });
   await page.waitForFunction(() => document.querySelector('section.present')?.id === 'title');
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await page.context().close();
+});
+
+test('opened from disk, the offline build shows every slide and replays the demos without any network', { skip: skip ?? false, timeout: 120_000 }, async () => {
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '-c', 'slides/vite.offline.config.ts', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
+  const { page, errors } = await openPage(browser);
+  const network: string[] = [];
+  page.on('request', (r) => { if (!/^(file|blob|data):/.test(r.url())) network.push(r.url()); });
+  const deck = pathToFileURL(join(ROOT, 'dist', 'deck', 'slides', 'index.html')).toString();
+  await openDeck(page, `${deck}?transition=none`);
+  const total = await page.evaluate(() => (window as unknown as { Reveal: { getTotalSlides(): number } }).Reveal.getTotalSlides());
+  assert.ok(total >= 35, `all slides are there (${total})`);
+  // Fonts come from the bundle, not from the machine.
+  assert.ok(await page.evaluate(() => document.fonts.check('30px "Source Sans 3 Variable"')), 'the deck font is loaded');
+  await page.evaluate(() => { location.hash = '#/demo-failover'; });
+  const demo = page.locator('section.present .live');
+  await demo.locator('[data-testid="live-source"]').filter({ hasText: /^recorded run$/ }).waitFor({ timeout: 15_000 });
+  assert.match(await demo.locator('[data-testid="live-source"]').getAttribute('title') ?? '', /opened from disk/);
+  await demo.locator('g.router[data-name="router-b"]').waitFor({ timeout: 15_000 });
+  await page.screenshot({ path: join(SHOTS, 'offline-failover.png') });
+  assert.deepEqual(network, [], 'nothing is fetched from a network');
   assert.deepEqual(errors, [], errors.join('\n'));
   await page.context().close();
 });

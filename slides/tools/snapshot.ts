@@ -1,0 +1,73 @@
+// Pictures of the two live demos for the print export and the speaker
+// view: each recording is replayed in the deck's own demo slide, and the
+// flow view and backend panel are photographed at the moment that tells the
+// story (failover: a few seconds after the router died; dual backends:
+// notifications waiting in their queues, or the middle of the run).
+//   node --import tsx slides/tools/snapshot.ts [dual-backends|failover ...]
+// Writes slides/snapshots/NAME.png; run "npm run build" afterwards.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import express from 'express';
+import { ensureWebBuild, launchBrowser, openPage, ROOT, WEB_ROOT } from '../../test/helpers/browser.js';
+
+const DEMOS = { 'dual-backends': 'demo-dual', failover: 'demo-failover' } as const;
+type Demo = keyof typeof DEMOS;
+
+interface Line { type: string; t: number; name?: string; state?: string; snapshot?: { queues?: { messages: number }[] } }
+
+/** Milliseconds into the recording worth showing. */
+export function momentOf(name: Demo, text: string): number {
+  const events = text.split('\n').slice(1).filter((l) => l.trim()).map((l) => JSON.parse(l) as Line);
+  if (!events.length) throw new Error(`recording ${name} holds no events`);
+  const t0 = events[0].t;
+  const end = events[events.length - 1].t - t0;
+  if (name === 'failover') {
+    const died = events.find((e) => (e.type === 'component' && e.name === 'router-b' && (e.state === 'failed' || e.state === 'stopped')) || e.type === 'failover');
+    if (died) return Math.min(end, died.t - t0 + 4000);
+  } else {
+    const piled = events.find((e) => e.type === 'broker' && (e.snapshot?.queues ?? []).some((q) => q.messages >= 5));
+    if (piled) return Math.min(end, piled.t - t0 + 3000);
+  }
+  return Math.round(end * 0.6);
+}
+
+const wanted = (process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(DEMOS)) as Demo[];
+for (const w of wanted) if (!(w in DEMOS)) { process.stderr.write(`snapshot: unknown demo "${w}": use ${Object.keys(DEMOS).join(' or ')}\n`); process.exit(2); }
+
+ensureWebBuild();
+const app = express();
+app.use(express.static(WEB_ROOT));
+app.use(express.static(join(ROOT, 'public')));
+const server: Server = app.listen(0, '127.0.0.1');
+await new Promise((r) => server.once('listening', r));
+const addr = server.address();
+const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+const outDir = join(ROOT, 'slides', 'snapshots');
+mkdirSync(outDir, { recursive: true });
+const browser = await launchBrowser();
+try {
+  for (const name of wanted) {
+    const file = join(ROOT, 'public', 'recordings', `${name}.jsonl`);
+    if (!existsSync(file)) { process.stderr.write(`snapshot: ${file} is missing; record it first ("hmlab record")\n`); continue; }
+    const at = momentOf(name, readFileSync(file, 'utf8'));
+    const { page } = await openPage(browser);
+    await page.goto(`${base}/slides/?replay&transition=none#/${DEMOS[name]}`);
+    await page.locator('section.present [data-testid="live-source"]').filter({ hasText: /^recorded run/ }).waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(at);
+    const flow = await page.locator('section.present .live-flow').boundingBox();
+    const panel = await page.locator('section.present .live-panel').boundingBox();
+    if (!flow || !panel) throw new Error(`the ${name} demo slide shows no flow view or panel`);
+    const x = Math.min(flow.x, panel.x);
+    const y = Math.min(flow.y, panel.y);
+    const clip = { x, y, width: Math.max(flow.x + flow.width, panel.x + panel.width) - x, height: Math.max(flow.y + flow.height, panel.y + panel.height) - y };
+    const out = join(outDir, `${name}.png`);
+    await page.screenshot({ path: out, clip });
+    process.stdout.write(`${out}: ${Math.round(at / 1000)} s into the recording\n`);
+    await page.context().close();
+  }
+} finally {
+  await browser.close();
+  server.closeAllConnections();
+  server.close();
+}
