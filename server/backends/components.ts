@@ -250,7 +250,7 @@ export function routerSpec(name: string, paths: LabPaths, plan: PortPlan, qdrout
 
 // ---- OpenStack services -------------------------------------------------------------
 
-export function serviceSpec(name: ServiceName, paths: LabPaths, opts: { connectTimeoutS: number; overrideFile: string | null; endpoint: string | null }): ComponentSpec {
+export function serviceSpec(name: ServiceName, paths: LabPaths, opts: { connectTimeoutS: number; overrideFile: string | null; endpoint: string | null; connectsTo?: string | null }): ComponentSpec {
   const eventsFile = join(paths.events, `${name}.jsonl`);
   const log = join(paths.logs, `${name}.log`);
   let offset = 0;
@@ -277,7 +277,9 @@ export function serviceSpec(name: ServiceName, paths: LabPaths, opts: { connectT
       };
     },
     async waitReady(ctx) {
-      ctx.progress('importing oslo.messaging, then connecting its transports');
+      ctx.progress(opts.connectsTo
+        ? `starting on oslo.messaging; waiting for it to connect to ${opts.connectsTo}`
+        : 'starting on oslo.messaging; waiting for it to connect its transports');
       const probe = poll(ctx, 50, async () => {
         const text = readFrom(eventsFile, offset);
         if (!text.includes('"kind":"service.started"')) return null;

@@ -4,6 +4,7 @@
 // (the CLI, the lab server) can drive the same running lab.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setPriority } from 'node:os';
 import { z } from 'zod';
 import { TOPOLOGIES, type ComponentStatus, type LabStatus, type Topology, type TrafficCounters } from '../../widgets/api/wire.js';
 import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
@@ -251,7 +252,7 @@ export class LabEnvironment implements LabEnvironmentApi {
     const specs: ComponentSpec[] = [
       brokerSpec(this.paths, plan),
       ...routerNames.map((r) => routerSpec(r, this.paths, plan, qdrouterd)),
-      ...SERVICES.map((s) => serviceSpec(s, this.paths, { connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null })),
+      ...SERVICES.map((s) => serviceSpec(s, this.paths, { connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null, connectsTo: this.connectsTo(s) })),
     ];
     const state: LabState = {
       version: 1,
@@ -273,7 +274,7 @@ export class LabEnvironment implements LabEnvironmentApi {
     let failure: { name: string; why: string } | null = null;
     await Promise.all(specs.map(async (spec) => {
       try {
-        const r = await this.launchAndWait(spec, abort.signal, progress, false);
+        const r = await this.launchAndWait(spec, abort.signal, progress, false, true);
         started.push({ spec, pid: r.pid });
         if (r.error && !failure) {
           failure = { name: spec.name, why: r.error };
@@ -290,7 +291,7 @@ export class LabEnvironment implements LabEnvironmentApi {
       // No half-started leftovers: everything this `up` started goes.
       await Promise.all(started.map(async ({ spec, pid }) => {
         if (pid > 0) { signalGroup(pid, 'SIGKILL'); await waitExit(pid, 3000); }
-        if (spec.name !== f.name) patchComponent(this.paths.state, spec.name, { state: 'stopped', pid: null });
+        patchComponent(this.paths.state, spec.name, spec.name === f.name ? { pid: null } : { state: 'stopped', pid: null, detail: null });
       }));
       this.sweep();
       const tail = tailLog(join(this.paths.logs, `${f.name}.log`), 15);
@@ -363,6 +364,18 @@ transport_url = ${rotated}
     return file;
   }
 
+  /** The URL a service's readiness depends on, for progress lines. */
+  private connectsTo(service: ServiceName): string | null {
+    const t = this.transports();
+    if (!t) return null;
+    const overrideFile = join(this.paths.etc, `${service}.conf`);
+    let rpc = t.rpc;
+    if (existsSync(overrideFile)) {
+      try { rpc = readOpenstackConf(overrideFile).DEFAULT?.transport_url?.value ?? rpc; } catch { /* keep the shared one */ }
+    }
+    return redactUrl(service === 'telemetry' ? t.notify : rpc);
+  }
+
   private writeTraffic(rate: number): void {
     mkdirSync(this.paths.etc, { recursive: true });
     const file = join(this.paths.etc, 'traffic.json');
@@ -373,7 +386,7 @@ transport_url = ${rotated}
   }
 
   /** Spawns a component, records its pid, waits until ready (or why not). */
-  private async launchAndWait(spec: ComponentSpec, signal: AbortSignal, onProgress: (p: Progress) => void, throwOnFail: boolean): Promise<{ pid: number; error: string | null }> {
+  private async launchAndWait(spec: ComponentSpec, signal: AbortSignal, onProgress: (p: Progress) => void, throwOnFail: boolean, lowPriority = false): Promise<{ pid: number; error: string | null }> {
     const t0 = Date.now();
     const launch = spec.launch();
     const log = join(this.paths.logs, `${spec.name}.log`);
@@ -385,6 +398,11 @@ transport_url = ${rotated}
       if (throwOnFail) throw new LabError('component-failed', `${spec.name} failed: ${error}`);
       return { pid: -1, error };
     }
+    if (spec.kind === 'service' && lowPriority) {
+      // While the broker boots, Python imports must not steal its CPU: the
+      // broker is the critical path of `up`, the services wait for it anyway.
+      try { setPriority(proc.pid, 10); } catch { /* not allowed: start anyway */ }
+    }
     patchComponent(this.paths.state, spec.name, { state: 'starting', pid: proc.pid, startedAt: t0, readyAt: null, detail: null });
     let message = 'starting';
     const emit = (state: Progress['state']) => onProgress({ component: spec.name, message, elapsedMs: Date.now() - t0, state });
@@ -393,7 +411,6 @@ transport_url = ${rotated}
     const stopLocal = () => local.abort();
     signal.addEventListener('abort', stopLocal, { once: true });
     const timer = setTimeout(() => local.abort(), spec.readyTimeoutMs);
-    emit('starting');
     try {
       const product = await spec.waitReady({
         pid: proc.pid,
@@ -402,6 +419,9 @@ transport_url = ${rotated}
         progress: (m) => { message = m; emit('starting'); },
       });
       message = `ready: ${product}`;
+      if (spec.kind === 'service' && lowPriority) {
+        try { setPriority(proc.pid, 0); } catch { /* stays nice: harmless */ }
+      }
       patchComponent(this.paths.state, spec.name, { state: 'running', product, readyAt: Date.now(), detail: null });
       emit('running');
       return { pid: proc.pid, error: null };
@@ -487,6 +507,7 @@ transport_url = ${rotated}
         connectTimeoutS: START_CONNECT_TIMEOUT_S,
         overrideFile: this.writeOverride(name as ServiceName, s.topology, s.ports),
         endpoint: null,
+        connectsTo: this.connectsTo(name as ServiceName),
       });
     } else {
       spec = this.specFor(s, name, START_CONNECT_TIMEOUT_S);

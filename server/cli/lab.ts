@@ -144,6 +144,8 @@ export function registerLabCommands(program: Command): void {
       const r = upSchema.safeParse(opts);
       if (!r.success) throw new CliError(r.error.issues[0]?.message ?? 'invalid option', 2);
       const env = lab(opts);
+      // Piped into `head`, say: a closed stdout must not stop a lab half-way.
+      process.stdout.on('error', () => {});
       const view = new ProgressView();
       const t0 = Date.now();
       let st: LabStatus;

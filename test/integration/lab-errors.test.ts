@@ -81,3 +81,20 @@ test('commands on a home without a lab say how to start one', async () => {
   assert.equal(s.code, 0);
   assert.equal(JSON.parse(s.stdout).topology, null);
 });
+
+test('a component failing during up is named with its log, and everything started is stopped', async () => {
+  // A "router" that refuses its configuration, as a broken qdrouterd would.
+  const fake = join(home, 'broken-qdrouterd');
+  writeFileSync(fake, '#!/bin/sh\necho "qdrouterd: Configuration error: no such listener role" >&2\nexit 1\n');
+  chmodSync(fake, 0o755);
+  const base = await findFreePortBlock();
+  const r = await hmlab(['up', '--topology', 'hybrid', '--home', home, '--base-port', String(base), '--qdrouterd', fake]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /router-a failed: router-a exited \(code 1\) before it was ready/);
+  assert.match(r.stderr, /--- last lines of logs\/router-a\.log ---\nqdrouterd: Configuration error: no such listener role/);
+  assert.match(r.stderr, /Everything this "hmlab up" started has been stopped/);
+  nothingStarted();
+  const st = JSON.parse((await hmlab(['status', '--json', '--home', home])).stdout) as { components: { name: string; state: string }[] };
+  assert.equal(st.components.find((c) => c.name === 'router-a')?.state, 'failed');
+  assert.ok(st.components.filter((c) => c.name !== 'router-a').every((c) => c.state === 'stopped'));
+});
