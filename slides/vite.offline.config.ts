@@ -39,7 +39,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 4000,
     rollupOptions: {
       input: resolve(root, 'slides/index.html'),
-      output: { format: 'iife', inlineDynamicImports: true },
+      output: { format: 'iife' }, // one file: iife builds do not split code
     },
   },
 });
