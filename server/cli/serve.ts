@@ -115,8 +115,11 @@ export function registerServeCommands(program: Command): void {
           out(`a ${already.topology} lab is already running in this home: showing it (stop it with "hmlab down" to start another)`);
         } else {
           out(`bringing up the ${o.up} lab (progress also shows in the browser)`);
+          const said = new Map<string, string>(); // components repeat their progress while they wait; print changes only
           const unsubscribe = rt.bus.subscribe((e) => {
-            if (e.type === 'progress' && e.operation === 'up' && e.component !== 'lab') out(`  [${elapsed(e.elapsedMs)}] ${e.component}: ${e.message}`);
+            if (e.type !== 'progress' || e.operation !== 'up' || e.component === 'lab' || said.get(e.component) === e.message) return;
+            said.set(e.component, e.message);
+            out(`  [${elapsed(e.elapsedMs)}] ${e.component}: ${e.message}`);
           });
           try {
             const s = await rt.up(o.up, o.trafficRate);

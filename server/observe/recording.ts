@@ -4,7 +4,7 @@
 // (their `sampled` weights keep the counts honest), router and broker
 // snapshots to one per interval each.
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync, type WriteStream } from 'node:fs';
-import { cpus, totalmem, type as osType, release, arch } from 'node:os';
+import { cpus, totalmem, type as osType, release, arch, hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { LabEvent, LabStatus, RecordingHeader, RecordingInfo } from '../../widgets/api/wire.js';
@@ -26,6 +26,8 @@ export interface RecorderOptions {
   maxMessagesPerSecond?: number; // default 40
   snapshotIntervalMs?: number; // per router / broker, default 1000
   scenario?: string;
+  /** What the lab home is called in the file (default "~/.hmlab"): a recording is shared, this machine's paths are not. */
+  homeAlias?: string;
 }
 
 export class Recorder {
@@ -36,6 +38,8 @@ export class Recorder {
   private used = 0;
   private pending = new Map<string, number>();
   private kept = new Map<string, boolean>();
+  private redactions: [string, string][] = [];
+  private lastStatus = { t: 0, key: '' };
   events = 0;
   bytes = 0;
   startedAt = 0;
@@ -51,6 +55,12 @@ export class Recorder {
     this.file = file;
     this.startedAt = Date.now();
     this.events = 0; this.bytes = 0;
+    this.lastStatus = { t: 0, key: '' };
+    // the lab home's path and this host's name (inside AMQP container ids) stay on this machine
+    this.redactions = [];
+    if (status?.home) this.redactions.push([JSON.stringify(status.home).slice(1, -1), this.opts.homeAlias ?? '~/.hmlab']);
+    const host = hostname();
+    if (host) this.redactions.push([`/container/${host}/`, '/container/host/']);
     this.out = createWriteStream(file, { flags: 'w' });
     this.out.on('error', () => { void this.stop(); });
     const header: RecordingHeader = {
@@ -67,7 +77,8 @@ export class Recorder {
 
   private write(o: unknown): void {
     if (!this.out) return;
-    const line = JSON.stringify(o) + '\n';
+    let line = JSON.stringify(o) + '\n';
+    for (const [from, to] of this.redactions) if (line.includes(from)) line = line.split(from).join(to);
     this.bytes += Buffer.byteLength(line);
     this.events++;
     this.out.write(line);
@@ -80,6 +91,12 @@ export class Recorder {
       const last = this.lastSnapshot.get(key) ?? 0;
       if (e.t - last < (this.opts.snapshotIntervalMs ?? 1000)) return;
       this.lastSnapshot.set(key, e.t);
+    }
+    if (e.type === 'status') {
+      // the counters in a status change every second; keep one every few seconds unless the picture changed
+      const key = JSON.stringify(e.status.components.map((c) => [c.name, c.state, c.pid, c.connectedTo ?? null]));
+      if (key === this.lastStatus.key && e.t - this.lastStatus.t < 5000) return;
+      this.lastStatus = { t: e.t, key };
     }
     if (e.type === 'message') {
       const ev = e.event;

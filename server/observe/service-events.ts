@@ -75,6 +75,14 @@ export class FailoverTracker {
       const k = endpointKey(c.endpoint);
       if (k) this.byEndpoint.set(k, { name: c.name, kind: c.kind });
     }
+    // Where each service's RPC connection is now, as the lab reports it: the
+    // connection events that told us happened before we started watching.
+    for (const c of components) {
+      const at = this.byEndpoint.get(endpointKey(c.connectedTo) ?? '');
+      if (c.kind !== 'service' || !at) continue;
+      const key = `${c.name}|${at.kind}`;
+      if (!this.last.has(key)) this.last.set(key, at.name);
+    }
   }
 
   /** The failover this connection means, if any. */

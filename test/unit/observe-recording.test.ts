@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
@@ -19,7 +19,7 @@ test('a recording is a header, the starting picture, then the stream thinned to 
   bus.publish({ type: 'router', t: 1, snapshot: snap('router-a') });
   const rec = new Recorder(bus, { maxMessagesPerSecond: 10, snapshotIntervalMs: 1000 });
   const file = join(dir, 'recordings', 'demo.jsonl');
-  rec.start(file, status, 'two routers, one killed');
+  rec.start(file, { ...status, home: join(dir, 'home') }, 'two routers, one killed');
   const t0 = Date.now();
   for (let i = 0; i < 100; i++) bus.publish({ type: 'message', t: t0 + i, event: { t: t0 + i, service: 'conductor', kind: 'rpc.call', id: `m${i}`, ok: true }, sampled: 2 });
   bus.publish({ type: 'message', t: t0 + 200, event: { t: t0, service: 'compute-1', kind: 'transport.connected', transport: '127.0.0.1:1' } });
@@ -32,6 +32,8 @@ test('a recording is a header, the starting picture, then the stream thinned to 
   assert.equal(header.scenario, 'two routers, one killed');
   assert.ok(header.machine.cores > 0 && header.machine.cpu.length > 0);
   assert.equal(events[0].type, 'hello');
+  assert.ok(!readFileSync(file, 'utf8').includes(dir), 'the machine\'s paths stay out of a recording');
+  assert.equal(events[0].type === 'hello' && events[0].status.home, '~/.hmlab');
   assert.equal(events[1].type, 'router', 'the latest snapshots come first');
   const calls = events.filter((e) => e.type === 'message' && e.event.kind === 'rpc.call');
   assert.equal(calls.length, 10, 'message events thinned to the budget');

@@ -95,6 +95,22 @@ test('a service reconnecting to another router is a failover; to the broker, or 
   assert.equal(endpointKey('amqp://user:pw@localhost:1234,h2:5/vh'), '127.0.0.1:1234');
 });
 
+test('a failover is recognised even when the first connection happened before the observer started', async (t) => {
+  const { events, obs, eventsDir } = setup(t);
+  mkdirSync(eventsDir);
+  obs.failovers.setComponents([
+    { name: 'router-a', kind: 'router', state: 'running', pid: 2, endpoint: 'amqp://127.0.0.1:15810', product: null },
+    { name: 'router-b', kind: 'router', state: 'running', pid: 3, endpoint: 'amqp://127.0.0.1:15811', product: null },
+    { name: 'compute-2', kind: 'service', state: 'running', pid: 4, endpoint: null, product: null, connectedTo: 'amqp://127.0.0.1:15811' },
+  ]);
+  obs.start();
+  appendFileSync(join(eventsDir, 'compute-2.jsonl'), line({ service: 'compute-2', kind: 'transport.connected', transport: 'amqp://127.0.0.1:15810' }));
+  const fo = await waitFor(() => events.some((e) => e.type === 'failover'));
+  assert.ok(fo, 'failover from the router the status named');
+  const e = events.find((x) => x.type === 'failover');
+  assert.deepEqual(e?.type === 'failover' && [e.from, e.to], ['router-b', 'router-a']);
+});
+
 test('a burst of 3,000 events is sampled to the budget, keeps calls with their replies, and accounts for every event', () => {
   const s = new MessageSampler({ maxPerSecond: 200 });
   let forwarded = 0, weight = 0;
