@@ -99,9 +99,13 @@ test('the flow view of a running lab: every component, rising counters, a killed
   await page.waitForTimeout(2000);
   await screenshot(page, 'flow-live-running');
 
-  // Kill router-b from the backend panel, as a presenter would.
+  // Record from the panel, then kill router-b there, as a presenter would.
   await page.getByTestId('panel-toggle').click();
-  const row = page.locator('[data-testid="backend-panel"] tr[data-component="router-b"]');
+  const panel = page.getByTestId('backend-panel');
+  await panel.getByRole('button', { name: '● Record' }).click();
+  await panel.getByText(/recording the event stream as "/).waitFor({ timeout: 5000 });
+  const row = panel.locator('tr[data-component="router-b"]');
+  await page.waitForTimeout(1500);
   await row.locator('button[data-action="kill"]').click();
   const killedAt = Date.now();
   await page.locator('g.router.dead[data-name="router-b"]').waitFor({ timeout: 5000 });
@@ -109,7 +113,6 @@ test('the flow view of a running lab: every component, rising counters, a killed
   assert.ok(deadAfter < 2000, `router-b drawn dead ${deadAfter} ms after the kill (want < 2 s)`);
   await row.and(page.locator('[data-state="failed"], [data-state="stopped"]')).waitFor({ timeout: 5000 });
   assert.equal(await page.locator('g.router.dead').count(), 1, 'only the killed router is dead');
-  await page.getByTestId('panel-toggle').click();
 
   // Services that were on router-b reconnect to another router; calls flow again through the others.
   await page.waitForFunction(() => [...document.querySelectorAll('g.service text.name')].every((t) => !/→ router-b$/.test(t.textContent ?? '')), null, { timeout: 20_000 });
@@ -118,6 +121,17 @@ test('the flow view of a running lab: every component, rising counters, a killed
   assert.ok(await rises(page, 'notify.sent', 10_000), 'notifications keep flowing (the broker is not involved in the kill)');
   await page.waitForTimeout(1000);
   await screenshot(page, 'flow-live-after-kill');
+
+  // Stop recording and replay what was recorded: the same view, router-b dying again.
+  await panel.getByRole('button', { name: '■ Stop recording' }).click();
+  const link = page.getByTestId('recording-link');
+  await link.waitFor({ timeout: 5000 });
+  await link.click();
+  await page.waitForURL(/replay=/);
+  await page.getByTestId('flow-connection').getByText(/REPLAY/).waitFor({ timeout: 10_000 });
+  for (const name of ['router-a', 'router-b', 'router-c', 'conductor', 'compute-1', 'compute-2', 'telemetry']) await page.locator(`[data-name="${name}"]`).waitFor();
+  await page.locator('g.router.dead[data-name="router-b"]').waitFor({ timeout: 10_000 });
+  await screenshot(page, 'flow-live-replay-of-recording');
   assert.deepEqual(errors, []);
   await page.context().close();
 });

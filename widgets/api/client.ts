@@ -18,6 +18,14 @@ export class ApiRequestError extends Error {
   }
 }
 
+/** What the server says about the recorder (fields beyond these are ignored). */
+export interface RecordingState {
+  active: boolean;
+  file?: string | null; // NAME.jsonl in the lab home's recordings
+  name?: string;
+  events?: number;
+}
+
 export class LabClient {
   /** base: where the lab server is; '' means the page's own origin. */
   constructor(readonly base = '') {}
@@ -41,8 +49,12 @@ export class LabClient {
     if (!Number.isFinite(rate) || rate < 0) throw new ApiRequestError(0, 'rate must be a number of operations per second, 0 or more', 'rate');
     return this.request('POST', '/api/traffic', { rate });
   }
-  recording(action: 'start' | 'stop'): Promise<unknown> {
+  /** Start or stop recording the event stream into the lab home; the answer names the file. */
+  recording(action: 'start' | 'stop'): Promise<RecordingState> {
     return this.request('POST', '/api/recording', { action });
+  }
+  recordingState(): Promise<RecordingState> {
+    return this.request('GET', '/api/recording');
   }
   recordings(): Promise<unknown> {
     return this.request('GET', '/api/recordings');

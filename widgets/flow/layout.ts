@@ -77,3 +77,34 @@ export function computeLayout(components: ComponentStatus[], queueNames: string[
 export function serviceAnchor(b: ServiceBox): Point {
   return { x: b.x + b.w, y: b.y + b.h / 2 };
 }
+
+/**
+ * The line from a service to its router, bent just enough to pass clear of
+ * the other routers, so nobody reads it as ending at the wrong one. Sampled
+ * as points: the SVG draws them, messages travel along them.
+ */
+export function attachCurve(a: Point, b: Point, routers: Iterable<RouterDot>, target: string): Point[] {
+  const others = [...routers].filter((r) => r.name !== target);
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const len = Math.hypot(dx, dy) || 1;
+  const nx = -dy / len;
+  const ny = dx / len;
+  let best: Point[] = [a, b];
+  let bestScore = -Infinity;
+  for (const k of [0, 45, -45, 90, -90, 140, -140]) {
+    const c = { x: (a.x + b.x) / 2 + nx * k, y: (a.y + b.y) / 2 + ny * k };
+    const pts: Point[] = [];
+    for (let i = 0; i <= 12; i++) {
+      const t = i / 12;
+      const u = 1 - t;
+      pts.push({ x: u * u * a.x + 2 * u * t * c.x + t * t * b.x, y: u * u * a.y + 2 * u * t * c.y + t * t * b.y });
+    }
+    let clearance = Infinity;
+    for (const r of others) for (const p of pts) clearance = Math.min(clearance, Math.hypot(p.x - r.x, p.y - r.y) - r.r);
+    // Anything 24 units clear is clear enough; then the straighter the better.
+    const score = Math.min(clearance, 24) - Math.abs(k) * 0.02;
+    if (score > bestScore) { bestScore = score; best = pts; }
+  }
+  return best;
+}

@@ -30,9 +30,9 @@ export class ParticleLayer {
   constructor(
     readonly maxActive = 600,
     /** At most one particle per path this often: a busy path reads as a steady stream of larger dots. */
-    readonly minGapMs = 70,
-    /** Travel time of one hop, so a longer path takes visibly longer. */
-    readonly msPerHop = 420,
+    readonly minGapMs = 100,
+    /** Travel time per diagram unit, so a longer path takes visibly longer. */
+    readonly msPerUnit = 1.5,
   ) {}
 
   /** Queue a message along pts; it leaves on a coming frame. */
@@ -67,17 +67,19 @@ export class ParticleLayer {
       act[w++] = p;
       if (f < 0) continue;
       const at = this.position(p, f);
-      const r = p.weight > 1 ? Math.min(12, 5 + Math.log2(p.weight) * 1.6) : 5;
+      // Bigger for aggregated particles, but never big enough to hide a label.
+      const r = p.weight > 1 ? Math.min(9, 5 + Math.log2(p.weight) * 1.2) : 5;
       ctx.fillStyle = p.color;
-      ctx.globalAlpha = 0.3;
+      ctx.globalAlpha = 0.22;
       ctx.beginPath();
       ctx.arc(at.x, at.y, r + 4, 0, Math.PI * 2);
       ctx.fill();
-      ctx.globalAlpha = 1;
+      ctx.globalAlpha = 0.88;
       ctx.beginPath();
       ctx.arc(at.x, at.y, r, 0, Math.PI * 2);
       ctx.fill();
     }
+    ctx.globalAlpha = 1;
     act.length = w;
     this.stats.active = w;
     this.stats.pending = this.pending.size;
@@ -109,7 +111,8 @@ export class ParticleLayer {
       }
       p.len = len;
       p.start = now;
-      p.dur = this.msPerHop * Math.max(2, n - 1);
+      // Speed by distance (paths are drawn as many points), within bounds an eye can follow.
+      p.dur = Math.min(2400, Math.max(600, len * this.msPerUnit));
       p.color = e.color;
       p.weight = e.weight;
       p.then = e.then;

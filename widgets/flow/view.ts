@@ -8,7 +8,7 @@ import type { LabEvent } from '../api/wire.js';
 import type { LabStream, StreamState } from '../api/client.js';
 import { fmtCount, fmtMs, fmtRate, h, percentile, themeColors, type ThemeColors } from '../common/index.js';
 import { FlowModel, alive, edgeKey, type FlowKind, type FlowMessage, type Hop } from './model.js';
-import { computeLayout, serviceAnchor, MAX_QUEUES, VIEW_H, VIEW_W, type Layout, type Point } from './layout.js';
+import { attachCurve, computeLayout, serviceAnchor, MAX_QUEUES, VIEW_H, VIEW_W, type Layout, type Point } from './layout.js';
 import { ParticleLayer } from './particles.js';
 import { LatencyChart, QueueDepthChart, RatesChart, RATE_SERIES } from './charts.js';
 import './flow.css';
@@ -133,8 +133,22 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const q = layout.broker?.queues.find((x) => x.name === hop.queue);
     if (!q) return layout.broker ? [layout.broker.exchange] : null;
     // Into a queue: the message travels into the pipe and waits there.
-    if (role === 'last') return [q.in, { x: q.x + Math.min(60, q.w * 0.2), y: q.in.y }];
+    if (role === 'last') return [q.in, { x: q.x + 30, y: q.in.y }];
     return [q.in];
+  }
+
+  // Curves between services and routers, per layout.
+  const curves = new Map<string, Point[]>();
+  function curve(service: string, router: string): Point[] | null {
+    const key = `${service}|${router}`;
+    let c = curves.get(key);
+    if (c) return c;
+    const s = layout.services.get(service);
+    const r = layout.routers.get(router);
+    if (!s || !r) return null;
+    c = attachCurve(serviceAnchor(s), r, layout.routers.values(), router);
+    curves.set(key, c);
+    return c;
   }
 
   function pointsOf(hops: Hop[]): Point[] | null {
@@ -142,6 +156,14 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     for (let i = 0; i < hops.length; i++) {
       const p = point(hops[i], i === 0 ? 'first' : i === hops.length - 1 ? 'last' : 'mid');
       if (!p) return null;
+      // Between a service and its router, follow the drawn curve.
+      const prev = hops[i - 1];
+      const cur = hops[i];
+      if (prev && 'node' in prev && 'node' in cur) {
+        const there = layout.services.has(prev.node) && layout.routers.has(cur.node) ? curve(prev.node, cur.node)
+          : layout.routers.has(prev.node) && layout.services.has(cur.node) ? curve(cur.node, prev.node)?.slice().reverse() : null;
+        if (there) { pts.push(...there.slice(1)); continue; }
+      }
       pts.push(...p);
     }
     return pts;
@@ -162,6 +184,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     if (key === layoutKey) return;
     layoutKey = key;
     layout = computeLayout(model.components, queues);
+    curves.clear();
     particles.clear();
     drawnVersion = -1;
   }
@@ -219,25 +242,29 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
   function drawAttachments(): void {
     // RPC: each service to the router (or broker) its connection is on now.
     const rpc = [...layout.services.keys()].filter((s) => endpointOf(s));
-    const sel = gAttach.selectAll<SVGLineElement, string>('line.rpc-attach').data(rpc, (d) => d);
+    const pathOf = (d: string): string => {
+      const to = model.attachment.get(d)!;
+      const pts = layout.routers.has(to) ? curve(d, to) : null;
+      const a = serviceAnchor(layout.services.get(d)!);
+      const b = endpointOf(d)!;
+      // Always 13 points, so a failover can morph one path into the other.
+      const p = pts ?? Array.from({ length: 13 }, (_, i) => ({ x: a.x + ((b.x - a.x) * i) / 12, y: a.y + ((b.y - a.y) * i) / 12 }));
+      return 'M' + p.map((q) => `${q.x.toFixed(1)},${q.y.toFixed(1)}`).join('L');
+    };
+    const sel = gAttach.selectAll<SVGPathElement, string>('path.rpc-attach').data(rpc, (d) => d);
     sel.exit().remove();
-    const entered = sel.enter().append('line').attr('class', 'rpc-attach')
-      .attr('x1', (d) => serviceAnchor(layout.services.get(d)!).x).attr('y1', (d) => serviceAnchor(layout.services.get(d)!).y)
-      .attr('x2', (d) => endpointOf(d)!.x).attr('y2', (d) => endpointOf(d)!.y);
+    const entered = sel.enter().append('path').attr('class', 'rpc-attach').attr('d', pathOf);
     entered.each((d) => { attachedTo.set(d, model.attachment.get(d)!); });
     sel.each(function (d) {
       const now = model.attachment.get(d)!;
       const line = select(this);
-      const p = endpointOf(d)!;
-      const a = serviceAnchor(layout.services.get(d)!);
-      line.attr('x1', a.x).attr('y1', a.y);
       if (attachedTo.get(d) !== now && attachedTo.has(d)) {
         // Failover: the connection visibly swings over to the new router.
         line.interrupt().classed('failover', true)
-          .transition().duration(900).attr('x2', p.x).attr('y2', p.y)
+          .transition().duration(900).attr('d', pathOf(d))
           .transition().delay(2500).duration(0).on('end', function () { select(this).classed('failover', false); });
       } else {
-        line.attr('x2', p.x).attr('y2', p.y);
+        line.attr('d', pathOf(d));
       }
       attachedTo.set(d, now);
     });
@@ -362,8 +389,9 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       s.select('rect.pipe').attr('x', q.x).attr('y', q.y).attr('width', q.w).attr('height', q.h);
       s.select('rect.fill').attr('x', q.x).attr('y', q.y).attr('height', q.h).attr('width', q.w * frac);
       // Text on the right half: messages arrive on the left and wait there.
-      s.select('text.qname').attr('x', q.x + q.w - 10).attr('y', q.y + q.h / 2 + 6)
-        .text(`${q.name}${info ? `: ${fmtCount(depth)} waiting · ${info.consumers} consumer${info.consumers === 1 ? '' : 's'}` : ''}`);
+      // Messages land at the left end of the pipe; the text starts after that landing spot.
+      s.select('text.qname').attr('x', q.x + 52).attr('y', q.y + q.h / 2 + 6)
+        .text(`${q.name}${info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ' · NO CONSUMER' : ''}` : ''}`);
     });
     const xm = gg.select<SVGGElement>('g.xmark');
     if (dead) deadMark(xm, b.exchange.x, b.exchange.y, 24); else xm.selectAll('*').remove();
@@ -389,7 +417,8 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       h('div', { class: 'row lat' }, h('b', {}, 'RPC latency'), h('span', {}, lat.length ? `p50 ${fmtMs(p50)} · p95 ${fmtMs(p95)}` : '–')),
       ...(model.perKind.get('rpc.failed')?.total ? [h('div', { class: 'row failed' }, h('b', {}, 'failed calls'), h('span', { class: 'num' }, fmtCount(model.perKind.get('rpc.failed')!.total)))] : []),
     );
-    latencyTitle.textContent = lat.length ? `p50 ${fmtMs(p50)} · p95 ${fmtMs(p95)} (last ${lat.length})` : '';
+    latencyTitle.textContent = lat.length ? `p50 ${fmtMs(p50)} · p95 ${fmtMs(p95)}` : '';
+    latencyTitle.title = `last ${lat.length} successful calls`;
   }
 
   function drawBanner(): void {

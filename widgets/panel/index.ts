@@ -26,7 +26,7 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
   const message = h('div', { class: 'hm-panel-msg', role: 'status', 'aria-live': 'polite', 'data-testid': 'panel-message' });
   const tbody = h('tbody');
   const table = h('table', { class: 'hm-panel-table' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'component'), h('th', {}, 'state'), h('th', {}, 'product'), h('th', {}, 'uptime'), h('th', {}, ''))), tbody);
+    h('thead', {}, h('tr', {}, h('th', {}, 'component · product'), h('th', {}, 'state'), h('th', {}, 'uptime'), h('th', {}, ''))), tbody);
 
   const topoSelect = h('select', { class: 'hm-select', 'aria-label': 'topology' }, ...TOPOLOGIES.map((t) => h('option', { value: t }, t)));
   const upBtn = h('button', { class: 'hm-btn hm-primary', type: 'button' }, 'Up');
@@ -62,8 +62,9 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
     btn.dataset.busy = '1';
     say(`${what}…`);
     try {
-      await fn();
-      say(`${what}: done`);
+      const result = await fn();
+      // An action may word its own outcome (a node); otherwise "done".
+      if (result instanceof Node) { message.replaceChildren(result); message.dataset.kind = 'ok'; } else say(`${what}: done`);
     } catch (err) {
       const e = err as ApiRequestError;
       say(`${what} failed: ${e.message}${e.field ? ` (field "${e.field}")` : ''}`, 'error');
@@ -84,20 +85,28 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
     if (!Number.isFinite(rate) || rate < 0 || rate > 2000) { say('traffic rate: give a number of operations per second between 0 and 2000', 'error'); return; }
     void act(rateBtn, `traffic ${rate}/s`, () => client.traffic(rate));
   };
+  function showRecording(active: boolean): void {
+    recording = active;
+    recBtn.dataset.recording = active ? 'on' : 'off';
+    recBtn.textContent = active ? '■ Stop recording' : '● Record';
+  }
   recBtn.onclick = () => void act(recBtn, recording ? 'stopping the recording' : 'recording the event stream', async () => {
     const r = await client.recording(recording ? 'stop' : 'start');
-    recording = !recording;
-    recBtn.dataset.recording = recording ? 'on' : 'off';
-    recBtn.textContent = recording ? '■ Stop recording' : '● Record';
-    const file = (r as { file?: unknown } | null)?.file;
-    if (typeof file === 'string') say(`${recording ? 'recording to' : 'recorded'} ${file}`);
+    showRecording(!!r.active);
+    const name = (r.name ?? r.file ?? '').replace(/\.jsonl$/, '');
+    if (!name) return null;
+    if (r.active) return h('span', {}, `recording the event stream as "${name}"`);
+    // Offer the replay of what was just recorded.
+    return h('span', {}, `recorded ${r.events ?? '?'} events as "${name}": `,
+      h('a', { href: `/flow?replay=${encodeURIComponent(name)}&source=home`, 'data-testid': 'recording-link' }, 'replay it'));
   });
+  if (!readOnly) client.recordingState().then((r) => showRecording(!!r.active)).catch(() => { /* older server: assume off */ });
   for (const b of [upBtn, downBtn, rateBtn, recBtn, topoSelect, rateInput]) (b as HTMLButtonElement).disabled = readOnly;
 
   // Rows are kept and updated in place, so a button under the pointer is never replaced mid-click.
-  interface Row { tr: HTMLTableRowElement; pill: HTMLElement; detail: HTMLElement; product: HTMLElement; pid: HTMLElement; uptime: HTMLElement; buttons: Map<ComponentAction, HTMLButtonElement> }
+  interface Row { tr: HTMLTableRowElement; pill: HTMLElement; detail: HTMLElement; product: HTMLElement; uptime: HTMLElement; buttons: Map<ComponentAction, HTMLButtonElement> }
   const rows = new Map<string, Row>();
-  const emptyRow = h('tr', {}, h('td', { colspan: 5, class: 'hm-muted' }, 'No lab yet: choose a topology and press Up.'));
+  const emptyRow = h('tr', {}, h('td', { colspan: 4, class: 'hm-muted' }, 'No lab yet: choose a topology and press Up.'));
 
   function rowFor(c: ComponentStatus): Row {
     let r = rows.get(c.name);
@@ -110,16 +119,15 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
     }
     const pill = h('span', { class: 'hm-pill' });
     const detail = h('div', { class: 'small detail' });
-    const product = h('span');
-    const pid = h('div', { class: 'hm-muted' });
+    const product = h('div', { class: 'small hm-muted' });
     const uptime = h('td', { class: 'hm-mono' });
+    const name = h('b', {}, c.name);
     const tr = h('tr', { 'data-component': c.name },
-      h('td', {}, h('b', {}, c.name), h('div', { class: 'hm-muted small' }, c.kind)),
+      h('td', {}, name, product),
       h('td', {}, pill, detail),
-      h('td', { class: 'small' }, product, pid),
       uptime,
       h('td', { class: 'actions' }, ...buttons.values()));
-    r = { tr, pill, detail, product, pid, uptime, buttons };
+    r = { tr, pill, detail, product, uptime, buttons };
     rows.set(c.name, r);
     return r;
   }
@@ -135,8 +143,8 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
       r.pill.dataset.state = c.state;
       r.pill.textContent = c.state;
       r.detail.textContent = c.detail ?? '';
-      r.product.textContent = c.product ?? '–';
-      r.pid.textContent = c.pid ? `pid ${c.pid}` : '';
+      r.product.textContent = c.product ?? c.kind;
+      r.tr.title = `${c.kind} ${c.name}${c.pid ? `, pid ${c.pid}` : ''}${c.endpoint ? `, ${c.endpoint}` : ''}`;
       r.uptime.textContent = c.state === 'running' && c.startedAt ? fmtUptime(now - c.startedAt) : '–';
       for (const [a, b] of r.buttons) if (!b.dataset.busy) b.disabled = readOnly || !ACTION_ENABLED[a](c);
       trs.push(r.tr);
