@@ -90,7 +90,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const t0 = performance.now();
     eventsSeen++;
     // A looping replay starts over: start the picture over too.
-    if (ev.type === 'hello' && model.lastT && ev.t < model.lastT - 5000) resetModel();
+    if (ev.type === 'hello' && model.lastT && ev.t < model.lastT - 1000) resetModel();
     const msgs = model.apply(ev);
     for (const m of msgs) launch(m);
     if (ev.type === 'component' || ev.type === 'failover' || ev.type === 'hello' || ev.type === 'status') {
