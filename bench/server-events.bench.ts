@@ -136,6 +136,7 @@ export async function run(opts: { seconds?: number; log?: (s: string) => void } 
     }
     rmSync(home, { recursive: true, force: true });
   }
+  log(report(results));
   return results;
 }
 
@@ -153,7 +154,6 @@ function report(results: ServerBenchResult[]): string {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const i = process.argv.indexOf('--seconds');
-  const results = await run({ seconds: i > 0 ? Number(process.argv[i + 1]) : 10 });
-  process.stdout.write(report(results) + '\n');
+  await run({ seconds: i > 0 ? Number(process.argv[i + 1]) : 10, log: (s) => process.stdout.write(s + '\n') });
 }
 export { report };
