@@ -157,8 +157,10 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
           steps: lab.steps.map((s) => ({
             index: s.index,
             title: s.title,
-            // Run commands show this learner's own ports; edit blocks keep their ${...} until applied (the diff shows them filled).
-            html: s.html.replace(/<div class="action run"[\s\S]*?<\/div><\/div>/g, (block) => fillKnown(block, values)),
+            // Run commands and edit blocks show this learner's own ports once the lab has them.
+            html: s.html
+              .replace(/<div class="action run"[\s\S]*?<\/div><\/div>/g, (block) => fillKnown(block, values))
+              .replace(/<div class="action edit"[\s\S]*?<div class="diff"/g, (block) => fillKnown(block, values)),
             actions: s.actions.map((a) => (a.kind === 'run' ? { kind: a.kind, index: a.index, terminal: a.terminal, command: fillKnown(a.command, values) }
               : a.kind === 'edit' ? { kind: a.kind, index: a.index, file: a.file }
               : { kind: a.kind, index: a.index, id: a.id, description: a.description })),

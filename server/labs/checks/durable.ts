@@ -56,7 +56,7 @@ export const durableChecks: CheckDef[] = [
   },
   {
     id: 'notifications-counted',
-    title: 'Every notification sent reached the telemetry agent',
+    title: 'The notifications that waited reached the telemetry agent',
     async run(ctx) {
       const st = await ctx.status();
       if (!running(st, 'telemetry')) return fail('Start the telemetry agent: "hmlab start telemetry".');
@@ -66,23 +66,28 @@ export const durableChecks: CheckDef[] = [
       const since = before.brokerStartedAt || before.t - 60_000;
       const q = (await queues(ctx)).find((x) => x.name === NOTIFY_QUEUE);
       if ((q?.messages ?? 0) > 5) return fail(`${q?.messages} notifications still wait: the agent is catching up. Check again in a moment.`);
-      const sent = new Set<string>();
+      const sent = new Map<string, number>();
       let sendErrors = 0;
       for (const n of COMPUTES) for (const e of await ctx.events(n, since)) {
         if (e.kind !== 'notify.sent' || !e.id) continue;
-        if (e.ok === false) sendErrors++; else sent.add(e.id);
+        if (e.ok === false) sendErrors++; else sent.set(e.id, e.t);
       }
       const received = new Set((await ctx.events('telemetry', since)).filter((e) => e.kind === 'notify.received' && e.id).map((e) => e.id as string));
-      // Only what had time to arrive: ignore the last two seconds of sends.
-      const settled = [...sent].filter((id) => received.has(id)).length;
-      const missing = [...sent].filter((id) => !received.has(id));
-      const recent = new Set<string>();
-      for (const n of COMPUTES) for (const e of await ctx.events(n, Date.now() - 2000)) if (e.id) recent.add(e.id);
-      const lost = missing.filter((id) => !recent.has(id)).length;
-      if (!settled) return fail('The telemetry agent has not received any notification sent in this lab yet; wait a few seconds.');
-      const data = { sent: sent.size, received: settled, lost, sendErrors };
-      if (lost) return fail(`${sent.size} notifications sent, ${settled} arrived, ${lost} missing${sendErrors ? `, ${sendErrors} sends failed` : ''}. Were they sent to a transient queue, or while the broker was down?`, data);
-      return pass(`${sent.size} notifications sent since the durable broker started, ${settled} arrived, none lost${sendErrors ? ` (${sendErrors} sends reported an error and were retried)` : ''}.`, data);
+      // What was in the durable queue when it was counted must all arrive;
+      // the last two seconds of sends may still be on their way.
+      const counted = [...sent].filter(([, t]) => t <= before.t);
+      const lostCounted = counted.filter(([id]) => !received.has(id)).length;
+      const later = [...sent].filter(([, t]) => t > before.t && t < Date.now() - 2000);
+      const lostLater = later.filter(([id]) => !received.has(id));
+      const arrived = [...sent.keys()].filter((id) => received.has(id)).length;
+      if (!arrived) return fail('The telemetry agent has not received any notification sent in this lab yet; wait a few seconds.');
+      const data = { sent: sent.size, received: arrived, lostBeforeCount: lostCounted, lostAfterCount: lostLater.length, sendErrors };
+      if (lostCounted) return fail(`${lostCounted} of the ${counted.length} notifications sent before the count never arrived: the queue or its messages did not survive. Is the queue durable (step 1)?`, data);
+      const clock = (t: number) => new Date(t).toISOString().slice(11, 19);
+      const around = lostLater.length
+        ? ` ${lostLater.length} sent later, between ${clock(Math.min(...lostLater.map(([, t]) => t)))} and ${clock(Math.max(...lostLater.map(([, t]) => t)))} UTC, around the crash, did not arrive: a durable queue keeps what it holds, not what is sent while the broker goes down or comes back.`
+        : ' Nothing sent around the crash was lost either.';
+      return pass(`All ${counted.length} notifications sent before the count arrived (${arrived} of ${sent.size} in all since the durable broker started${sendErrors ? `, ${sendErrors} sends reported an error` : ''}).${around}`, data);
     },
   },
 ];
