@@ -176,20 +176,28 @@ test('the stream carries message events of every kind, router snapshots of the m
   assert.ok(rates.latencyMs && rates.latencyMs.p50 > 0, `RPC latency in the rates: ${JSON.stringify(rates.latencyMs)}`);
 });
 
-test('a killed router turns dead on the stream within 2 s, RPC keeps flowing through the others, and a restart brings it back', async () => {
+test('a crashed router turns dead on the stream within 2 s, its clients fail over, RPC keeps flowing through the others, and a start brings it back', async () => {
   const from = stream.events.length;
+  const before = (await api('GET', '/api/status')).json as LabStatus;
+  const routerB = before.components.find((c) => c.name === 'router-b')!;
+  const clientsOfB = before.components.filter((c) => c.kind === 'service' && c.connectedTo === routerB.endpoint).map((c) => c.name);
+  assert.ok(clientsOfB.length > 0, 'a service uses router-b for RPC');
+  // a crash, not an API call: the observers must notice on their own
   const killedAt = Date.now();
-  const r = await api('POST', '/api/components/router-b/kill', {});
-  assert.equal(r.status, 200, r.text);
-  const dead = await stream.waitFor(is('component', (e) => e.name === 'router-b' && e.state !== 'running' && e.state !== 'starting'), 2000, from);
+  process.kill(routerB.pid!, 'SIGKILL');
+  await stream.waitFor(is('component', (e) => e.name === 'router-b' && e.state !== 'running' && e.state !== 'starting'), 2000, from);
   assert.ok(Date.now() - killedAt < 2000, `dead after ${Date.now() - killedAt} ms`);
-  assert.notEqual(dead.state, 'running');
+  for (const service of clientsOfB) {
+    const f = await stream.waitFor(is('failover', (e) => e.service === service), 15000, from);
+    assert.equal(f.from, 'router-b');
+    assert.ok(['router-a', 'router-c'].includes(f.to), `${service} moved to ${f.to}`);
+  }
   // calls made after the kill (clients of router-b reconnect in about a second) succeed
   const afterKill = stream.events.length;
   await stream.waitFor(is('message', (e) => e.event.kind === 'rpc.call' && e.event.ok === true && e.event.t > killedAt + 3000), 20000, afterKill);
   const health = await api('GET', '/api/status');
   assert.equal(health.status, 200, 'the server lives on');
-  const rr = await api('POST', '/api/components/router-b/restart', {});
+  const rr = await api('POST', '/api/components/router-b/start', {});
   assert.equal(rr.status, 200, rr.text);
   await stream.waitFor(is('component', (e) => e.name === 'router-b' && e.state === 'running'), 5000, afterKill);
   await stream.waitFor(is('router', (e) => e.snapshot.router === 'router-b'), 5000, afterKill);
