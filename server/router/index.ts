@@ -1,5 +1,5 @@
 // The embedded router: public face of server/router.
-export { ManagementClient, ManagementError, queryManagement, expandEntityType, ENTITY_PREFIX } from './management-client.js';
+export { ManagementClient, ManagementError, queryManagement, expandEntityType, ENTITY_PREFIX, clearHeartbeats } from './management-client.js';
 export type { ManagementClientOptions } from './management-client.js';
 export { parseConfig, ConfigError } from './config.js';
 export type { RouterConfig, ListenerConfig, ConnectorConfig, AddressConfig, Distribution, Role } from './config.js';

@@ -33,6 +33,16 @@ interface Pending {
 
 let nextCorrelation = 1;
 
+/** rhea leaves its heartbeat timers armed after a connection ends, which
+ *  would keep a short-lived process (qdstat, a check) alive for seconds. */
+export function clearHeartbeats(connection: Connection): void {
+  const c = connection as unknown as { heartbeat_out?: NodeJS.Timeout; heartbeat_in?: NodeJS.Timeout };
+  if (c.heartbeat_out) clearTimeout(c.heartbeat_out);
+  if (c.heartbeat_in) clearTimeout(c.heartbeat_in);
+  c.heartbeat_out = undefined;
+  c.heartbeat_in = undefined;
+}
+
 export class ManagementClient {
   private pending = new Map<string, Pending>();
   private closed = false;
@@ -60,7 +70,7 @@ export class ManagementClient {
         this.pending.delete(id);
       }
     };
-    connection.on('disconnected', () => failAll('was lost'));
+    connection.on('disconnected', () => { failAll('was lost'); clearHeartbeats(connection); });
     connection.on('connection_close', () => failAll('was closed by the peer'));
   }
 
@@ -89,6 +99,7 @@ export class ManagementClient {
         clearTimeout(timer);
         try { connection.close(); } catch { /* already gone */ }
         try { (connection as unknown as { socket?: { destroy(): void } }).socket?.destroy(); } catch { /* ignore */ }
+        clearHeartbeats(connection);
         reject(new ManagementError(msg));
       };
       const timer = setTimeout(() => fail(`no AMQP management answer from ${where} within ${timeoutMs} ms`), timeoutMs);
@@ -189,6 +200,7 @@ export class ManagementClient {
       this.connection.once('disconnected', () => { clearTimeout(timer); resolve(); });
       try { this.connection.close(); } catch { clearTimeout(timer); resolve(); }
     });
+    clearHeartbeats(this.connection);
   }
 }
 

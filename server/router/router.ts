@@ -6,7 +6,8 @@
 // an interior mesh over inter-router connections.
 import rhea from 'rhea';
 import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
-import type { Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { AddressTable, normalizeAddress, parseTopoAddress } from './address-table.js';
 import type { ConnectorConfig, Distribution, ListenerConfig, Role, RouterConfig } from './config.js';
@@ -16,6 +17,12 @@ import { ManagementAgent } from './management-agent.js';
 import { VERSION } from '../version.js';
 
 export const PRODUCT = 'hmlab-router';
+// rhea's frame writer, to send a close frame on a connection rhea gave up on
+const rheaFrames = createRequire(import.meta.url)('rhea/lib/frames.js') as {
+  write_frame(frame: unknown): Buffer;
+  amqp_frame(channel: number, performative: unknown): unknown;
+  close(fields: unknown): { described(): unknown };
+};
 const CONTROL_ADDRESS = '_hmlab/control';
 const TRANSIT_ADDRESS = '_hmlab/transit';
 const A_TO = 'x-hmlab-to';
@@ -180,19 +187,25 @@ export class Router {
 
   private listen(l: ListenerConfig): Promise<void> {
     return new Promise((resolve, reject) => {
-      const server = this.container.listen({
-        host: l.host,
-        port: l.port,
+      const options = {
         properties: { product: PRODUCT, version: VERSION },
         offered_capabilities: ['ANONYMOUS-RELAY'],
         container_id: this.id,
         idle_time_out: 16000,
-      } as never) as Server;
+      };
+      // Our own TCP server (not container.listen) so each connection's decode
+      // errors reach a handler that can answer with an AMQP close.
+      const server = createServer((socket) => {
+        socket.setNoDelay(true);
+        const connection = this.container.create_connection(options as never);
+        this.guard(connection, socket);
+        (connection as unknown as { accept(s: Socket): void }).accept(socket);
+      });
       server.once('error', (err: NodeJS.ErrnoException) => {
         const why = err.code === 'EADDRINUSE' ? `port ${l.port} is already in use; stop the other process or pick another port` : err.message;
-        reject(new Error(`listener ${l.name ?? ''} on ${l.host}:${l.port} (line ${l.line}): ${why}`.replace('listener  on', 'listener on')));
+        reject(new Error(`listener${l.name ? ` ${l.name}` : ''} on ${l.host}:${l.port} (line ${l.line}): ${why}`));
       });
-      server.once('listening', () => {
+      server.listen(l.port, l.host, () => {
         const addr = server.address();
         const port = typeof addr === 'object' && addr ? addr.port : l.port;
         this.listenerByPort.set(port, l);
@@ -201,6 +214,22 @@ export class Router {
         resolve();
       });
     });
+  }
+
+  /** Garbage or a malformed frame: tell the peer with an AMQP close carrying
+   *  the error, then rhea ends the socket. Only this connection is affected. */
+  private guard(connection: Connection, socket: Socket): void {
+    const onError = (err: unknown) => {
+      const text = err instanceof Error ? err.message : String(err);
+      this.log.warning('SERVER', `Closing connection from ${socket.remoteAddress}:${socket.remotePort}: ${text}`);
+      try {
+        const frame = rheaFrames.write_frame(rheaFrames.amqp_frame(0, rheaFrames.close({ error: { condition: 'amqp:decode-error', description: text.slice(0, 200) } }).described()));
+        const header = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
+        socket.write(socket.bytesWritten === 0 ? Buffer.concat([header, frame]) : frame);
+      } catch { /* socket already gone */ }
+    };
+    connection.on('protocol_error', onError);
+    connection.on('error', onError);
   }
 
   /** Ports actually bound (listeners with port 0 get one from the OS). */
