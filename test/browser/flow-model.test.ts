@@ -102,3 +102,22 @@ test('counters count what sampled events stand for', () => {
   model.apply(msg(T + 2, { service: 'compute-1', kind: 'notify.sent' }));
   assert.equal(model.perKind.get('notify.sent')?.total, 26);
 });
+
+test('a lab brought up again, or a service restarted, is not a failover', () => {
+  const { model, status } = labModel();
+  // The same lab comes back with services on other routers (a new "up").
+  const again = structuredClone(status);
+  const svc = again.components.find((c) => c.name === 'conductor')!;
+  svc.state = 'starting';
+  svc.connectedTo = 'amqp://127.0.0.1:15812';
+  model.apply({ type: 'status', t: T + 60_000, status: again });
+  svc.state = 'running';
+  model.apply({ type: 'status', t: T + 61_000, status: again });
+  assert.equal(model.attachment.get('conductor'), 'router-c');
+  // A service restarted by hand reconnects elsewhere.
+  model.apply({ type: 'component', t: T + 62_000, name: 'compute-1', state: 'stopped', pid: null });
+  model.apply({ type: 'component', t: T + 63_000, name: 'compute-1', state: 'running', pid: 42 });
+  model.apply(msg(T + 63_500, { service: 'compute-1', kind: 'rpc.request', id: 'r1', transport: 'amqp://127.0.0.1:15810' }));
+  assert.equal(model.attachment.get('compute-1'), 'router-a');
+  assert.deepEqual(model.failovers, []);
+});

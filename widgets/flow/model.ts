@@ -107,6 +107,8 @@ export class FlowModel {
           c.pid = ev.pid;
           if (ev.detail !== undefined) c.detail = ev.detail;
           if (ev.state === 'running' && !wasAlive) c.startedAt = ev.t;
+          // A service that stops or restarts attaches afresh: that is no failover.
+          if (c.kind === 'service' && ev.state !== 'running') this.attachment.delete(c.name);
           if (alive(c) !== wasAlive) this.invalidateRoutes();
         }
         return [];
@@ -150,7 +152,11 @@ export class FlowModel {
     const changed = names(st.components) !== names(this.components) || st.topology !== this.status?.topology;
     this.status = st;
     this.components = st.components.map((c) => ({ ...c }));
+    // A different lab (topology or components) is not a failover: attachments start afresh.
+    if (changed) { this.attachment.clear(); this.attachedAt.clear(); }
     for (const c of this.components) {
+      // Only a running service's move counts as a failover; a (re)starting one just attaches.
+      if (c.kind === 'service' && c.state !== 'running') this.attachment.delete(c.name);
       if (c.kind !== 'service') continue;
       const to = this.componentForEndpoint(c.connectedTo ?? firstHost(c.transport?.rpc));
       if (to) this.attach(c.name, to, t);

@@ -391,7 +391,9 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       // Text on the right half: messages arrive on the left and wait there.
       // Messages land at the left end of the pipe; the text starts after that landing spot.
       s.select('text.qname').attr('x', q.x + 52).attr('y', q.y + q.h / 2 + 6)
-        .text(`${q.name}${info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ' · NO CONSUMER' : ''}` : ''}`);
+        .text(`${q.name.length > 24 ? `${q.name.slice(0, 22)}…` : q.name}${info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ' · NO CONSUMER' : ''}` : ''}`);
+      s.select('title').remove();
+      s.append('title').text(info ? `${q.name} (vhost ${info.vhost}): ${depth} messages, ${info.consumers} consumers, in ${fmtRate(info.publishRate)}, out ${fmtRate(info.deliverRate)}` : q.name);
     });
     const xm = gg.select<SVGGElement>('g.xmark');
     if (dead) deadMark(xm, b.exchange.x, b.exchange.y, 24); else xm.selectAll('*').remove();
