@@ -1,0 +1,94 @@
+// The embedded router under abuse: garbage, malformed frames, a peer that
+// vanishes mid-transfer, a thousand idle connections. Each hits only its
+// own connection; the router keeps routing for everyone else.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { freePort, startRouter, tempDir, sleep } from '../helpers/router-procs.js';
+import { amqpConnect, closeConnection, nextMessage, openReceiver, openSender, sendForOutcome, waitSendable } from '../helpers/router-amqp.js';
+import { ManagementClient } from '../../server/router/index.js';
+import type { RouterProc } from '../helpers/router-procs.js';
+
+function cleanupScope() {
+  const fns: (() => unknown)[] = [];
+  return { after(fn: () => unknown) { fns.push(fn); }, async run() { for (const fn of fns.reverse()) { try { await fn(); } catch { /* keep cleaning */ } } } };
+}
+
+/** Write bytes, collect what comes back until the router closes the socket. */
+function probe(port: number, bytes: Buffer, timeoutMs = 3000): Promise<{ closed: boolean; reply: Buffer }> {
+  return new Promise((res) => {
+    const s = connect(port, '127.0.0.1', () => s.write(bytes));
+    let reply = Buffer.alloc(0);
+    s.on('data', (d) => { reply = Buffer.concat([reply, d]); });
+    s.on('error', () => {});
+    const t = setTimeout(() => { s.destroy(); res({ closed: false, reply }); }, timeoutMs);
+    s.on('close', () => { clearTimeout(t); res({ closed: true, reply }); });
+  });
+}
+
+async function roundTrip(t: { after(fn: () => unknown): void }, port: number, address: string): Promise<void> {
+  const cc = await amqpConnect(t, port);
+  const r = await openReceiver(cc, address, { autoaccept: true });
+  const pc = await amqpConnect(t, port);
+  const s = await openSender(pc, address);
+  assert.ok(await waitSendable(s, 3000), 'no credit for a healthy producer');
+  const got = nextMessage(r);
+  const { outcome } = sendForOutcome(s, 'still routing');
+  assert.equal((await got).message!.body, 'still routing');
+  assert.equal((await outcome).kind, 'accepted');
+  await closeConnection(pc);
+  await closeConnection(cc);
+}
+
+describe('embedded router robustness', () => {
+  const scope = cleanupScope();
+  let router: RouterProc;
+  before(async () => {
+    router = await startRouter(scope, tempDir(scope), { id: 'Router.R', normal: await freePort(), mode: 'standalone' });
+  });
+  after(() => scope.run());
+
+  it('answers garbage with an AMQP close carrying an error, then closes only that connection', async (t) => {
+    const http = await probe(router.port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    assert.equal(http.closed, true);
+    assert.equal(http.reply.subarray(0, 4).toString('latin1'), 'AMQP', 'the reply should start with the AMQP protocol header');
+    assert.match(http.reply.toString('latin1'), /amqp:decode-error/);
+    const header = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
+    const badFrame = Buffer.from([0, 0, 0, 16, 2, 0, 0, 0, 0x00, 0x53, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    const bad = await probe(router.port, Buffer.concat([header, badFrame]));
+    assert.equal(bad.closed, true);
+    assert.match(bad.reply.toString('latin1'), /amqp:decode-error/);
+    await roundTrip(t, router.port, 'robust/after-garbage');
+    assert.equal(router.child.exitCode, null, 'the router died');
+  });
+
+  it('loses only the deliveries of a peer that vanishes mid-transfer', async (t) => {
+    const cc = await amqpConnect(t, router.port);
+    const r = await openReceiver(cc, 'robust/big', { autoaccept: true });
+    let got = 0;
+    r.on('message', () => { got++; });
+    const pc = await amqpConnect(t, router.port);
+    const s = await openSender(pc, 'robust/big');
+    assert.ok(await waitSendable(s, 3000));
+    s.send({ body: Buffer.alloc(8 * 1024 * 1024, 7) });
+    await sleep(3);
+    (pc as unknown as { socket: { destroy(): void } }).socket.destroy();
+    await sleep(500);
+    assert.equal(got, 0, 'the consumer got a message from a transfer that never finished');
+    await roundTrip(t, router.port, 'robust/after-vanish');
+    assert.equal(router.child.exitCode, null);
+  });
+
+  it('holds 1,000 idle connections and keeps routing', async (t) => {
+    const conns = [];
+    for (let i = 0; i < 1000; i += 50) {
+      conns.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => amqpConnect(t, router.port, `idle-${i + j}`)))));
+    }
+    const m = await ManagementClient.connect('127.0.0.1', router.port);
+    const [stats] = await m.query('router', ['connectionCount']);
+    await m.close();
+    assert.ok(Number(stats.connectionCount) >= 1000, `router reports ${String(stats.connectionCount)} connections`);
+    await roundTrip(t, router.port, 'robust/after-idle');
+    await Promise.all(conns.map((c) => closeConnection(c)));
+  });
+});
