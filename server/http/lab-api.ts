@@ -178,6 +178,9 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
 
       api.post('/lab/up', wrap(async (req, res) => {
         const body = parseBody(upBody, req.body);
+        // the common mistake answered now rather than as a late progress event
+        const live = (await rt.observer.status()).components.filter((c) => c.state === 'running' || c.state === 'starting');
+        if (live.length && !rt.current) throw new HttpError(409, `a lab is already running here (${live.map((c) => c.name).join(', ')}): POST /api/lab/down first`, 'topology');
         const run = rt.up(body.topology, body.trafficRate);
         if (body.wait) {
           try { res.json(await run); } catch (err) { throw labError(err); }

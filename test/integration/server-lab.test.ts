@@ -145,6 +145,9 @@ test('POST /api/lab/up answers 202 at once and streams progress until the hybrid
   assert.equal(end.state, 'done', end.message);
   const progress = stream.events.slice(from).filter(is('progress', (e) => e.component !== 'lab'));
   assert.ok(progress.length >= 3, 'progress of the components along the way');
+  const again = await api('POST', '/api/lab/up', { topology: 'hybrid' });
+  assert.equal(again.status, 409, 'a running lab is not brought up twice');
+  assert.match(again.json.error, /already running.*\/api\/lab\/down/);
   const status = (await api('GET', '/api/status')).json as LabStatus;
   assert.equal(status.topology, 'hybrid-mesh');
   for (const c of status.components) assert.equal(c.state, 'running', `${c.name}: ${c.detail ?? ''}`);
