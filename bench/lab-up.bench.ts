@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreePortBlock, labPaths, planPorts, processesOfHome, renderRabbitConf, PACKAGE_ROOT } from '../server/backends/index.js';
 import { brokerEnv, RABBITMQ_SERVER } from '../server/backends/components.js';
-import { stopGroup, waitExit } from '../server/backends/processes.js';
+import { COMPONENT_MARK, stopGroup, waitExit } from '../server/backends/processes.js';
 
 export const TARGET_RATIO = 1.2;
 
@@ -35,7 +35,7 @@ async function bareBroker(): Promise<number> {
   writeFileSync(join(paths.etc, 'rabbitmq.conf'), renderRabbitConf(plan));
   writeFileSync(join(paths.etc, 'enabled_plugins'), '[rabbitmq_management].\n');
   writeFileSync(join(paths.etc, 'rabbitmq-env.conf'), '');
-  const env = brokerEnv(paths, plan);
+  const env = { ...brokerEnv(paths, plan), [COMPONENT_MARK]: paths.home };
   const auth = 'Basic ' + Buffer.from('guest:guest').toString('base64');
   const t0 = performance.now();
   const p = spawn(RABBITMQ_SERVER(), [], { env, detached: true, stdio: 'ignore' });

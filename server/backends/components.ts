@@ -177,6 +177,11 @@ export function brokerEnv(paths: LabPaths, plan: PortPlan): NodeJS.ProcessEnv {
     RABBITMQ_MNESIA_BASE: join(data, 'mnesia'),
     RABBITMQ_LOG_BASE: join(paths.logs, 'broker'),
     RABBITMQ_PID_FILE: join(paths.run, 'broker.pid'),
+    // Loopback only, Erlang distribution included (it listens on every
+    // interface by default), and epmd too when this node is the one starting it.
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+    RABBITMQ_CTL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+    ERL_EPMD_ADDRESS: '127.0.0.1',
   };
 }
 

@@ -11,7 +11,7 @@ import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, Up
 import { LabError } from './errors.js';
 import { defaultHome, labPaths } from './paths.js';
 import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
-import { alive, processesOfHome, signalGroup, spawnDetached, tailLog, waitExit } from './processes.js';
+import { alive, COMPONENT_MARK, processesOfHome, signalGroup, spawnDetached, tailLog, waitExit } from './processes.js';
 import { effectiveTransports, formatTransportUrl, parseTransportUrl, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
 import { HOME_ROUTER, SERVICES, renderOpenstackConf, renderRabbitConf, renderRouterConf, routersOf, type ServiceName } from './templates.js';
 import {
@@ -390,7 +390,8 @@ transport_url = ${rotated}
     const t0 = Date.now();
     const launch = spec.launch();
     const log = join(this.paths.logs, `${spec.name}.log`);
-    const proc = spawnDetached(launch.cmd, launch.args, { env: launch.env, cwd: this.paths.home, log });
+    const env = { ...launch.env, [COMPONENT_MARK]: this.paths.home };
+    const proc = spawnDetached(launch.cmd, launch.args, { env, cwd: this.paths.home, log });
     if (proc.pid <= 0) {
       const error = `cannot start ${launch.cmd}`;
       patchComponent(this.paths.state, spec.name, { state: 'failed', pid: null, detail: error });
@@ -503,8 +504,10 @@ transport_url = ${rotated}
     let spec: ComponentSpec;
     if (rec.kind === 'service') {
       readOpenstackConf(this.paths.openstackConf); // a malformed edit stops here, by line
+      // A broker or router still booting (started alongside) deserves the long wait.
+      const booting = s.components.some((c) => c.kind !== 'service' && c.state === 'starting' && alive(c.pid));
       spec = serviceSpec(name as ServiceName, this.paths, {
-        connectTimeoutS: START_CONNECT_TIMEOUT_S,
+        connectTimeoutS: booting ? UP_CONNECT_TIMEOUT_S : START_CONNECT_TIMEOUT_S,
         overrideFile: this.writeOverride(name as ServiceName, s.topology, s.ports),
         endpoint: null,
         connectsTo: this.connectsTo(name as ServiceName),

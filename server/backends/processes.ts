@@ -4,6 +4,7 @@
 // component's children too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 export interface Spawned {
   pid: number;
@@ -81,14 +82,18 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Every component process carries this variable, naming its lab home. */
+export const COMPONENT_MARK = 'HMLAB_COMPONENT_OF';
+
 /**
- * Processes whose command line names a path inside `home`: every component
- * of a lab does (its config, data or log folder), so this finds leftovers of
- * a home even when state.json is gone. Our own process and its ancestors are
- * never included.
+ * Processes started as components of the lab in `home` (and their children),
+ * found by the variable they inherit, so leftovers are found even when
+ * state.json is gone. Never our own process or its ancestors, never a shell
+ * that merely works in the home, and never epmd, which every Erlang node on
+ * the machine shares.
  */
 export function processesOfHome(home: string): { pid: number; cmdline: string }[] {
-  const prefix = home.endsWith('/') ? home : home + '/';
+  const mark = `${COMPONENT_MARK}=${resolve(home)}`;
   const mine = ancestors(process.pid);
   const found: { pid: number; cmdline: string }[] = [];
   let entries: string[] = [];
@@ -97,9 +102,15 @@ export function processesOfHome(home: string): { pid: number; cmdline: string }[
     if (!/^\d+$/.test(e)) continue;
     const pid = Number(e);
     if (mine.has(pid)) continue;
-    let cmdline: string;
-    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { continue; }
-    if (cmdline.includes(prefix) && alive(pid)) found.push({ pid, cmdline });
+    let environ: string;
+    try { environ = readFileSync(`/proc/${pid}/environ`, 'latin1'); } catch { continue; }
+    if (!environ.split('\0').includes(mark)) continue;
+    let cmdline = '';
+    try { cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { /* gone */ }
+    let comm = '';
+    try { comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { /* gone */ }
+    if (comm === 'epmd') continue;
+    if (alive(pid)) found.push({ pid, cmdline });
   }
   return found;
 }

@@ -3,6 +3,7 @@
 // by the assertions; a second home runs beside it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LabStatus } from '../../widgets/api/wire.js';
@@ -172,11 +173,16 @@ test('two homes run side by side without touching each other', async (t) => {
   await moreCalls(one.lab, 3);
 });
 
-test('down stops everything: no process of the home is left', async () => {
+test('down stops everything: no process of the home is left, and the user\'s own processes stay', async (t) => {
   assert.ok(processesOfHome(one.home).length >= 5);
+  // Someone editing the lab's config in a terminal is not part of the lab.
+  const editor = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', join(one.home, 'etc', 'openstack.conf')], { stdio: 'ignore' });
+  t.after(() => editor.kill('SIGKILL'));
   const r = await hmlab(['down', '--home', one.home]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(processesOfHome(one.home), []);
+  assert.equal(editor.exitCode, null, 'the editor still runs');
+  assert.ok(editor.pid && process.kill(editor.pid, 0));
   const st = await statusJson(one.home);
   assert.ok(st.components.every((c) => c.state === 'stopped' && c.pid === null));
 });
