@@ -68,6 +68,7 @@ export function endpointKey(s: string | null | undefined): string | null {
 export class FailoverTracker {
   private last = new Map<string, string>(); // service|kind -> component name or endpoint
   private byEndpoint = new Map<string, { name: string; kind: string }>();
+  private lostSince = new Set<string>(); // service|kind whose connection was lost and not yet back
 
   setComponents(components: ComponentStatus[]): void {
     this.byEndpoint.clear();
@@ -85,21 +86,30 @@ export class FailoverTracker {
     }
   }
 
-  /** The failover this connection means, if any. */
-  connected(e: ServiceEvent): { from: string; to: string; endpoint: string } | null {
+  private where(e: ServiceEvent): { ep: string; key: string; name: string } | null {
     const ep = endpointKey(e.transport);
     if (!ep) return null;
     const comp = this.byEndpoint.get(ep);
-    const kind = comp?.kind ?? 'unknown';
-    const to = comp?.name ?? ep;
-    const key = `${e.service}|${kind}`;
-    const from = this.last.get(key);
-    this.last.set(key, to);
-    return from !== undefined && from !== to ? { from, to, endpoint: ep } : null;
+    return { ep, key: `${e.service}|${comp?.kind ?? 'unknown'}`, name: comp?.name ?? ep };
   }
 
-  forget(service: string): void {
-    for (const k of [...this.last.keys()]) if (k.startsWith(`${service}|`)) this.last.delete(k);
+  /** A connection went away: the next connection of the same kind elsewhere is a failover. */
+  lost(e: ServiceEvent): void {
+    const w = this.where(e);
+    if (w) this.lostSince.add(w.key);
+  }
+
+  /**
+   * The failover this connection means, if any: only after a lost connection,
+   * so a service restarted onto another router is not mistaken for one.
+   */
+  connected(e: ServiceEvent): { from: string; to: string; endpoint: string } | null {
+    const w = this.where(e);
+    if (!w) return null;
+    const from = this.last.get(w.key);
+    const wasLost = this.lostSince.delete(w.key);
+    this.last.set(w.key, w.name);
+    return wasLost && from !== undefined && from !== w.name ? { from, to: w.name, endpoint: w.ep } : null;
   }
 }
 
@@ -165,7 +175,7 @@ export class ServiceEventObserver {
     this.received++;
     this.rates.add(e);
     const now = Date.now();
-    if (e.kind === 'service.started') this.failovers.forget(e.service);
+    if (e.kind === 'transport.lost') this.failovers.lost(e);
     if (e.kind === 'transport.connected') {
       const f = this.failovers.connected(e);
       if (f) this.emit({ type: 'failover', t: now, service: e.service, from: f.from, to: f.to, endpoint: f.endpoint });

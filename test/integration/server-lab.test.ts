@@ -108,6 +108,12 @@ test('every API endpoint and the event stream require the token; a foreign Origi
   const ok = await EventStream.open(`${wsUrl()}?token=${TOKEN}`, { origin: server.url });
   const hello = await ok.waitFor(is('hello'), 2000);
   assert.equal(hello.status.home, home);
+  const n = ok.events.length;
+  ok.ws.send('{"type":"subscribe-all"}');
+  const err = await ok.waitFor(is('error'), 2000, n);
+  assert.match(err.message, /\{"type":"status"\}/, 'an unknown client message is answered with what is accepted');
+  ok.ws.send('{"type":"status"}');
+  await ok.waitFor(is('status'), 2000, n);
   ok.close();
 });
 
