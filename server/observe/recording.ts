@@ -10,10 +10,19 @@ import { z } from 'zod';
 import type { LabEvent, LabStatus, RecordingHeader, RecordingInfo } from '../../widgets/api/wire.js';
 import type { EventBus } from './bus.js';
 
+/** The distribution's name ("Debian GNU/Linux 12 (bookworm)"), else the kernel's. */
+function osName(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]+)"?/m.exec(readFileSync('/etc/os-release', 'utf8'));
+    if (m) return m[1];
+  } catch { /* not Linux, or no os-release */ }
+  return `${osType()} ${release()}`;
+}
+
 export function describeMachine(): RecordingHeader['machine'] {
   const c = cpus();
   return {
-    os: `${osType()} ${release()}`,
+    os: osName(),
     arch: arch(),
     cpu: (c[0]?.model ?? 'unknown').replace(/\s+/g, ' ').trim(),
     cores: c.length,
