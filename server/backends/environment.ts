@@ -11,7 +11,7 @@ import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, Up
 import { LabError } from './errors.js';
 import { defaultHome, labPaths } from './paths.js';
 import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
-import { alive, COMPONENT_MARK, processesOfHome, signalGroup, spawnDetached, tailLog, waitExit } from './processes.js';
+import { COMPONENT_MARK, isComponentOf, processesOfHome, signalGroup, spawnDetached, tailLog, waitExit } from './processes.js';
 import { effectiveTransports, formatTransportUrl, parseTransportUrl, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
 import { HOME_ROUTER, SERVICES, renderOpenstackConf, renderRabbitConf, renderRouterConf, routersOf, type ServiceName } from './templates.js';
 import {
@@ -76,6 +76,10 @@ export class LabEnvironment implements LabEnvironmentApi {
 
   // ---- reading ------------------------------------------------------------------------
 
+  private isLive(pid: number | null): boolean {
+    return isComponentOf(pid, this.paths.home);
+  }
+
   state(): LabState | null {
     return readState(this.paths.state);
   }
@@ -111,7 +115,7 @@ export class LabEnvironment implements LabEnvironmentApi {
   }
 
   private componentStatus(rec: ComponentRecord, stats: StatsFile | null, conf: EffectiveTransports | null): ComponentStatus {
-    const running = alive(rec.pid);
+    const running = this.isLive(rec.pid);
     let state = rec.state;
     let detail = rec.detail;
     if (!running && (state === 'running' || state === 'starting')) {
@@ -304,7 +308,7 @@ export class LabEnvironment implements LabEnvironmentApi {
   private refuseIfRunning(): void {
     let s: LabState | null = null;
     try { s = this.state(); } catch { s = null; }
-    const live = s?.components.filter((c) => alive(c.pid)) ?? [];
+    const live = s?.components.filter((c) => this.isLive(c.pid)) ?? [];
     if (live.length) {
       throw new LabError('already-running', `a lab is already running in ${this.paths.home} (topology ${s?.topology}; ${live.map((c) => c.name).join(', ')}): run "hmlab down" first, or use another --home and --base-port`);
     }
@@ -453,7 +457,7 @@ transport_url = ${rotated}
     const s = this.state();
     if (s) {
       await Promise.all(s.components.map(async (c) => {
-        if (alive(c.pid)) await this.specFor(s, c.name, START_CONNECT_TIMEOUT_S).stop(c.pid as number);
+        if (this.isLive(c.pid)) await this.specFor(s, c.name, START_CONNECT_TIMEOUT_S).stop(c.pid as number);
         patchComponent(this.paths.state, c.name, { state: 'stopped', pid: null, detail: null });
       }));
     }
@@ -499,13 +503,13 @@ transport_url = ${rotated}
 
   async start(name: ComponentName, onProgress?: (p: Progress) => void): Promise<ComponentStatus> {
     const rec = this.requireComponent(name);
-    if (alive(rec.pid)) return this.statusOf(name);
+    if (this.isLive(rec.pid)) return this.statusOf(name);
     const s = this.requireState();
     let spec: ComponentSpec;
     if (rec.kind === 'service') {
       readOpenstackConf(this.paths.openstackConf); // a malformed edit stops here, by line
       // A broker or router still booting (started alongside) deserves the long wait.
-      const booting = s.components.some((c) => c.kind !== 'service' && c.state === 'starting' && alive(c.pid));
+      const booting = s.components.some((c) => c.kind !== 'service' && c.state === 'starting' && this.isLive(c.pid));
       spec = serviceSpec(name as ServiceName, this.paths, {
         connectTimeoutS: booting ? UP_CONNECT_TIMEOUT_S : START_CONNECT_TIMEOUT_S,
         overrideFile: this.writeOverride(name as ServiceName, s.topology, s.ports),
@@ -526,14 +530,14 @@ transport_url = ${rotated}
   async stop(name: ComponentName): Promise<ComponentStatus> {
     const rec = this.requireComponent(name);
     const s = this.requireState();
-    if (alive(rec.pid)) await this.specFor(s, name, START_CONNECT_TIMEOUT_S).stop(rec.pid as number);
+    if (this.isLive(rec.pid)) await this.specFor(s, name, START_CONNECT_TIMEOUT_S).stop(rec.pid as number);
     patchComponent(this.paths.state, name, { state: 'stopped', pid: null, detail: null });
     return this.statusOf(name);
   }
 
   async kill(name: ComponentName): Promise<ComponentStatus> {
     const rec = this.requireComponent(name);
-    if (alive(rec.pid)) {
+    if (this.isLive(rec.pid)) {
       signalGroup(rec.pid as number, 'SIGKILL');
       await waitExit(rec.pid as number, 3000);
     }

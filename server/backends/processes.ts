@@ -49,6 +49,22 @@ export function alive(pid: number | null | undefined): boolean {
   }
 }
 
+/**
+ * Whether pid is a live component of the lab in `home`: alive and carrying
+ * the lab's mark, so a pid reused by an unrelated process (after a reboot,
+ * say) is not taken for a component.
+ */
+export function isComponentOf(pid: number | null | undefined, home: string): boolean {
+  if (!alive(pid)) return false;
+  let environ: string;
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return true; // cannot tell: trust the pid
+  }
+  return environ.split('\0').includes(`${COMPONENT_MARK}=${resolve(home)}`);
+}
+
 /** Signals the whole process group the component leads (falls back to the pid). */
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
