@@ -135,3 +135,31 @@ test('the flow view of a running lab: every component, rising counters, a killed
   assert.deepEqual(errors, []);
   await page.context().close();
 });
+
+test('the backend panel brings the lab down and a different topology up, showing progress', { skip: skip ?? false, timeout: 150_000 }, async () => {
+  const { page, errors } = await openPage(browser!);
+  await page.goto(openUrl);
+  await page.goto(new URL('/flow?panel=1', openUrl).href);
+  const panel = page.getByTestId('backend-panel');
+  await panel.locator('tr[data-component="router-a"]').waitFor();
+
+  await panel.getByRole('button', { name: 'Down' }).click();
+  await panel.getByTestId('panel-message').getByText(/down done/).waitFor({ timeout: 60_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="backend-panel"] tr[data-component]')].every((tr) => tr.getAttribute('data-state') === 'stopped'), null, { timeout: 10_000 });
+  assert.ok(await page.locator('g.router.dead').count() >= 3, 'stopped routers are drawn down');
+
+  await panel.locator('select').selectOption('broker-only');
+  await panel.getByRole('button', { name: 'Up' }).click();
+  // Progress of each component shows while the lab comes up.
+  await panel.getByTestId('panel-progress').locator('li', { hasText: 'broker' }).waitFor({ timeout: 10_000 });
+  await screenshot(page, 'flow-live-panel-up-progress');
+  await panel.getByTestId('panel-message').getByText(/up done/).waitFor({ timeout: 90_000 });
+  for (const name of ['broker', 'compute-1', 'compute-2', 'conductor', 'telemetry']) await panel.locator(`tr[data-component="${name}"][data-state="running"]`).waitFor({ timeout: 10_000 });
+  // The view follows the new topology: no routers, RPC over the broker.
+  await page.getByTestId('flow-router-product').getByText('RPC over the broker (no router)').waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('g.router').count(), 0);
+  assert.ok(await rises(page, 'rpc.call', 20_000, 'data-ok'), 'RPC calls succeed over the broker');
+  await screenshot(page, 'flow-live-broker-only');
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});

@@ -59,9 +59,9 @@ export function computeLayout(components: ComponentStatus[], queueNames: string[
     const by = routers.length ? 300 : 150;
     const bw = right - bx;
     const bh = VIEW_H - by - 6;
-    const exchange = { x: bx + 70, y: by + bh / 2 + 12 };
-    const qx = bx + 150;
-    const qw = bw - 150 - 12;
+    const exchange = { x: bx + 62, y: by + bh / 2 + 12 };
+    const qx = bx + 120;
+    const qw = bw - 120 - 10;
     const shown = queueNames.slice(0, MAX_QUEUES);
     const qh = Math.min(34, (bh - 46) / Math.max(1, shown.length) - 6);
     const queues: QueueSlot[] = shown.map((name, i) => {

@@ -133,7 +133,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const q = layout.broker?.queues.find((x) => x.name === hop.queue);
     if (!q) return layout.broker ? [layout.broker.exchange] : null;
     // Into a queue: the message travels into the pipe and waits there.
-    if (role === 'last') return [q.in, { x: q.x + 30, y: q.in.y }];
+    if (role === 'last') return [q.in, { x: q.x + 24, y: q.in.y }];
     return [q.in];
   }
 
@@ -390,8 +390,9 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       s.select('rect.fill').attr('x', q.x).attr('y', q.y).attr('height', q.h).attr('width', q.w * frac);
       // Text on the right half: messages arrive on the left and wait there.
       // Messages land at the left end of the pipe; the text starts after that landing spot.
-      s.select('text.qname').attr('x', q.x + 52).attr('y', q.y + q.h / 2 + 6)
-        .text(`${q.name.length > 24 ? `${q.name.slice(0, 22)}…` : q.name}${info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ' · NO CONSUMER' : ''}` : ''}`);
+      s.select('text.qname').attr('x', q.x + 40).attr('y', q.y + q.h / 2 + 6)
+        .classed('no-consumer', !!info && info.consumers === 0)
+        .text(`${q.name.length > 24 ? `${q.name.slice(0, 22)}…` : q.name}${info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ', no consumer' : ''}` : ''}`);
       s.select('title').remove();
       s.append('title').text(info ? `${q.name} (vhost ${info.vhost}): ${depth} messages, ${info.consumers} consumers, in ${fmtRate(info.publishRate)}, out ${fmtRate(info.deliverRate)}` : q.name);
     });

@@ -75,11 +75,18 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
     }
   }
 
+  /** The server may accept a long operation (202) and finish it later: say so, and let the progress events tell the end. */
+  const accepted = (what: string) => (r: unknown) =>
+    (r as { accepted?: unknown } | null)?.accepted === true ? h('span', {}, `${what}: under way, progress above`) : r;
   upBtn.onclick = () => {
     progressLines.clear();
-    void act(upBtn, `bringing the lab up (${topoSelect.value})`, () => client.up(topoSelect.value as Topology));
+    const what = `bringing the ${topoSelect.value} lab up`;
+    void act(upBtn, what, () => client.up(topoSelect.value as Topology).then(accepted(what)));
   };
-  downBtn.onclick = () => void act(downBtn, 'bringing the lab down', () => client.down());
+  downBtn.onclick = () => {
+    progressLines.clear();
+    void act(downBtn, 'bringing the lab down', () => client.down().then(accepted('bringing the lab down')));
+  };
   rateBtn.onclick = () => {
     const rate = Number(rateInput.value);
     if (!Number.isFinite(rate) || rate < 0 || rate > 2000) { say('traffic rate: give a number of operations per second between 0 and 2000', 'error'); return; }
@@ -175,6 +182,9 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
       }
       case 'progress':
         progressLines.set(ev.component, `${ev.message} (${(ev.elapsedMs / 1000).toFixed(1)} s)`);
+        // The operation as a whole ends with a progress of component "lab".
+        if (ev.component === 'lab' && ev.state === 'done') say(`${ev.operation ?? 'operation'} done in ${(ev.elapsedMs / 1000).toFixed(1)} s: ${ev.message}`);
+        if (ev.component === 'lab' && ev.state === 'failed') say(`${ev.operation ?? 'operation'} failed: ${ev.message}`, 'error');
         render();
         break;
       case 'error':
