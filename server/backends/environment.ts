@@ -276,17 +276,20 @@ export class LabEnvironment implements LabEnvironmentApi {
     const abort = new AbortController();
     const started: { spec: ComponentSpec; pid: number }[] = [];
     let failure: { name: string; why: string } | null = null;
+    const interrupt = () => { if (!failure) failure = { name: '', why: 'interrupted' }; abort.abort('"hmlab up" was interrupted'); };
+    if (opts.signal?.aborted) interrupt();
+    opts.signal?.addEventListener('abort', interrupt, { once: true });
     await Promise.all(specs.map(async (spec) => {
       try {
         const r = await this.launchAndWait(spec, abort.signal, progress, false, true);
         started.push({ spec, pid: r.pid });
         if (r.error && !failure) {
           failure = { name: spec.name, why: r.error };
-          abort.abort();
+          abort.abort(`${spec.name} failed`);
         }
       } catch (err) {
         if (!failure) failure = { name: spec.name, why: (err as Error).message };
-        abort.abort();
+        abort.abort(`${spec.name} failed`);
       }
     }));
 
@@ -295,12 +298,15 @@ export class LabEnvironment implements LabEnvironmentApi {
       // No half-started leftovers: everything this `up` started goes.
       await Promise.all(started.map(async ({ spec, pid }) => {
         if (pid > 0) { signalGroup(pid, 'SIGKILL'); await waitExit(pid, 3000); }
-        patchComponent(this.paths.state, spec.name, spec.name === f.name ? { pid: null } : { state: 'stopped', pid: null, detail: null });
+        patchComponent(this.paths.state, spec.name, spec.name === f.name ? { pid: null } : { state: 'stopped', pid: null, detail: f.name ? null : 'interrupted' });
       }));
       this.sweep();
+      opts.signal?.removeEventListener('abort', interrupt);
+      if (!f.name) throw new LabError('component-failed', '"hmlab up" was interrupted: everything it started has been stopped.');
       const tail = tailLog(join(this.paths.logs, `${f.name}.log`), 15);
       throw new LabError('component-failed', `${f.name} failed: ${f.why}${tail ? `\n--- last lines of logs/${f.name}.log ---\n${tail}` : ''}\nEverything this "hmlab up" started has been stopped.`);
     }
+    opts.signal?.removeEventListener('abort', interrupt);
     this.writeTraffic(rate);
     return this.statusSync();
   }
@@ -433,7 +439,7 @@ transport_url = ${rotated}
     } catch (err) {
       let why = (err as Error).message;
       if (why === 'aborted') {
-        why = signal.aborted ? 'stopped because another component failed' : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
+        why = signal.aborted ? `stopped: ${String(signal.reason ?? 'another component failed')}` : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
       }
       message = why;
       patchComponent(this.paths.state, spec.name, { state: 'failed', detail: why });
@@ -445,7 +451,7 @@ transport_url = ${rotated}
         const tail = tailLog(log, 15);
         throw new LabError('component-failed', `${spec.name} failed: ${why}${tail ? `\n--- last lines of logs/${spec.name}.log ---\n${tail}` : ''}`);
       }
-      return { pid: proc.pid, error: signal.aborted && why.startsWith('stopped because') ? null : why };
+      return { pid: proc.pid, error: signal.aborted && why.startsWith('stopped: ') ? null : why };
     } finally {
       clearInterval(tick);
       clearTimeout(timer);

@@ -15,6 +15,8 @@ export interface UpOptions {
   qdrouterd?: string; // path of a qdrouterd binary; default: qdrouterd on PATH, else the embedded router
   trafficRate?: number; // conductor operations per second
   onProgress?: (p: Progress) => void;
+  /** Aborting it (Ctrl-C) stops everything this `up` started. */
+  signal?: AbortSignal;
 }
 
 /** Ports of one lab, all on 127.0.0.1, all inside [basePort, basePort + PORT_BLOCK). */

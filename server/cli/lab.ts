@@ -148,9 +148,14 @@ export function registerLabCommands(program: Command): void {
       process.stdout.on('error', () => {});
       const view = new ProgressView();
       const t0 = Date.now();
+      // Ctrl-C while starting: stop what was started, leave nothing behind.
+      const interrupted = new AbortController();
+      const onSigint = () => interrupted.abort();
+      process.once('SIGINT', onSigint);
       let st: LabStatus;
       try {
         st = await run(() => env.up({
+          signal: interrupted.signal,
           topology: r.data.topology as (typeof TOPOLOGIES)[number],
           basePort: r.data.basePort,
           qdrouterd: r.data.qdrouterd,
@@ -158,6 +163,7 @@ export function registerLabCommands(program: Command): void {
           onProgress: (p) => view.update(p),
         }));
       } finally {
+        process.off('SIGINT', onSigint);
         view.end();
       }
       process.stdout.write(`\nlab ready in ${fmtElapsed(Date.now() - t0)}\n\n${formatStatus(st)}\n`);
