@@ -11,9 +11,9 @@ import { FlowModel, alive, edgeKey, type FlowKind, type FlowMessage, type Hop } 
 import { attachCurve, computeLayout, serviceAnchor, MAX_QUEUES, VIEW_H, VIEW_W, type Layout, type Point } from './layout.js';
 import { ParticleLayer } from './particles.js';
 import { LatencyChart, QueueDepthChart, RatesChart, RATE_SERIES } from './charts.js';
+import type { FlowView, FlowViewOptions, FlowViewStats } from './types.js';
 import './flow.css';
 
-import type { FlowView, FlowViewOptions, FlowViewStats } from './types.js';
 export type { FlowView, FlowViewOptions, FlowViewStats } from './types.js';
 
 type Sel<E extends Element> = Selection<E, unknown, null, undefined>;
@@ -193,6 +193,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     if (disposed) return;
     relayoutIfNeeded();
     empty.hidden = model.components.length > 0 || stream.state === 'closed';
+    if (!empty.hidden && model.status) empty.textContent = 'No lab is running: bring one up from the Backends panel, or with "hmlab up --topology hybrid-mesh".';
     drawHeader();
     if (drawnVersion !== model.topologyVersion) {
       drawnVersion = model.topologyVersion;
@@ -314,9 +315,10 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       const xm = gg.select<SVGGElement>('g.xmark');
       if (dead) deadMark(xm, p.x, p.y, p.r * 0.75); else xm.selectAll('*').remove();
     });
-    // Mesh links of a dead router are dead too.
-    gMesh.selectAll<SVGLineElement, [string, string]>('line').classed('dead', (d) =>
-      [d[0], d[1]].some((n) => { const c = model.components.find((x) => x.name === n); return !c || !alive(c); }));
+    // Mesh links of a dead router are dead too; live ones grow with the traffic they carry.
+    gMesh.selectAll<SVGLineElement, [string, string]>('line')
+      .classed('dead', (d) => [d[0], d[1]].some((n) => { const c = model.components.find((x) => x.name === n); return !c || !alive(c); }))
+      .style('stroke-width', (d) => `${(4 + Math.min(9, Math.log2(1 + (model.perEdge.get(edgeKey(d[0], d[1]))?.rate(now) ?? 0)) * 1.5)).toFixed(1)}px`);
   }
 
   function drawServices(): void {
