@@ -79,12 +79,28 @@ export function findOnPath(bin: string): string | null {
 }
 
 let embeddedChecked: boolean | null = null;
+const embeddedArgs = [HMLAB_BIN, 'router', '--help'];
+const embeddedOk = (status: number | null, stdout: string) => status === 0 && /-c\b|--config/.test(stdout);
+
+/** Same check without blocking, so `up` runs it beside its other checks. */
+export function embeddedRouterAvailableAsync(): Promise<boolean> {
+  if (process.env.HMLAB_NO_EMBEDDED_ROUTER === '1') return Promise.resolve(false);
+  if (embeddedChecked !== null) return Promise.resolve(embeddedChecked);
+  return new Promise((resolve) => {
+    let out = '';
+    const p = spawn(process.execPath, embeddedArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const t = setTimeout(() => p.kill('SIGKILL'), 10000);
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('error', () => { clearTimeout(t); resolve(false); });
+    p.on('exit', (code) => { clearTimeout(t); embeddedChecked = embeddedOk(code, out); resolve(embeddedChecked); });
+  });
+}
 /** The embedded router is there when `hmlab router --help` offers `-c`. */
 export function embeddedRouterAvailable(): boolean {
   if (process.env.HMLAB_NO_EMBEDDED_ROUTER === '1') return false;
   if (embeddedChecked !== null) return embeddedChecked;
-  const r = spawnSync(process.execPath, [HMLAB_BIN, 'router', '--help'], { encoding: 'utf8', timeout: 10000 });
-  embeddedChecked = r.status === 0 && /-c\b|--config/.test(r.stdout ?? '');
+  const r = spawnSync(process.execPath, embeddedArgs, { encoding: 'utf8', timeout: 10000 });
+  embeddedChecked = embeddedOk(r.status, r.stdout ?? '');
   return embeddedChecked;
 }
 

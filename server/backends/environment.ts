@@ -15,7 +15,7 @@ import { COMPONENT_MARK, isComponentOf, processesOfHome, signalGroup, spawnDetac
 import { effectiveTransports, formatTransportUrl, parseTransportUrl, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
 import { HOME_ROUTER, SERVICES, renderOpenstackConf, renderRabbitConf, renderRouterConf, routersOf, type ServiceName } from './templates.js';
 import {
-  brokerSpec, checkOsloInstalled, checkRabbitmqInstalled, embeddedRouterAvailable, findOnPath, nodeName,
+  brokerSpec, checkOsloInstalled, checkRabbitmqInstalled, embeddedRouterAvailableAsync, findOnPath, nodeName,
   routerSpec, serviceSpec, type ComponentSpec,
 } from './components.js';
 import { patchComponent, readState, writeState, type ComponentRecord, type LabState } from './state.js';
@@ -217,7 +217,7 @@ export class LabEnvironment implements LabEnvironmentApi {
 
     this.refuseIfRunning();
 
-    // What must be installed, before anything starts.
+    // What must be installed, before anything starts (the slow checks side by side).
     checkRabbitmqInstalled();
     const routerNames = routersOf(topology);
     let routerKind: 'embedded' | 'qdrouterd' | null = null;
@@ -229,13 +229,18 @@ export class LabEnvironment implements LabEnvironmentApi {
       } else {
         qdrouterd = findOnPath('qdrouterd');
       }
+    }
+    const [embedded] = await Promise.all([
+      routerNames.length && !qdrouterd ? embeddedRouterAvailableAsync() : Promise.resolve(false),
+      checkOsloInstalled(),
+    ]);
+    if (routerNames.length) {
       if (qdrouterd) routerKind = 'qdrouterd';
-      else if (embeddedRouterAvailable()) routerKind = 'embedded';
+      else if (embedded) routerKind = 'embedded';
       else {
         throw new LabError('not-installed', `topology ${topology} needs a router, and none is available: install Apache Qpid Dispatch Router 1.x (qdrouterd) and put it on PATH or pass --qdrouterd PATH; the embedded router ("hmlab router") is not in this build yet`);
       }
     }
-    await checkOsloInstalled();
 
     // Every port of the topology must be free, or nothing starts.
     const wanted: [number, string][] = [
