@@ -1,0 +1,63 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { COMPONENT_MARK, isComponentOf, LabError, openLab, processesOfHome } from '../../server/backends/index.js';
+import type { Topology } from '../../widgets/api/wire.js';
+
+const home = mkdtempSync(join(tmpdir(), 'hmlab-unit-lab-'));
+after(() => rmSync(home, { recursive: true, force: true }));
+
+const labError = (code: string, rx: RegExp, field?: string) => (err: unknown) => {
+  assert.ok(err instanceof LabError, `a LabError, got ${String(err)}`);
+  assert.equal(err.code, code);
+  assert.match(err.message, rx);
+  if (field) assert.equal(err.field, field);
+  return true;
+};
+
+test('a home without a lab has an empty status, and commands say how to start one', async () => {
+  const lab = openLab(home);
+  const st = await lab.status();
+  assert.equal(st.topology, null);
+  assert.deepEqual(st.components, []);
+  assert.deepEqual(st.traffic, { rpcCalls: { ok: 0, failed: 0 }, rpcCasts: { sent: 0 }, fanouts: { sent: 0 }, notifications: { sent: 0, received: 0 } });
+  assert.equal(lab.ports(), null);
+  await assert.rejects(lab.stop('broker'), labError('not-running', /start one with "hmlab up"/));
+  await assert.rejects(lab.setTrafficRate(5), labError('not-running', /hmlab up/));
+});
+
+test('bad up options name the field and the fix', async () => {
+  const lab = openLab(home);
+  await assert.rejects(lab.up({ topology: 'star' as Topology }), labError('unknown-topology', /choose one of broker-only, hybrid, hybrid-mesh/, 'topology'));
+  await assert.rejects(lab.up({ topology: 'broker-only', basePort: 80 }), labError('bad-input', /basePort must be at least 1024/, 'basePort'));
+  await assert.rejects(lab.up({ topology: 'broker-only', trafficRate: -1 }), labError('bad-input', /trafficRate must be 0/, 'trafficRate'));
+});
+
+test('a damaged state.json is reported with the way out', async () => {
+  const h = mkdtempSync(join(tmpdir(), 'hmlab-unit-state-'));
+  try {
+    writeFileSync(join(h, 'state.json'), '{"version": 1, "topology": "ring"}');
+    await assert.rejects(openLab(h).status(), labError('bad-config', /state\.json.*run "hmlab down" and "hmlab up"/));
+    writeFileSync(join(h, 'state.json'), '{not json');
+    await assert.rejects(openLab(h).status(), labError('bad-config', /not valid JSON/));
+  } finally {
+    rmSync(h, { recursive: true, force: true });
+  }
+});
+
+test('only processes carrying the lab mark count as the lab\'s', async (t) => {
+  const keep = 'setTimeout(() => {}, 30000)';
+  const marked = spawn(process.execPath, ['-e', keep], { env: { ...process.env, [COMPONENT_MARK]: home }, stdio: 'ignore' });
+  // Works in the home, names it on its command line, but is not a component.
+  const bystander = spawn(process.execPath, ['-e', keep, join(home, 'etc', 'openstack.conf')], { stdio: 'ignore' });
+  t.after(() => { marked.kill('SIGKILL'); bystander.kill('SIGKILL'); });
+  await new Promise((r) => setTimeout(r, 200));
+  const pids = processesOfHome(home).map((p) => p.pid);
+  assert.deepEqual(pids, [marked.pid]);
+  assert.equal(isComponentOf(marked.pid, home), true);
+  assert.equal(isComponentOf(bystander.pid, home), false);
+  assert.equal(isComponentOf(marked.pid, home + '-other'), false);
+});
