@@ -21,7 +21,9 @@ export const DEMOS: Record<DemoName, DemoDef> = {
     recording: 'dual-backends',
     caption: 'Dual backends: RPC over the router mesh, notifications into the broker',
     steps: [
-      { label: 'Start the mesh', command: 'hmlab up --topology hybrid-mesh' },
+      // Whatever ran before (npm start brings up the one-router lab), the demo
+      // starts from a clean hybrid mesh.
+      { label: 'Start the mesh', command: 'hmlab down; hmlab up --topology hybrid-mesh' },
       { label: 'Show transports', command: 'hmlab config' },
       { label: 'Start traffic', command: 'hmlab traffic 10' },
     ],

@@ -8,7 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -21,6 +22,7 @@ const skip = browserSkipReason();
 const SHOTS = join(ARTIFACTS, 'slides');
 
 let browser: Browser;
+let staticRoot: string | null = null;
 let staticHost: { url: string; server: Server }; // pages and recordings only: what any static host gives
 let lab: TempLab | null = null;
 let serve: ChildProcess | null = null;
@@ -56,8 +58,11 @@ before(async () => {
   // The lab takes a few seconds to boot: start it now, use it last.
   live = startLiveLab();
   live.catch(() => { /* reported by the tests that need it */ });
+  // Serve a copy of the build, so a rebuild elsewhere cannot pull pages away mid-test.
+  staticRoot = mkdtempSync(join(tmpdir(), 'hmlab-slides-web-'));
+  cpSync(WEB_ROOT, staticRoot, { recursive: true });
   const app = express();
-  app.use(express.static(WEB_ROOT));
+  app.use(express.static(staticRoot));
   app.use(express.static(join(ROOT, 'public')));
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -70,6 +75,7 @@ after(async () => {
   await browser?.close();
   staticHost?.server.closeAllConnections();
   await new Promise((r) => (staticHost ? staticHost.server.close(r) : r(null)));
+  if (staticRoot) rmSync(staticRoot, { recursive: true, force: true });
   if (serve?.pid && serve.exitCode === null) {
     const exited = new Promise((r) => serve!.once('exit', r));
     process.kill(serve.pid, 'SIGTERM');
@@ -84,8 +90,14 @@ async function openDeck(page: Page, url: string): Promise<void> {
   // functions inside page.evaluate() callbacks in a __name() helper that only
   // exists in Node.
   await page.addInitScript('globalThis.__name = (f) => f');
+  const problems: string[] = [];
+  const onError = (e: Error) => problems.push(e.message);
+  page.on('pageerror', onError);
+  page.on('requestfailed', (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
   await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { hmDeck?: { ready: boolean } }).hmDeck?.ready === true);
+  await page.waitForFunction(() => (window as unknown as { hmDeck?: { ready: boolean } }).hmDeck?.ready === true, null, { timeout: 20_000 })
+    .catch((err: Error) => { throw new Error(`the deck did not start: ${err.message}\n${problems.join('\n')}`); });
+  page.off('pageerror', onError);
   await page.evaluate(() => document.fonts.ready.then(() => undefined));
 }
 
@@ -110,7 +122,7 @@ function inspectSlide(page: Page): Promise<SlideReport> {
       const r = el.getBoundingClientRect();
       if (r.width === 0 && r.height === 0) continue;
       if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1) overflow.push(`${name(el)} leaves the slide`);
-      if (el instanceof HTMLElement) {
+      if (el instanceof HTMLElement && !['IMG', 'CANVAS', 'VIDEO', 'IFRAME'].includes(el.tagName)) {
         const cs = getComputedStyle(el);
         const clips = cs.overflowX !== 'visible' || cs.overflowY !== 'visible';
         if (clips && (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)) overflow.push(`${name(el)} clips its text`);
@@ -148,6 +160,10 @@ test('every slide renders at 1280x720 with notes, no console errors, no overflow
     await page.evaluate((h) => (window as unknown as { Reveal: { slide(h: number): void } }).Reveal.slide(h), i);
     const live = await page.locator('.present .live').count();
     await page.waitForTimeout(live ? 2500 : 120); // demo slides: let the widgets draw live data
+    if (live) {
+      const mode = await page.locator('.present .live').getAttribute('data-live-mode');
+      if (mode !== 'live') problems.push(`slide ${i + 1}: the demo did not go live (${mode ?? 'widgets not mounted'})`);
+    }
     const r = await inspectSlide(page);
     await page.screenshot({ path: join(SHOTS, `${String(i + 1).padStart(2, '0')}-${r.id || 'slide'}.png`) });
     if (r.notes < 200) problems.push(`slide ${i + 1} (${r.id}): speaker notes missing or too short (${r.notes} characters)`);
@@ -167,7 +183,7 @@ test('the demo slides hold a working terminal and a flow view with live data fro
   const demo = page.locator('section.present .live');
   await demo.locator('[data-testid="live-source"]').filter({ hasText: /^live$/ }).waitFor({ timeout: 15_000 });
   assert.equal(await demo.getAttribute('data-live-mode'), 'live');
-  assert.match(await demo.getByTestId('flow-router-product').innerText(), /embedded router/, 'the slide says which router runs');
+  assert.match(await demo.getByTestId('flow-router-product').innerText(), /embedded router|qdrouterd/, 'the slide says which router runs');
   // The flow view draws the running mesh, and its counters rise with the traffic.
   for (const r of ['router-a', 'router-b', 'router-c']) await demo.locator(`g.router[data-name="${r}"]`).waitFor({ timeout: 15_000 });
   const calls = () => demo.locator('[data-testid="flow-totals"] .row[data-kind="rpc.call"]').getAttribute('data-total').then(Number);
@@ -184,7 +200,15 @@ test('the demo slides hold a working terminal and a flow view with live data fro
   // The failover slide shares the same shell: the terminal moves with the presenter.
   await page.evaluate(() => { location.hash = '#/demo-failover'; });
   await page.waitForFunction(() => /transport_url = rabbit:/.test(document.querySelector('section.present .live-term')?.textContent ?? ''), null, { timeout: 15_000 });
+  // The failover demo: kill router-b for real, watch it die, bring it back.
+  const fo = page.locator('section.present .live');
+  await fo.locator('g.router[data-name="router-b"]').waitFor({ timeout: 15_000 });
+  await fo.getByRole('button', { name: /Kill router-b/ }).click();
+  await fo.locator('g.router.dead[data-name="router-b"]').waitFor({ timeout: 20_000 });
+  await page.waitForTimeout(3000); // services move to the next router of their URL
   await page.screenshot({ path: join(SHOTS, 'live-failover.png') });
+  await fo.getByRole('button', { name: /Restart router-b/ }).click();
+  await page.waitForFunction(() => !document.querySelector('section.present g.router.dead[data-name="router-b"]'), null, { timeout: 30_000 });
   const terms = await terminals(url, token);
   assert.deepEqual(terms.map((t) => [t.name, t.clients]), [['presenter', 1]], 'one shell, one attachment');
   assert.deepEqual(errors, [], errors.join('\n'));
