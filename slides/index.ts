@@ -9,10 +9,7 @@ import './styles/deck.css';
 import './styles/live.css';
 import Reveal from 'reveal.js';
 import Notes from 'reveal.js/plugin/notes';
-import { assembleSlides } from './deck/assemble.js';
-import { deckMode } from './deck/context.js';
-import { isDemoName } from './deck/demos.js';
-import { renderStaticDemo } from './deck/static.js';
+import { assembleSlides, deckMode, isDemoName, renderStaticDemo } from './deck/index.js';
 
 const mode = deckMode();
 document.documentElement.dataset.deckMode = mode;
