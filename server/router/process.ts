@@ -15,6 +15,7 @@ export async function runRouter(configFile: string): Promise<void> {
   const config = parseConfig(text, configFile);
   const log = new RouterLog();
   log.configure(config.logs);
+  if (process.env.HMLAB_ROUTER_DEBUG) log.configure([{ module: 'DEFAULT', enable: 'debug+', includeTimestamp: true, line: 0 }]);
   for (const w of config.warnings) log.warning('CONFIG', w);
   const router = new Router(config, log);
   let stopping = false;

@@ -15,6 +15,9 @@ import { LinkStateDb, type LinkStateAd } from './mesh.js';
 import { RouterLog } from './log.js';
 import { ManagementAgent } from './management-agent.js';
 import { VERSION } from '../version.js';
+import { applyRheaPatches } from './rhea-patches.js';
+
+applyRheaPatches();
 
 export const PRODUCT = 'hmlab-router';
 // rhea's frame writer, to send a close frame on a connection rhea gave up on
@@ -222,6 +225,7 @@ export class Router {
     const onError = (err: unknown) => {
       const text = err instanceof Error ? err.message : String(err);
       this.log.warning('SERVER', `Closing connection from ${socket.remoteAddress}:${socket.remotePort}: ${text}`);
+      if (!(err instanceof Error && err.name === 'ProtocolError')) this.log.debug('SERVER', (err as Error)?.stack ?? text);
       try {
         const frame = rheaFrames.write_frame(rheaFrames.amqp_frame(0, rheaFrames.close({ error: { condition: 'amqp:decode-error', description: text.slice(0, 200) } }).described()));
         const header = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);

@@ -81,7 +81,7 @@ def run_listener(args):
 def run_client(args):
     transport = oslo_messaging.get_rpc_transport(cfg.CONF, url=args.url)
     emit(event="ready")
-    for line in sys.stdin:
+    for line in iter(sys.stdin.readline, ""):
         line = line.strip()
         if not line:
             continue
@@ -108,7 +108,7 @@ def run_notifier(args):
     transport = oslo_messaging.get_notification_transport(cfg.CONF, url=args.url)
     notifier = oslo_messaging.Notifier(transport, publisher_id="hmlab.test", driver="messagingv2", topics=[args.topic])
     emit(event="ready")
-    for line in sys.stdin:
+    for line in iter(sys.stdin.readline, ""):
         line = line.strip()
         if not line:
             continue

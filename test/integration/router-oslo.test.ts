@@ -104,7 +104,7 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       await sleep(1000);
       await OsloProc.start(scope, 'server', url(ports.an), { topic: 'lonely', server: 'late' });
       const r2 = await client.waitFor((l) => l.event === 'result' && l.id === 'lonely-2', 20000, 'the late call');
-      assert.equal(r2.ok, true, `call after the server attached failed: ${String(r2.error)}`);
+      assert.equal(r2.ok, true, `call after the server attached failed: ${String(r2.error)} ${String(r2.detail)}`);
       assert.equal((r2.result as { server: string }).server, 'late');
     });
 
@@ -131,6 +131,7 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
     });
 
     it('answers management queries a qpid-proton client reads, and qdstat -n lists the mesh', async () => {
+      assert.equal((await client.op({ op: 'call', id: 'mgmt-call', timeout: 15 })).ok, true);
       const q = spawnSync(PYTHON, [MGMT_HELPER, `127.0.0.1:${ports.bn}`, 'org.apache.qpid.dispatch.router.node', 'id', 'nextHop', 'cost'], { encoding: 'utf8', timeout: 20000 });
       assert.equal(q.status, 0, q.stderr);
       const reply = JSON.parse(q.stdout) as { statusCode: number; correlation_id: number; attributeNames: string[]; results: unknown[][]; product: string };
@@ -142,7 +143,7 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       const links = spawnSync(PYTHON, [MGMT_HELPER, `127.0.0.1:${ports.bn}`, 'org.apache.qpid.dispatch.router.link', 'linkType', 'linkDir', 'owningAddr', 'deliveryCount'], { encoding: 'utf8', timeout: 20000 });
       assert.equal(links.status, 0, links.stderr);
       const lr = JSON.parse(links.stdout) as { results: unknown[][] };
-      assert.ok(lr.results.some((r) => r[0] === 'endpoint' && typeof r[2] === 'string' && String(r[2]).includes('openstack.org/om/rpc')), 'no endpoint link for the RPC client on Router.B');
+      assert.ok(lr.results.some((r) => r[0] === 'endpoint' && typeof r[2] === 'string' && String(r[2]).includes('openstack.org/om/rpc')), `no endpoint link for the RPC client on Router.B: ${JSON.stringify(lr.results)}`);
       const qd = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli', 'main.ts'), 'qdstat', '-b', `127.0.0.1:${ports.bn}`, '-n'], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
       assert.equal(qd.status, 0, qd.stderr);
       assert.match(qd.stdout, /Routers in the Network/);
