@@ -30,7 +30,7 @@ export const couplingChecks: CheckDef[] = [
       if (up.length) return fail(`${up.join(' and ')} still run${up.length === 1 ? 's' : ''}: stop both compute services ("hmlab stop compute-1", "hmlab stop compute-2").`);
       const c = calls(await ctx.events('conductor', Date.now() - 120_000));
       if (!c.failed.length) {
-        return fail(`No RPC call has failed yet${c.ok.length ? ` (${c.ok.length} calls still succeeded, answered before the services stopped)` : ''}. With no server for the topic, the router gives the conductor no credit and each call waits until its timeout (see [oslo_messaging_amqp] default_send_timeout): check again in a few seconds.`);
+        return fail(`No RPC call has failed yet${c.ok.length ? ` (${c.ok.length} calls still succeeded, answered before the services stopped)` : ''}. With no server for the topic, the router gives the conductor no credit and each call waits until its timeout runs out (the conductor gives its calls 10 s; a call without a timeout gets [oslo_messaging_amqp] default_send_timeout): check again in a few seconds.`);
       }
       const waits = c.failed.map((e) => e.latencyMs ?? 0).filter((x) => x > 0);
       const why = [...new Set(c.failed.map((e) => (e.error ?? 'error').split(':')[0]))].join(', ');
