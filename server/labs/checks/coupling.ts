@@ -1,5 +1,7 @@
 // Checks of lab 3, temporal coupling: RPC through the router needs its
 // server to be there now; notifications on the broker wait for their consumer.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CheckDef } from './registry.js';
 import { component, running } from './context.js';
 import { COMPUTES, NOTIFY_QUEUE, calls, fail, pass, queues, round } from './common.js';
@@ -30,7 +32,9 @@ export const couplingChecks: CheckDef[] = [
       if (up.length) return fail(`${up.join(' and ')} still run${up.length === 1 ? 's' : ''}: stop both compute services ("hmlab stop compute-1", "hmlab stop compute-2").`);
       const c = calls(await ctx.events('conductor', Date.now() - 120_000));
       if (!c.failed.length) {
-        return fail(`No RPC call has failed yet${c.ok.length ? ` (${c.ok.length} calls still succeeded, answered before the services stopped)` : ''}. With no server for the topic, the router gives the conductor no credit and each call waits until its timeout runs out (the conductor gives its calls 10 s; a call without a timeout gets [oslo_messaging_amqp] default_send_timeout): check again in a few seconds.`);
+        let timeoutS = 10; // the conductor's default, unless etc/traffic.json says otherwise
+        try { timeoutS = Number(JSON.parse(await readFile(join(ctx.env.paths.etc, 'traffic.json'), 'utf8')).callTimeout) || timeoutS; } catch { /* default */ }
+        return fail(`No RPC call has failed yet${c.ok.length ? ` (${c.ok.length} calls still succeeded, answered before the services stopped)` : ''}. With no server for the topic, the router gives the conductor no credit and each call waits until its timeout runs out (the conductor gives its calls ${timeoutS} s; a call without a timeout gets [oslo_messaging_amqp] default_send_timeout): check again in a few seconds.`);
       }
       const waits = c.failed.map((e) => e.latencyMs ?? 0).filter((x) => x > 0);
       const why = [...new Set(c.failed.map((e) => (e.error ?? 'error').split(':')[0]))].join(', ');
