@@ -103,7 +103,7 @@ test('a bad recording name or a missing recording is reported on the page', { sk
 for (const name of ['dual-backends', 'failover']) {
   const file = join(ROOT, 'public', 'recordings', `${name}.jsonl`);
   const why = skip ?? (existsSync(file) ? false : `public/recordings/${name}.jsonl is not in this checkout yet`);
-  test(`the shipped "${name}" recording replays into the flow view`, { skip: why, timeout: 60_000 }, async () => {
+  test(`the shipped "${name}" recording replays into the flow view`, { skip: why, timeout: 90_000 }, async () => {
     const { page, errors } = await openPage(browser);
     await page.goto(`${server.url}/flow?replay=${name}`);
     await page.locator('g.router, g.service').first().waitFor({ timeout: 15_000 });
@@ -116,6 +116,12 @@ for (const name of ['dual-backends', 'failover']) {
     await page.waitForTimeout(3000);
     assert.ok((await sum()) > a, 'messages keep arriving in the replay');
     await screenshot(page, `flow-replay-${name}`);
+    if (name === 'failover') {
+      // The recorded kill of router-b (about 20 s in) plays back: dead router, a client failing over.
+      await page.locator('g.router.dead[data-name="router-b"]').waitFor({ timeout: 30_000 });
+      await page.getByTestId('flow-banner').getByText(/failover: .* moved router-b →/).waitFor({ timeout: 10_000 });
+      await screenshot(page, 'flow-replay-failover-killed');
+    }
     assert.deepEqual(errors, []);
     await page.context().close();
   });
