@@ -90,10 +90,19 @@ export async function run(opts: { runs?: number; log?: (s: string) => void } = {
   const bare: number[] = [];
   const up: number[] = [];
   // Alternate, so both see the same machine conditions.
+  // A busy shared machine can disturb one sample: one retry, said out loud.
+  const sample = async (what: string, fn: () => Promise<number>): Promise<number> => {
+    try {
+      return await fn();
+    } catch (err) {
+      log(`${what} failed, measuring again: ${(err as Error).message.split('\n').slice(-3).join(' | ')}`);
+      return fn();
+    }
+  };
   for (let i = 0; i < runs; i++) {
-    bare.push(await bareBroker());
+    bare.push(await sample('bare RabbitMQ start', bareBroker));
     log(`bare RabbitMQ start #${i + 1}: ${(bare[i] / 1000).toFixed(2)} s`);
-    up.push(await labUp());
+    up.push(await sample('hmlab up', labUp));
     log(`hmlab up --topology broker-only #${i + 1}: ${(up[i] / 1000).toFixed(2)} s`);
   }
   const result: LabUpResult = {

@@ -230,8 +230,17 @@ export class LabEnvironment implements LabEnvironmentApi {
         qdrouterd = findOnPath('qdrouterd');
       }
     }
-    const [embedded] = await Promise.all([
+    // Every port of the topology must be free, or nothing starts.
+    const wanted: [number, string][] = [
+      [plan.brokerAmqp, 'broker AMQP listener'], [plan.brokerManagement, 'broker management API'], [plan.brokerDist, 'broker Erlang distribution'],
+    ];
+    for (const r of routerNames) {
+      wanted.push([plan.routers[r].normal, `${r} normal listener`]);
+      if (topology === 'hybrid-mesh' && r !== 'router-c') wanted.push([plan.routers[r].interRouter, `${r} inter-router listener`]);
+    }
+    const [embedded, free] = await Promise.all([
       routerNames.length && !qdrouterd ? embeddedRouterAvailableAsync() : Promise.resolve(false),
+      Promise.all(wanted.map(([p]) => portFree(p))),
       checkOsloInstalled(),
     ]);
     if (routerNames.length) {
@@ -242,15 +251,6 @@ export class LabEnvironment implements LabEnvironmentApi {
       }
     }
 
-    // Every port of the topology must be free, or nothing starts.
-    const wanted: [number, string][] = [
-      [plan.brokerAmqp, 'broker AMQP listener'], [plan.brokerManagement, 'broker management API'], [plan.brokerDist, 'broker Erlang distribution'],
-    ];
-    for (const r of routerNames) {
-      wanted.push([plan.routers[r].normal, `${r} normal listener`]);
-      if (topology === 'hybrid-mesh' && r !== 'router-c') wanted.push([plan.routers[r].interRouter, `${r} inter-router listener`]);
-    }
-    const free = await Promise.all(wanted.map(([p]) => portFree(p)));
     const busy = wanted.filter((_, i) => !free[i]);
     if (busy.length) {
       const [port, what] = busy[0];
