@@ -35,6 +35,9 @@ const A_TTL = 'x-hmlab-ttl';
 const ENDPOINT_CAPACITY = 250; // qdrouterd's default link capacity
 const TRANSIT_CAPACITY = 1000;
 const MAX_TTL = 16;
+// rhea's per-session delivery ring: frees slots in order, so one long-held
+// delivery (a slow RPC server) must not close the window for all others
+const SESSION_BUFFER = 1 << 20;
 
 export interface ConnInfo {
   identity: number;
@@ -195,6 +198,7 @@ export class Router {
         offered_capabilities: ['ANONYMOUS-RELAY'],
         container_id: this.id,
         idle_time_out: 16000,
+        session_buffer_size: SESSION_BUFFER,
       };
       // Our own TCP server (not container.listen) so each connection's decode
       // errors reach a handler that can answer with an AMQP close.
@@ -251,6 +255,7 @@ export class Router {
       properties: { product: PRODUCT, version: VERSION },
       offered_capabilities: ['ANONYMOUS-RELAY'],
       idle_time_out: 16000,
+      session_buffer_size: SESSION_BUFFER,
       username: 'anonymous',
     } as never);
     const info = this.addConnection(connection, c.role, 'out', `${c.host}:${c.port}`);
@@ -335,6 +340,8 @@ export class Router {
 
   private onConnectionOpen(connection: Connection): void {
     const info = this.connInfo(connection);
+    // small frames both ways (transfers, dispositions): Nagle would add tens of ms
+    (connection as unknown as { socket?: Socket }).socket?.setNoDelay?.(true);
     info.opened = Date.now();
     info.container = connection.container_id ?? '';
     this.log.info('SERVER', `Connection ${info.dir === 'in' ? 'from' : 'to'} ${info.host} (container ${info.container}) opened, role=${info.role}`);
@@ -586,6 +593,9 @@ export class Router {
     const del = ctx.delivery!;
     if (!l) return;
     const presettled = Boolean((del as unknown as { remote_settled: boolean }).remote_settled);
+    // rhea frees a session slot only once a delivery is settled locally too;
+    // a pre-settled one would otherwise pin the session window shut
+    if (presettled) (del as unknown as { update(settled: boolean): void }).update(true);
     l.deliveryCount++;
     if (presettled) { l.presettledCount++; this.counters.presettledDeliveries++; }
     l.held++;
