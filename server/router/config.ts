@@ -133,7 +133,9 @@ export function parseConfig(text: string, file = 'config'): RouterConfig {
         const host = get('host')?.value ?? (s.type === 'listener' ? '127.0.0.1' : '');
         if (!host) throw new ConfigError(`${file}:${s.line}: connector needs a "host"`);
         const mechs = (get('saslMechanisms')?.value ?? 'ANONYMOUS PLAIN').split(/[\s,]+/).filter(Boolean).map((m) => m.toUpperCase());
+        if (get('saslMechanisms') && !mechs.includes('ANONYMOUS')) warnings.push(`${file}:${get('saslMechanisms')!.line}: saslMechanisms without ANONYMOUS: the embedded router offers ANONYMOUS and PLAIN on every listener and cannot require authentication`);
         for (const m of mechs) if (m !== 'ANONYMOUS' && m !== 'PLAIN') warnings.push(`${file}:${get('saslMechanisms')!.line}: SASL mechanism ${m} is not supported by the embedded router; only ANONYMOUS and PLAIN are offered`);
+        if (s.type === 'listener' && bool('authenticatePeer', false)) warnings.push(`${file}:${get('authenticatePeer')!.line}: authenticatePeer: the embedded router keeps no user database; it accepts any SASL PLAIN user and never checks passwords`);
         const entry = { name: get('name')?.value, host, port: port.data as number, role: role as Role, cost: cost.data as number, saslMechanisms: mechs, authenticatePeer: bool('authenticatePeer', false), line: s.line };
         if (s.type === 'listener') cfg.listeners.push(entry); else cfg.connectors.push(entry);
         break;

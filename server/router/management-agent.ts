@@ -119,6 +119,7 @@ export class ManagementAgent {
         return out;
       }
       case 'router.node': {
+        if (r.mode === 'standalone') return []; // as qdrouterd: a standalone router has no router list
         const self: Row = {
           name: `router.node/${r.id}`, identity: `router.node/${r.id}`, type: ENTITY_PREFIX + 'router.node', id: r.id, protocolVersion: 1,
           instance: Math.floor(r.instance / 1000), linkState: [...r.neighbors.keys()], nextHop: '(self)', routerLink: null, cost: null,

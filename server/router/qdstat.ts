@@ -78,6 +78,8 @@ export async function qdstat(host: string, port: number, view: QdstatView, opts:
       }
       case 'nodes': {
         const rows = await m.query('router.node', ['id', 'nextHop', 'routerLink', 'protocolVersion', 'cost', 'linkState', 'validOrigins']);
+        if (!rows.length) return 'Router is Standalone - No Router List\n';
+        rows.sort((x, y) => String(x.id).localeCompare(String(y.id)));
         return table('Routers in the Network', ['router-id', 'next-hop', 'link', 'ver', 'cost', 'neighbors', 'valid-origins'],
           rows.map((n) => [n.id, n.nextHop, n.routerLink, n.protocolVersion, n.cost, n.linkState ?? [], n.validOrigins ?? []]));
       }

@@ -92,3 +92,15 @@ describe('embedded router robustness', () => {
     await Promise.all(conns.map((c) => closeConnection(c)));
   });
 });
+
+describe('embedded router SASL', () => {
+  it('accepts SASL PLAIN as well as ANONYMOUS, as the oslo.messaging driver may use either', async (t) => {
+    const scope = cleanupScope();
+    t.after(() => scope.run());
+    const router = await startRouter(scope, tempDir(scope), { id: 'Router.S', normal: await freePort(), mode: 'standalone' });
+    const m = await ManagementClient.connect('127.0.0.1', router.port, { username: 'nova', password: 'secret' });
+    const [r] = await m.query('router', ['id']);
+    assert.equal(r.id, 'Router.S');
+    await m.close();
+  });
+});
