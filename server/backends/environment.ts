@@ -432,7 +432,12 @@ transport_url = ${rotated}
         pid: proc.pid,
         exited: proc.exited,
         signal: local.signal,
-        progress: (m) => { message = m; emit('starting'); },
+        progress: (m) => {
+          message = m;
+          // Another process (the lab server) shows what a component waits for.
+          patchComponent(this.paths.state, spec.name, { detail: m });
+          emit('starting');
+        },
       });
       message = `ready: ${product}`;
       if (spec.kind === 'service' && lowPriority) {
