@@ -280,7 +280,7 @@ export function serviceSpec(name: ServiceName, paths: LabPaths, opts: { connectT
     kind: 'service',
     endpoint: opts.endpoint,
     management: null,
-    readyTimeoutMs: (opts.connectTimeoutS + 15) * 1000,
+    readyTimeoutMs: (opts.connectTimeoutS + 30) * 1000, // Python imports are slow on a busy machine
     launch() {
       try { offset = statSync(eventsFile).size; } catch { offset = 0; }
       const args = ['-m', 'hmlab_openstack', SERVICE_ROLE[name], '--name', name, '--home', paths.home, '--config-file', paths.openstackConf];
