@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Topology } from '../../widgets/api/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
-import { DEFAULT_BASE_PORT } from '../backends/index.js';
+import { DEFAULT_BASE_PORT, openLab } from '../backends/index.js';
 import type { ServerContext, ServerPlugin } from '../http/context.js';
 import { HttpError, parseBody } from '../http/errors.js';
 import { PACKAGE_ROOT } from '../http/index.js';
@@ -26,8 +26,8 @@ export interface LabOperations {
 }
 
 export interface LabsPluginOptions {
-  /** The learner's lab environment. */
-  lab: LabEnvironmentApi;
+  /** The learner's lab environment; default: the lab in the server's home. */
+  lab?: LabEnvironmentApi;
   /** The lab server's runtime; reset goes through it so the UI sees progress. Default: the environment itself. */
   runtime?: LabOperations;
   /** Where lab folders are; default: labs/ of the package. */
@@ -65,7 +65,8 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
   const { labs, errors } = loadLabs(opts.labsDir ?? join(PACKAGE_ROOT, 'labs'), opts.labsDir ? undefined : PACKAGE_ROOT);
   if (errors.length) throw new Error(`invalid lab files:\n${errors.map((e) => '  ' + e.message).join('\n')}`);
   const byId = new Map(labs.map((l) => [l.id, l]));
-  const env = opts.lab;
+  // The environment of the server's home unless one is given; set in activate().
+  let env: LabEnvironmentApi = opts.lab as LabEnvironmentApi;
   const ops: LabOperations = opts.runtime ?? {
     up: (topology) => env.up({ topology, basePort: env.ports()?.base ?? opts.basePort }),
     down: () => env.down(),
@@ -141,6 +142,7 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
   return {
     name: 'labs',
     activate(ctx: ServerContext) {
+      env = opts.lab ?? openLab(ctx.home);
       store = new ProgressStore(opts.database ?? join(ctx.home, 'server', 'labs.sqlite'));
       const api = ctx.api;
 

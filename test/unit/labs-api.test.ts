@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openLab } from '../../server/backends/index.js';
 import { startLabServer, type LabServer } from '../../server/http/index.js';
 import { labsPlugin } from '../../server/labs/index.js';
 
@@ -15,7 +14,7 @@ let home = '';
 let server: LabServer;
 
 async function start(): Promise<LabServer> {
-  return startLabServer({ home, port: 0, token: TOKEN, plugins: [labsPlugin({ lab: openLab(home), basePort: 47000 })] });
+  return startLabServer({ home, port: 0, token: TOKEN, plugins: [labsPlugin({ basePort: 47000 })] }); // the lab of the server's home
 }
 
 async function call(method: string, path: string, body?: unknown, auth = true): Promise<{ status: number; body: Record<string, unknown> }> {
