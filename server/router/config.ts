@@ -73,7 +73,7 @@ const supported: Record<string, string[]> = {
   listener: ['name', 'host', 'port', 'role', 'cost', 'saslMechanisms', 'authenticatePeer'],
   connector: ['name', 'host', 'port', 'role', 'cost', 'saslMechanisms', 'authenticatePeer'],
   address: ['prefix', 'distribution'],
-  log: ['module', 'enable', 'output', 'includeTimestamp'],
+  log: ['module', 'enable', 'output', 'includeTimestamp', 'includeSource'],
 };
 
 const portSchema = z.union([z.coerce.number().int().min(0).max(65535), z.enum(['amqp', 'amqps']).transform((s) => NAMED_PORTS[s])]);
@@ -149,6 +149,8 @@ export function parseConfig(text: string, file = 'config'): RouterConfig {
         break;
       }
       case 'log': {
+        // the embedded router prints no source locations: "no" is what it does anyway
+        if (bool('includeSource', false)) warnings.push(`${file}:${get('includeSource')!.line}: includeSource: the embedded router does not print source locations`);
         cfg.logs.push({ module: get('module')?.value ?? 'DEFAULT', enable: get('enable')?.value ?? 'info+', output: get('output')?.value, includeTimestamp: bool('includeTimestamp', true), line: s.line });
         break;
       }
