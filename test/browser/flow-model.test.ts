@@ -121,3 +121,39 @@ test('a lab brought up again, or a service restarted, is not a failover', () => 
   assert.equal(model.attachment.get('compute-1'), 'router-a');
   assert.deepEqual(model.failovers, []);
 });
+
+test('a notification listener is drawn on the broker, running or stopped, and never on a router', () => {
+  const { model, status } = labModel();
+  assert.ok(model.notifyOnly.has('telemetry'), 'telemetry, connected only to the broker, is a listener');
+  assert.equal(model.attachment.get('telemetry'), undefined, 'no RPC attachment for a listener');
+  assert.equal(model.notifyTarget('telemetry'), 'broker');
+  // Stopped (no connection; its RPC URL still names the routers): still no router.
+  const stopped = structuredClone(status);
+  const tel = stopped.components.find((c) => c.name === 'telemetry')!;
+  tel.state = 'stopped'; tel.pid = null; tel.connectedTo = null;
+  model.apply({ type: 'status', t: T + 1000, status: stopped });
+  assert.equal(model.attachment.get('telemetry'), undefined);
+  assert.ok(model.notifyOnly.has('telemetry'));
+  // Started again: back on the broker, and that is no failover.
+  model.apply({ type: 'status', t: T + 2000, status });
+  model.apply(msg(T + 2100, { service: 'telemetry', kind: 'transport.connected', transport: '127.0.0.1:15800' }));
+  assert.equal(model.attachment.get('telemetry'), undefined);
+  assert.deepEqual(model.failovers, []);
+  // RPC services keep their routers; a compute's notifier connection to the broker does not move it.
+  model.apply(msg(T + 2200, { service: 'compute-1', kind: 'transport.connected', transport: '127.0.0.1:15800' }));
+  assert.equal(model.attachment.get('compute-1'), 'router-b');
+  assert.ok(!model.notifyOnly.has('compute-1'));
+});
+
+test('a view that first sees a stopped listener does not guess a router for it', () => {
+  const hello = syntheticEvents({ durationMs: 0, startT: T })[0] as Extract<LabEvent, { type: 'hello' }>;
+  const tel = hello.status.components.find((c) => c.name === 'telemetry')!;
+  tel.state = 'stopped'; tel.pid = null; tel.connectedTo = null;
+  const model = new FlowModel();
+  model.apply(hello);
+  assert.equal(model.attachment.get('telemetry'), undefined, 'nothing says telemetry uses RPC');
+  // Once it runs and receives notifications, it is known as a listener.
+  model.apply(msg(T + 500, { service: 'telemetry', kind: 'notify.received', target: { topic: 'notifications' }, priority: 'info' }));
+  assert.ok(model.notifyOnly.has('telemetry'));
+  assert.equal(model.attachment.get('conductor'), 'router-a', 'RPC services are still on their routers');
+});

@@ -67,6 +67,13 @@ export class FlowModel {
   /** Service name -> component name its RPC connection is on. */
   attachment = new Map<string, string>();
   private attachedAt = new Map<string, number>();
+  /**
+   * Services that only listen for notifications (telemetry): their one
+   * connection is to the broker, so they are drawn there, never on a router,
+   * whatever their RPC transport says.
+   */
+  notifyOnly = new Set<string>();
+  private rpcUsers = new Set<string>(); // services seen using RPC
   failovers: FailoverNotice[] = [];
   lastError: { t: number; message: string } | null = null;
   progress = new Map<string, { message: string; t: number; elapsedMs: number }>();
@@ -155,9 +162,16 @@ export class FlowModel {
     // A different lab (topology or components) is not a failover: attachments start afresh.
     if (changed) { this.attachment.clear(); this.attachedAt.clear(); }
     for (const c of this.components) {
-      // Only a running service's move counts as a failover; a (re)starting one just attaches.
-      if (c.kind === 'service' && c.state !== 'running') this.attachment.delete(c.name);
       if (c.kind !== 'service') continue;
+      // Only a running service's move counts as a failover; a (re)starting one just attaches.
+      if (c.state !== 'running') this.attachment.delete(c.name);
+      const on = this.kindOf(this.componentForEndpoint(c.connectedTo));
+      if (on === 'router') this.markRpc(c.name);
+      // On the broker while RPC goes to routers: that connection is a notification listener's.
+      else if (on === 'broker' && this.kindOf(this.componentForEndpoint(firstHost(this.rpcUrlOf(c.name)))) === 'router') this.markNotifyOnly(c.name);
+      if (this.notifyOnly.has(c.name)) continue;
+      // A stopped service is drawn at its configured router only once it is known to use RPC.
+      if (!c.connectedTo && !this.rpcUsers.has(c.name)) continue;
       const to = this.componentForEndpoint(c.connectedTo ?? firstHost(c.transport?.rpc));
       if (to) this.attach(c.name, to, t);
     }
@@ -167,9 +181,36 @@ export class FlowModel {
     }
   }
 
+  private kindOf(name: string | null): ComponentStatus['kind'] | null {
+    return name ? this.components.find((c) => c.name === name)?.kind ?? null : null;
+  }
+
+  private rpcUrlOf(service: string): string | null {
+    return this.components.find((c) => c.name === service)?.transport?.rpc ?? this.status?.transports.rpc ?? null;
+  }
+
+  private markRpc(service: string): void {
+    this.rpcUsers.add(service);
+    if (this.notifyOnly.delete(service)) this.invalidateRoutes();
+  }
+
+  private markNotifyOnly(service: string): void {
+    if (this.rpcUsers.has(service) || this.notifyOnly.has(service)) return;
+    this.notifyOnly.add(service);
+    this.attachment.delete(service);
+    this.attachedAt.delete(service);
+    this.invalidateRoutes();
+  }
+
+  /** Where a service's notifications go: the component of its notification transport (the broker). */
+  notifyTarget(service: string): string | null {
+    const c = this.components.find((x) => x.name === service);
+    return this.componentForEndpoint(firstHost(c?.transport?.notify ?? this.status?.transports.notify)) ?? this.brokerName();
+  }
+
   /** Move a service's RPC attachment; a move between two components is a failover worth showing. */
   private attach(service: string, to: string | null, t: number | null): void {
-    if (!to) return;
+    if (!to || this.notifyOnly.has(service)) return;
     const from = this.attachment.get(service) ?? null;
     if (from === to) return;
     const target = this.components.find((c) => c.name === to);
@@ -215,6 +256,7 @@ export class FlowModel {
   private onMessage(e: ServiceEvent, w: number, t: number): FlowMessage[] {
     this.messages += w;
     const me = this.componentMeters(e.service);
+    if (e.kind.startsWith('rpc.')) this.markRpc(e.service);
     // Every RPC event names the connection it used: the service's attachment, now.
     if (e.transport && e.kind.startsWith('rpc.')) {
       const on = this.componentForEndpoint(e.transport);
@@ -240,9 +282,10 @@ export class FlowModel {
         return [];
       case 'transport.connected': {
         const to = this.componentForEndpoint(e.transport);
-        // Only the RPC connection decides the attachment; the notifier's broker connection does not.
-        if (to && this.components.find((c) => c.name === to)?.kind === 'router') this.attach(e.service, to, t);
-        else if (to && !this.attachment.has(e.service)) this.attach(e.service, to, null);
+        // Only the RPC connection decides the attachment; a broker connection does
+        // only when RPC itself goes over the broker (else it is the notifier's or listener's).
+        if (to && this.kindOf(to) === 'router') { this.markRpc(e.service); this.attach(e.service, to, t); }
+        else if (to && !this.attachment.has(e.service) && this.kindOf(this.componentForEndpoint(firstHost(this.rpcUrlOf(e.service)))) !== 'router') this.attach(e.service, to, null);
         return [];
       }
       case 'rpc.call': {
@@ -295,6 +338,8 @@ export class FlowModel {
         return [{ kind: 'notify', hops, weight: w }];
       }
       case 'notify.received': {
+        // A listener never seen using RPC: a notification-only service.
+        this.markNotifyOnly(e.service);
         this.kindMeter(e.kind).add(t, w);
         me.received.add(t, w);
         const q = this.queueFor(e);

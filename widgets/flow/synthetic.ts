@@ -34,11 +34,13 @@ export function syntheticEvents(opts: SyntheticOptions = {}): LabEvent[] {
   let seed = opts.seed ?? 7;
   const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
 
-  const attach: Record<string, string> = { conductor: 'router-a', 'compute-1': 'router-b', 'compute-2': 'router-c', telemetry: 'router-a' };
+  // RPC services and the router each is attached to; telemetry only listens for notifications, on the broker.
+  const attach: Record<string, string> = { conductor: 'router-a', 'compute-1': 'router-b', 'compute-2': 'router-c' };
+  const services = [...Object.keys(attach), 'telemetry'];
   const rpcUrl = `amqp://${ROUTERS.map((r) => `127.0.0.1:${PORT(r)}`).join(',')}/`;
   const comp = (name: string, kind: ComponentStatus['kind'], product: string, endpoint: string | null, pid: number): ComponentStatus => ({
     name, kind, state: 'running', pid, endpoint, product, startedAt: t0 - 30_000, detail: null,
-    ...(kind === 'service' ? { transport: { rpc: rpcUrl, notify: 'rabbit://127.0.0.1:15800/' }, connectedTo: `amqp://127.0.0.1:${PORT(attach[name])}` } : {}),
+    ...(kind === 'service' ? { transport: { rpc: rpcUrl, notify: 'rabbit://127.0.0.1:15800/' }, connectedTo: attach[name] ? `amqp://127.0.0.1:${PORT(attach[name])}` : 'amqp://127.0.0.1:15800' } : {}),
   });
   const status: LabStatus = {
     home: '(synthetic)', topology: 'hybrid-mesh', router: 'embedded',
@@ -46,7 +48,7 @@ export function syntheticEvents(opts: SyntheticOptions = {}): LabEvent[] {
     components: [
       comp('broker', 'broker', 'RabbitMQ 3.10.8', 'amqp://127.0.0.1:15800', 1000),
       ...ROUTERS.map((r, i) => comp(r, 'router', 'hmlab-router 0.1.0', `amqp://127.0.0.1:${PORT(r)}`, 1001 + i)),
-      ...Object.keys(attach).map((s, i) => comp(s, 'service', 'oslo.messaging 14.0.3', null, 1100 + i)),
+      ...services.map((s, i) => comp(s, 'service', 'oslo.messaging 14.0.3', null, 1100 + i)),
     ],
     traffic: { rpcCalls: { ok: 0, failed: 0 }, rpcCasts: { sent: 0 }, fanouts: { sent: 0 }, notifications: { sent: 0, received: 0 } },
     trafficRate: rate,

@@ -85,31 +85,6 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
   let lastFrame = 0;
   let disposed = false;
 
-  // ---- Events ----------------------------------------------------------------------------
-  const unsubscribe = stream.subscribe((ev: LabEvent) => {
-    const t0 = performance.now();
-    eventsSeen++;
-    // A looping replay starts over: start the picture over too.
-    if (ev.type === 'hello' && model.lastT && ev.t < model.lastT - 1000) resetModel();
-    const msgs = model.apply(ev);
-    for (const m of msgs) launch(m);
-    if (ev.type === 'component' || ev.type === 'failover' || ev.type === 'hello' || ev.type === 'status') {
-      redraw(); // a dead router must look dead at once, not at the next tick
-    }
-    if (ev.type === 'broker' && charts) charts.queue.push(ev.t, model.visibleQueues(MAX_QUEUES));
-    ingestMs += performance.now() - t0;
-  });
-  const unState = stream.onState((s: StreamState, detail: string | null) => {
-    conn.dataset.state = s;
-    conn.dataset.mode = stream.mode;
-    const word = stream.mode === 'replay'
-      ? { connecting: 'loading recording…', open: `REPLAY · ${stream.source}`, reconnecting: 'REPLAY', ended: `REPLAY ended · ${stream.source}`, closed: 'REPLAY failed' }[s]
-      : { connecting: 'connecting…', open: 'LIVE', reconnecting: 'RECONNECTING…', ended: 'ended', closed: 'disconnected' }[s];
-    conn.textContent = word;
-    conn.title = detail ?? '';
-    if (s === 'closed' && detail) { empty.textContent = detail; empty.hidden = false; }
-  });
-
   function resetModel(): void {
     model = new FlowModel();
     particles.clear();
@@ -274,7 +249,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const nsvc = layout.broker ? model.components.filter((c) => c.kind === 'service' && layout.services.has(c.name) && (c.transport?.notify || notifyUrl)).map((c) => c.name) : [];
     const ns = gAttach.selectAll<SVGPathElement, string>('path.notify-attach').data(nsvc, (d) => d);
     ns.exit().remove();
-    ns.enter().append('path').attr('class', 'notify-attach').merge(ns).attr('d', (d) => {
+    ns.enter().append('path').attr('class', 'notify-attach').merge(ns).classed('listener', (d) => model.notifyOnly.has(d)).attr('d', (d) => {
       const a = serviceAnchor(layout.services.get(d)!);
       const x = layout.broker!.exchange;
       return `M${a.x},${a.y} C${a.x + 90},${a.y} ${x.x - 90},${x.y} ${x.x},${x.y}`;
@@ -338,7 +313,10 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       const dead = !alive(d);
       gg.attr('data-state', d.state).classed('dead', dead).classed('starting', d.state === 'starting');
       gg.select('rect.body').attr('x', b.x).attr('y', b.y).attr('width', b.w).attr('height', b.h);
-      const on = model.attachment.get(d.name);
+      // RPC services name their router; a notification listener names the broker it reads from.
+      const listener = model.notifyOnly.has(d.name);
+      const on = listener ? model.notifyTarget(d.name) : model.attachment.get(d.name);
+      gg.classed('listener', listener).attr('data-attached', on ?? null);
       gg.select('text.name').attr('x', b.x + 12).attr('y', b.y + 24).text(`${d.name}${on ? `  → ${on}` : ''}`);
       const m = model.perComponent.get(d.name);
       const sent = m?.sent.total ?? 0;
@@ -484,6 +462,33 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
   }), 1000);
   fitCanvas();
   redraw();
+
+  // ---- Events ----------------------------------------------------------------------------
+  // Subscribed last: a stream that already has events replays them at once,
+  // inside subscribe(), so everything the handlers touch must exist by now.
+  const unsubscribe = stream.subscribe((ev: LabEvent) => {
+    const t0 = performance.now();
+    eventsSeen++;
+    // A looping replay starts over: start the picture over too.
+    if (ev.type === 'hello' && model.lastT && ev.t < model.lastT - 1000) resetModel();
+    const msgs = model.apply(ev);
+    for (const m of msgs) launch(m);
+    if (ev.type === 'component' || ev.type === 'failover' || ev.type === 'hello' || ev.type === 'status') {
+      redraw(); // a dead router must look dead at once, not at the next tick
+    }
+    if (ev.type === 'broker' && charts) charts.queue.push(ev.t, model.visibleQueues(MAX_QUEUES));
+    ingestMs += performance.now() - t0;
+  });
+  const unState = stream.onState((s: StreamState, detail: string | null) => {
+    conn.dataset.state = s;
+    conn.dataset.mode = stream.mode;
+    const word = stream.mode === 'replay'
+      ? { connecting: 'loading recording…', open: `REPLAY · ${stream.source}`, reconnecting: 'REPLAY', ended: `REPLAY ended · ${stream.source}`, closed: 'REPLAY failed' }[s]
+      : { connecting: 'connecting…', open: 'LIVE', reconnecting: 'RECONNECTING…', ended: 'ended', closed: 'disconnected' }[s];
+    conn.textContent = word;
+    conn.title = detail ?? '';
+    if (s === 'closed' && detail) { empty.textContent = detail; empty.hidden = false; }
+  });
 
   return {
     element: root,
