@@ -30,10 +30,11 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
     let a: RouterProc, b: RouterProc, c: RouterProc;
     let s1: OsloProc, s2: OsloProc, client: OsloProc;
     let ports: { an: number; ai: number; bn: number; bi: number; cn: number };
+    let dir: string;
     const url = (...p: number[]) => `amqp://${p.map((x) => `127.0.0.1:${x}`).join(',')}/`;
 
     before(async () => {
-      const dir = tempDir(scope);
+      dir = tempDir(scope);
       ports = { an: await freePort(), ai: await freePort(), bn: await freePort(), bi: await freePort(), cn: await freePort() };
       a = await startRouter(scope, dir, { id: 'Router.A', normal: ports.an, interRouter: ports.ai }, product);
       b = await startRouter(scope, dir, { id: 'Router.B', normal: ports.bn, interRouter: ports.bi, connectTo: [ports.ai] }, product);
@@ -177,6 +178,16 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
         return r.ok ? r : null;
       }, 30000, 'a call after failover to succeed');
       assert.ok(['s1', 's2'].includes((ok.result as { server: string }).server));
+      // the crashed router comes back with the same id and config: the mesh takes it in again
+      const back = victim === b
+        ? await startRouter(scope, dir, { id: 'Router.B', normal: ports.bn, interRouter: ports.bi, connectTo: [ports.ai] }, product)
+        : await startRouter(scope, dir, { id: 'Router.C', normal: ports.cn, connectTo: [ports.ai, ports.bi] }, product);
+      const t1 = Date.now();
+      await eventually(async () => {
+        const m = await ManagementClient.connect('127.0.0.1', a.port);
+        try { return (await m.query('router.node', ['id'])).some((n) => n.id === back.id); } finally { await m.close(); }
+      }, 10000, `Router.A to see ${back.id} again`);
+      assert.ok(Date.now() - t1 < 5000, 'the mesh took more than 5 s to take the router back');
     });
   });
 }
