@@ -349,7 +349,7 @@ export class Router {
       if (info.dir === 'out') this.log.info('ROUTER', `Connected to router ${info.container} via ${info.host}`);
       const control = connection.open_sender({ name: `${this.id}/control/${info.identity}`, target: { address: CONTROL_ADDRESS }, source: { address: CONTROL_ADDRESS } });
       info.control = control;
-      (control as unknown as { hmlabOwn?: boolean }).hmlabOwn = true;
+      this.newOutLink(control, info, 'control', null);
       const transit = connection.open_sender({ name: `${this.id}/transit/${info.identity}`, target: { address: TRANSIT_ADDRESS }, source: { address: TRANSIT_ADDRESS } });
       info.transit = this.newOutLink(transit, info, 'transit', null);
       this.sendControl(info, { op: 'hello', id: this.id, cost: info.cost, instance: this.instance });
@@ -393,7 +393,7 @@ export class Router {
 
   /** The peer attached a receiving link: the router sends on it (a consumer). */
   private onOutgoingAttach(sender: Sender, connection: Connection): void {
-    if (this.outLinkOf(sender) || (sender as unknown as { hmlabOwn?: boolean }).hmlabOwn) return; // our own link being confirmed
+    if (this.outLinkOf(sender)) return; // our own link being confirmed
     const info = this.connInfo(connection);
     const remote = (sender as unknown as { remote: { attach: { source?: { address?: string; dynamic?: boolean }; target?: unknown } } }).remote.attach;
     const source = remote.source ?? {};
@@ -852,6 +852,8 @@ export class Router {
   private sendControl(info: ConnInfo, body: Record<string, unknown>): void {
     const s = info.control;
     if (!s) return;
+    const l = this.outLinkOf(s);
+    if (l) { l.deliveryCount++; l.presettledCount++; }
     const d = s.send({ body });
     (d as { settled: boolean }).settled = true;
   }
