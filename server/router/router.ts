@@ -38,6 +38,10 @@ const MAX_TTL = 16;
 // rhea's per-session delivery ring: frees slots in order, so one long-held
 // delivery (a slow RPC server) must not close the window for all others
 const SESSION_BUFFER = 1 << 20;
+// neighbours say hello every second; three silent seconds and the link counts
+// as dead (a frozen router keeps its TCP connection open), as with qdrouterd
+const HELLO_INTERVAL_MS = 1000;
+const HELLO_MAX_AGE_MS = 3000;
 
 export interface ConnInfo {
   identity: number;
@@ -54,6 +58,7 @@ export interface ConnInfo {
   links: Set<InLink | OutLink>;
   connector?: ConnectorConfig;
   user?: string;
+  lastHeard?: number; // inter-router: when the neighbour last spoke on its control link
 }
 
 interface LinkStats { deliveryCount: number; acceptedCount: number; rejectedCount: number; releasedCount: number; modifiedCount: number; presettledCount: number; droppedPresettledCount: number }
@@ -152,6 +157,7 @@ export class Router {
   private seq = 0;
   private adTimer: NodeJS.Timeout | null = null;
   private refreshTimer: NodeJS.Timeout | null = null;
+  private helloTimer: NodeJS.Timeout | null = null;
   private readonly reconnectTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
   private lastAdvertised = '';
@@ -189,6 +195,8 @@ export class Router {
     for (const c of this.config.connectors) this.connectTo(c);
     this.refreshTimer = setInterval(() => this.advertise(true), 3000);
     this.refreshTimer.unref();
+    this.helloTimer = setInterval(() => this.hello(), HELLO_INTERVAL_MS);
+    this.helloTimer.unref();
   }
 
   private listen(l: ListenerConfig): Promise<void> {
@@ -274,6 +282,7 @@ export class Router {
     for (const t of this.reconnectTimers) clearTimeout(t);
     if (this.adTimer) clearTimeout(this.adTimer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.helloTimer) clearInterval(this.helloTimer);
     for (const s of this.servers) s.close();
     const closing = [...this.connections.values()].map((c) => new Promise<void>((resolve) => {
       const t = setTimeout(() => { try { (c.connection as unknown as { socket?: { destroy(): void } }).socket?.destroy(); } catch { /* gone */ } resolve(); }, 500);
@@ -858,9 +867,27 @@ export class Router {
     (d as { settled: boolean }).settled = true;
   }
 
+  /** Keep-alive on every inter-router connection; drop neighbours gone silent. */
+  private hello(): void {
+    const now = Date.now();
+    for (const info of this.connections.values()) {
+      if (info.role !== 'inter-router' || !info.control) continue;
+      if (info.peerRouter && info.lastHeard && now - info.lastHeard > HELLO_MAX_AGE_MS) {
+        this.log.info('ROUTER', `Neighbor ${info.peerRouter} silent for ${now - info.lastHeard} ms: dropping the link`);
+        const socket = (info.connection as unknown as { socket?: Socket }).socket;
+        this.onConnectionLost(info.connection, 'neighbor stopped answering');
+        socket?.destroy();
+        continue;
+      }
+      this.sendControl(info, { op: 'keepalive', id: this.id });
+    }
+  }
+
   private onControl(info: ConnInfo, msg: Message): void {
     const body = msg.body as Record<string, unknown> | undefined;
     if (!body || typeof body.op !== 'string') return;
+    info.lastHeard = Date.now();
+    if (body.op === 'keepalive') return;
     if (body.op === 'hello') {
       const id = String(body.id);
       if (id === this.id) {

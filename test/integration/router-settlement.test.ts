@@ -108,5 +108,22 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       s.removeListener('sendable', pump);
       await closeConnection(pc);
     });
+
+    it('drops a frozen neighbour within seconds and takes it back when it wakes', async () => {
+      const nodes = async () => {
+        const m = await ManagementClient.connect('127.0.0.1', a.port);
+        try { return (await m.query('router.node', ['id'])).map((n) => String(n.id)); } finally { await m.close(); }
+      };
+      assert.ok((await nodes()).includes('Router.B'));
+      process.kill(b.child.pid!, 'SIGSTOP'); // alive, TCP open, silent
+      try {
+        const t0 = Date.now();
+        await eventually(async () => !(await nodes()).includes('Router.B'), 10000, 'Router.A to drop the frozen Router.B');
+        assert.ok(Date.now() - t0 < 6000, `took ${Date.now() - t0} ms to notice a frozen neighbour`);
+      } finally {
+        process.kill(b.child.pid!, 'SIGCONT');
+      }
+      await eventually(async () => (await nodes()).includes('Router.B'), 15000, 'Router.B to rejoin after waking');
+    });
   });
 }
