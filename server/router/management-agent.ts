@@ -14,16 +14,19 @@ export const ENTITY_ATTRIBUTES: Record<string, string[]> = {
   router: ['name', 'identity', 'type', 'id', 'mode', 'area', 'version', 'metadata', 'addrCount', 'linkCount', 'nodeCount', 'connectionCount',
     'presettledDeliveries', 'droppedPresettledDeliveries', 'acceptedDeliveries', 'rejectedDeliveries', 'releasedDeliveries', 'modifiedDeliveries',
     'deliveriesDelayed1Sec', 'deliveriesDelayed10Sec', 'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit',
-    'deliveriesIngressRouteContainer', 'deliveriesEgressRouteContainer', 'workerThreads', 'uptimeSeconds'],
+    'deliveriesIngressRouteContainer', 'deliveriesEgressRouteContainer', 'workerThreads', 'uptimeSeconds', 'hostName',
+    'helloIntervalSeconds', 'helloMaxAgeSeconds', 'defaultDistribution', 'allowUnsettledMulticast', 'blockedLinkCount', 'linkRouteCount',
+    'autoLinkCount', 'deliveriesStuck', 'deliveriesRedirectedToFallback', 'memoryUsage'],
   connection: ['name', 'identity', 'type', 'host', 'role', 'dir', 'container', 'sasl', 'isAuthenticated', 'user', 'isEncrypted',
-    'sslProto', 'sslCipher', 'properties', 'sslSsf', 'tenant', 'ssl', 'opened', 'active', 'adminStatus', 'operStatus', 'uptimeSeconds', 'lastDlvSeconds'],
+    'sslProto', 'sslCipher', 'properties', 'sslSsf', 'tenant', 'ssl', 'opened', 'adminStatus', 'operStatus', 'uptimeSeconds', 'lastDlvSeconds', 'protocol'],
   'router.link': ['name', 'identity', 'type', 'linkName', 'linkType', 'linkDir', 'owningAddr', 'capacity', 'peer', 'undeliveredCount',
     'unsettledCount', 'deliveryCount', 'connectionId', 'adminStatus', 'operStatus', 'presettledCount', 'droppedPresettledCount',
     'acceptedCount', 'rejectedCount', 'releasedCount', 'modifiedCount', 'deliveriesDelayed1Sec', 'deliveriesDelayed10Sec',
-    'deliveriesStuck', 'openMovedStreams', 'settleRate', 'creditAvailable', 'zeroCreditSeconds', 'priority'],
+    'deliveriesStuck', 'settleRate', 'creditAvailable', 'zeroCreditSeconds', 'priority', 'ingressHistogram'],
   'router.address': ['name', 'identity', 'type', 'key', 'distribution', 'inProcess', 'subscriberCount', 'remoteCount', 'containerCount',
     'remoteHostRouters', 'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit', 'deliveriesToContainer', 'deliveriesFromContainer',
-    'transitOutstanding', 'trackedDeliveries', 'priority', 'deliveriesRedirectedToFallback'],
+    'transitOutstanding', 'trackedDeliveries', 'priority', 'deliveriesRedirectedToFallback', 'deliveriesIngressRouteContainer',
+    'deliveriesEgressRouteContainer'],
   'router.node': ['name', 'identity', 'type', 'id', 'protocolVersion', 'instance', 'linkState', 'nextHop', 'routerLink', 'cost',
     'validOrigins', 'address', 'lastTopoChange', 'index'],
 };
@@ -88,7 +91,9 @@ export class ManagementAgent {
           name: `router/${r.id}`, identity: `router/${r.id}`, type: ENTITY_PREFIX + 'router', id: r.id, mode: r.mode, area: '0', version: VERSION,
           metadata: null, addrCount: r.addresses.size, linkCount: links, nodeCount: r.db.routes.size, connectionCount: r.connections.size,
           ...r.counters, deliveriesIngressRouteContainer: 0, deliveriesEgressRouteContainer: 0, workerThreads: 1,
-          uptimeSeconds: Math.floor((Date.now() - r.instance) / 1000),
+          uptimeSeconds: Math.floor((Date.now() - r.instance) / 1000), hostName: null, helloIntervalSeconds: 1, helloMaxAgeSeconds: 3,
+          defaultDistribution: 'balanced', allowUnsettledMulticast: false, blockedLinkCount: 0, linkRouteCount: 0, autoLinkCount: 0,
+          deliveriesStuck: 0, deliveriesRedirectedToFallback: 0, memoryUsage: process.memoryUsage.rss(),
         }];
       }
       case 'connection':
@@ -149,8 +154,8 @@ export class ManagementAgent {
     return {
       name: `connection/${c.host}`, identity: String(c.identity), type: ENTITY_PREFIX + 'connection', host: c.host, role: c.role, dir: c.dir,
       container: c.container, sasl: 'ANONYMOUS', isAuthenticated: false, user: c.user ?? 'anonymous', isEncrypted: false, sslProto: null,
-      sslCipher: null, properties: props, sslSsf: 0, tenant: null, ssl: false, opened: true, active: true, adminStatus: 'enabled',
-      operStatus: 'up', uptimeSeconds: Math.floor((Date.now() - c.opened) / 1000), lastDlvSeconds: null,
+      sslCipher: null, properties: props, sslSsf: 0, tenant: null, ssl: false, opened: true, adminStatus: 'enabled',
+      operStatus: 'up', uptimeSeconds: Math.floor((Date.now() - c.opened) / 1000), lastDlvSeconds: null, protocol: 'amqp',
     };
   }
 
@@ -166,7 +171,7 @@ export class ManagementAgent {
       deliveryCount: l.deliveryCount, connectionId: String(l.conn.identity), adminStatus: 'enabled', operStatus: 'up',
       presettledCount: l.presettledCount, droppedPresettledCount: l.droppedPresettledCount, acceptedCount: l.acceptedCount,
       rejectedCount: l.rejectedCount, releasedCount: l.releasedCount, modifiedCount: l.modifiedCount, deliveriesDelayed1Sec: 0,
-      deliveriesDelayed10Sec: 0, deliveriesStuck: 0, openMovedStreams: false, settleRate: 0, creditAvailable: credit, zeroCreditSeconds: 0, priority: 4,
+      deliveriesDelayed10Sec: 0, deliveriesStuck: 0, settleRate: 0, creditAvailable: credit, zeroCreditSeconds: 0, priority: 4, ingressHistogram: null,
     };
   }
 
@@ -178,7 +183,7 @@ export class ManagementAgent {
       subscriberCount: e.consumers.length, remoteCount: remote.size, containerCount: 0, remoteHostRouters: [...remote.keys()],
       deliveriesIngress: e.deliveriesIngress, deliveriesEgress: e.deliveriesEgress, deliveriesTransit: e.deliveriesTransit,
       deliveriesToContainer: e.deliveriesToContainer, deliveriesFromContainer: e.deliveriesFromContainer, transitOutstanding: null,
-      trackedDeliveries: 0, priority: -1, deliveriesRedirectedToFallback: 0,
+      trackedDeliveries: 0, priority: -1, deliveriesRedirectedToFallback: 0, deliveriesIngressRouteContainer: 0, deliveriesEgressRouteContainer: 0,
     };
   }
 
@@ -187,6 +192,7 @@ export class ManagementAgent {
       name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution, inProcess, subscriberCount: 0, remoteCount: 0,
       containerCount: 0, remoteHostRouters: [], deliveriesIngress: 0, deliveriesEgress: 0, deliveriesTransit: 0, deliveriesToContainer: 0,
       deliveriesFromContainer: 0, transitOutstanding: null, trackedDeliveries: 0, priority: -1, deliveriesRedirectedToFallback: 0,
+      deliveriesIngressRouteContainer: 0, deliveriesEgressRouteContainer: 0,
     };
   }
 }
