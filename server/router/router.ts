@@ -129,7 +129,7 @@ export interface RouterCounters {
   deliveriesDelayed10Sec: number;
 }
 
-type OutDelivery = Delivery & { hmlabPending?: Pending; hmlabLink?: OutLink };
+type OutDelivery = Delivery & { hmlabPending?: Pending; hmlabLink?: OutLink; hmlabDest?: string };
 
 function newStats(): LinkStats {
   return { deliveryCount: 0, acceptedCount: 0, rejectedCount: 0, releasedCount: 0, modifiedCount: 0, presettledCount: 0, droppedPresettledCount: 0 };
@@ -476,6 +476,7 @@ export class Router {
       const p = d.hmlabPending;
       if (!p) continue;
       d.hmlabPending = undefined;
+      this.untrack(d);
       if (d.id < outgoing.next_pending_delivery) this.settleIn(p, 'modified', { delivery_failed: true });
       else this.settleIn(p, 'released');
     }
@@ -710,10 +711,18 @@ export class Router {
     return true;
   }
 
+  /** Unsettled deliveries this router sent toward another router (balanced load). */
+  private readonly outstandingByRouter = new Map<string, number>();
+
   private outstandingTo(transit: OutLink, router: string): number {
-    let n = transit.backlog.length;
-    for (const d of transit.unsettled as Set<OutDelivery>) if (d.hmlabPending?.dest === router) n++;
-    return n;
+    return transit.backlog.length + (this.outstandingByRouter.get(router) ?? 0);
+  }
+
+  private untrack(d: OutDelivery): void {
+    if (!d.hmlabDest) return;
+    const n = (this.outstandingByRouter.get(d.hmlabDest) ?? 1) - 1;
+    if (n > 0) this.outstandingByRouter.set(d.hmlabDest, n); else this.outstandingByRouter.delete(d.hmlabDest);
+    d.hmlabDest = undefined;
   }
 
   /** Send toward another router along the lowest-cost path. */
@@ -799,6 +808,10 @@ export class Router {
       d.hmlabPending = p;
       d.hmlabLink = l;
       l.unsettled.add(d);
+      if (l.kind === 'transit' && p.dest) {
+        d.hmlabDest = p.dest;
+        this.outstandingByRouter.set(p.dest, (this.outstandingByRouter.get(p.dest) ?? 0) + 1);
+      }
     }
     this.done(p);
     if (!p.inDel) p.inLink = null;
@@ -808,6 +821,7 @@ export class Router {
     const p = d.hmlabPending;
     if (!p) return;
     d.hmlabPending = undefined;
+    this.untrack(d);
     const l = d.hmlabLink;
     if (l) {
       l.unsettled.delete(d);
