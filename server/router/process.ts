@@ -29,6 +29,9 @@ export async function runRouter(configFile: string): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A reader that went away (closed pipe) must not stop the router either.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   // A bug handling one connection must not take the whole router down.
   process.on('uncaughtException', (err) => log.error('SERVER', `Unexpected error (router keeps running): ${err.stack ?? err.message}`));
   try {
