@@ -417,7 +417,8 @@ transport_url = ${rotated}
     if (spec.kind === 'service' && lowPriority) {
       // While the broker boots, Python imports must not steal its CPU: the
       // broker is the critical path of `up`, the services wait for it anyway.
-      try { setPriority(proc.pid, 10); } catch { /* not allowed: start anyway */ }
+      // They get full priority back as soon as the broker and routers run.
+      try { setPriority(proc.pid, 19); } catch { /* not allowed: start anyway */ }
     }
     patchComponent(this.paths.state, spec.name, { state: 'starting', pid: proc.pid, startedAt: t0, readyAt: null, detail: null });
     let message = 'starting';
@@ -444,6 +445,7 @@ transport_url = ${rotated}
         try { setPriority(proc.pid, 0); } catch { /* stays nice: harmless */ }
       }
       patchComponent(this.paths.state, spec.name, { state: 'running', product, readyAt: Date.now(), detail: null });
+      if (spec.kind !== 'service' && lowPriority) this.raiseServicesWhenBackendsReady();
       emit('running');
       return { pid: proc.pid, error: null };
     } catch (err) {
@@ -466,6 +468,17 @@ transport_url = ${rotated}
       clearInterval(tick);
       clearTimeout(timer);
       signal.removeEventListener('abort', stopLocal);
+    }
+  }
+
+  /** Once broker and routers run, the services are the critical path: full priority. */
+  private raiseServicesWhenBackendsReady(): void {
+    const s = this.state();
+    if (!s || s.components.some((c) => c.kind !== 'service' && c.state !== 'running')) return;
+    for (const c of s.components) {
+      if (c.kind === 'service' && c.pid && this.isLive(c.pid)) {
+        try { setPriority(c.pid, 0); } catch { /* stays nice: harmless */ }
+      }
     }
   }
 
