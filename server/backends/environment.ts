@@ -25,6 +25,8 @@ export const DEFAULT_TRAFFIC_RATE = 5;
 const UP_CONNECT_TIMEOUT_S = 90;
 /** ... and when started on its own, against components that already run. */
 const START_CONNECT_TIMEOUT_S = 5;
+/** Raising a priority back needs root: elsewhere services keep their normal priority throughout. */
+const CAN_RENICE = process.getuid?.() === 0;
 
 const upOptionsSchema = z.object({
   topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), {
@@ -414,7 +416,7 @@ transport_url = ${rotated}
       if (throwOnFail) throw new LabError('component-failed', `${spec.name} failed: ${error}`);
       return { pid: -1, error };
     }
-    if (spec.kind === 'service' && lowPriority) {
+    if (spec.kind === 'service' && lowPriority && CAN_RENICE) {
       // While the broker boots, Python imports must not steal its CPU: the
       // broker is the critical path of `up`, the services wait for it anyway.
       // They get full priority back as soon as the broker and routers run.
