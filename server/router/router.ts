@@ -355,6 +355,16 @@ export class Router {
     info.container = connection.container_id ?? '';
     this.log.info('SERVER', `Connection ${info.dir === 'in' ? 'from' : 'to'} ${info.host} (container ${info.container}) opened, role=${info.role}`);
     if (info.role === 'inter-router') {
+      const product = ((connection as unknown as { remote?: { open?: { properties?: { product?: unknown } } } }).remote?.open?.properties?.product);
+      if (product !== PRODUCT) {
+        // a client (or another router product) on an inter-router port: say so instead of half-working
+        const why = info.dir === 'in'
+          ? `this is an inter-router listener of ${this.id}: only ${PRODUCT} routers connect here; clients use a normal listener`
+          : `${info.host} is not an ${PRODUCT} inter-router listener (peer product ${String(product ?? 'none')})`;
+        this.log.warning('ROUTER', `Refusing inter-router connection ${info.dir === 'in' ? 'from' : 'to'} ${info.host}: ${why}`);
+        connection.close({ condition: 'amqp:unauthorized-access', description: why });
+        return;
+      }
       if (info.dir === 'out') this.log.info('ROUTER', `Connected to router ${info.container} via ${info.host}`);
       const control = connection.open_sender({ name: `${this.id}/control/${info.identity}`, target: { address: CONTROL_ADDRESS }, source: { address: CONTROL_ADDRESS } });
       info.control = control;
@@ -437,6 +447,13 @@ export class Router {
     const remote = (receiver as unknown as { remote: { attach: { source?: unknown; target?: { address?: string; dynamic?: boolean } } } }).remote.attach;
     const target = remote.target ?? {};
     if (remote.source) receiver.set_source(remote.source as never);
+    if (info.role === 'normal' && (target.address === CONTROL_ADDRESS || target.address === TRANSIT_ADDRESS)) {
+      // a router's connector pointed at a normal listener
+      const why = `a router connected to the normal listener of ${this.id}; point its connector at an inter-router listener`;
+      this.log.warning('ROUTER', `${why} (connection from ${info.host})`);
+      connection.close({ condition: 'amqp:unauthorized-access', description: why });
+      return;
+    }
     if (target.dynamic) {
       receiver.close({ condition: 'amqp:not-implemented', description: 'dynamic targets are not supported; attach to an address or use the anonymous relay' });
       return;

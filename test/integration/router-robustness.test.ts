@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { freePort, startRouter, tempDir, sleep } from '../helpers/router-procs.js';
+import { eventually, freePort, startRouter, tempDir, sleep } from '../helpers/router-procs.js';
 import { amqpConnect, closeConnection, nextMessage, openReceiver, openSender, sendForOutcome, waitSendable } from '../helpers/router-amqp.js';
 import { ManagementClient } from '../../server/router/index.js';
 import type { RouterProc } from '../helpers/router-procs.js';
@@ -102,5 +102,23 @@ describe('embedded router SASL', () => {
     const [r] = await m.query('router', ['id']);
     assert.equal(r.id, 'Router.S');
     await m.close();
+  });
+});
+
+describe('embedded router roles', () => {
+  it('refuses a client on an inter-router listener, and a router on a normal listener, saying which port to use', async (t) => {
+    const scope = cleanupScope();
+    t.after(() => scope.run());
+    const dir = tempDir(scope);
+    const inter = await freePort();
+    const a = await startRouter(scope, dir, { id: 'Router.I', normal: await freePort(), interRouter: inter });
+    const c = await amqpConnect(t, inter, 'lost-client');
+    const err = await new Promise<{ condition?: string; description?: string }>((res) => c.once('connection_close', (ctx) => res((ctx.connection.error ?? {}) as never)));
+    assert.equal(err.condition, 'amqp:unauthorized-access');
+    assert.match(String(err.description), /inter-router listener .*clients use a normal listener/);
+    // a router whose connector points at the normal listener is told so, and logs it
+    const b = await startRouter(scope, dir, { id: 'Router.J', normal: await freePort(), connectTo: [a.port] });
+    await eventually(() => /point its connector at an inter-router listener/.test(a.output()), 5000, 'Router.I to name the misconfiguration');
+    assert.equal(b.child.exitCode, null);
   });
 });
