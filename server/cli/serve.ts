@@ -52,7 +52,7 @@ export function registerServeCommands(program: Command): void {
     .description('start the lab server: the deck, the labs and the flow view in a browser, the lab API and its event stream')
     .option('--host <host>', 'address to listen on (loopback unless you mean to share it)', '127.0.0.1')
     .option('--port <n>', 'port to listen on', String(DEFAULT_PORT))
-    .option('--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab)')
+    .option('--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab/lab)')
     .option('--up <topology>', `also bring a lab up once listening: ${TOPOLOGIES.join(', ')}`)
     .option('--base-port <n>', 'first port of the lab\'s block (with --up)')
     .option('--qdrouterd <path>', 'run this qdrouterd instead of the embedded router (with --up)')
@@ -139,7 +139,7 @@ export function registerServeCommands(program: Command): void {
 
   program.command('record <file>')
     .description('record the event stream of the running lab into FILE (JSON lines) for replay with ?replay=NAME')
-    .option('--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab)')
+    .option('--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab/lab)')
     .option('--duration <seconds>', 'stop after this many seconds (default: at Ctrl-C)')
     .option('--messages-per-second <n>', 'message events kept per second (the rest are counted, not stored)', '40')
     .option('--scenario <text>', 'one sentence saying what the run shows, stored in the header')
