@@ -1,13 +1,12 @@
 // A fixed layout, the same every time so an audience can learn it: services on
 // the left, the router mesh in the centre, the broker with its exchange and
 // queues along the bottom. Coordinates are in the diagram's own units
-// (VIEW_W x VIEW_H); SVG and canvas both scale them to the screen.
+// (VIEW_W x VIEW_H); SVG and canvas both scale them to the screen. Counters
+// and the legend sit beside the diagram, never on it.
 import type { ComponentStatus } from '../api/wire.js';
 
-export const VIEW_W = 1200;
+export const VIEW_W = 900;
 export const VIEW_H = 470;
-/** The right-hand strip stays free for the totals and legend the view lays over it. */
-const RIGHT_FREE = 310;
 
 export interface Point { x: number; y: number }
 export interface ServiceBox extends Point { w: number; h: number; name: string }
@@ -41,7 +40,7 @@ export function computeLayout(components: ComponentStatus[], queueNames: string[
 
   // Routers: on a circle in the upper centre, the first at the top, so a
   // mesh of three reads as a triangle with its three inter-router links.
-  const right = VIEW_W - RIGHT_FREE;
+  const right = VIEW_W - 10;
   const cx = (sw + 40 + right) / 2 + 20;
   const cy = broker ? 150 : VIEW_H / 2 - 20;
   const rad = routers.length <= 1 ? 0 : routers.length === 2 ? 95 : 100;

@@ -42,7 +42,10 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     h('span', { class: 'hm-muted' }, 'slowed down to be seen'));
   const banner = h('div', { class: 'hm-flow-banner', 'data-testid': 'flow-banner' });
   const empty = h('div', { class: 'hm-flow-empty' }, 'Waiting for the lab… (no components yet)');
-  const stage = h('div', { class: 'hm-flow-stage' }, svgHost, canvas, h('div', { class: 'hm-flow-side' }, totals, legend, banner), empty);
+  const stage = h('div', { class: 'hm-flow-stage' }, svgHost, canvas, empty);
+  // Counters, legend and notices get a column of their own: they can never cover a node.
+  const side = h('div', { class: 'hm-flow-side', 'data-testid': 'flow-side' }, totals, legend, banner);
+  const body = h('div', { class: 'hm-flow-body' }, stage, side);
   const showCharts = opts.charts !== false;
   const chartBoxes = showCharts ? {
     queue: h('div', { class: 'hm-flow-chart' }),
@@ -54,7 +57,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     h('section', { class: 'hm-card' }, h('h3', {}, 'Broker queue depth'), chartBoxes.queue),
     h('section', { class: 'hm-card' }, h('h3', {}, 'Messages per second'), chartBoxes.rates),
     h('section', { class: 'hm-card' }, h('h3', {}, 'RPC call latency ', latencyTitle), chartBoxes.latency)) : null;
-  const root = h('div', { class: 'hm-flow hm-root', 'data-testid': 'flow-view' }, bar, stage, chartsRow);
+  const root = h('div', { class: 'hm-flow hm-root', 'data-testid': 'flow-view' }, bar, body, chartsRow);
   el.append(root);
 
   const svg: Sel<SVGSVGElement> = select(svgHost).append('svg')
@@ -84,6 +87,9 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
   const frameGaps: number[] = [];
   let lastFrame = 0;
   let disposed = false;
+  /** Below this width the view is compact: a short header, a narrow side column. */
+  const COMPACT_BELOW = 1000;
+  let compact = false;
 
   function resetModel(): void {
     model = new FlowModel();
@@ -190,7 +196,11 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     } else {
       const products = [...new Set(routers.map((r) => r.product).filter((p): p is string => !!p))];
       const kind = st?.router === 'qdrouterd' ? 'Qpid Dispatch Router' : st?.router === 'embedded' ? 'embedded router' : '';
-      routerLabel.textContent = `RPC router: ${products.join(', ') || st?.router || 'unknown'}${kind ? ` (${kind})` : ''} × ${routers.length}`;
+      const full = `RPC router: ${products.join(', ') || st?.router || 'unknown'}${kind ? ` (${kind})` : ''} × ${routers.length}`;
+      // A small view still says which router runs, in fewer words; the full line is its tooltip.
+      const short = `RPC: ${st?.router === 'embedded' ? 'embedded router' : st?.router ?? (products[0] || 'router')} × ${routers.length}`;
+      routerLabel.textContent = compact ? short : full;
+      routerLabel.title = full;
     }
     routerLabel.dataset.router = st?.router ?? '';
     topoLabel.textContent = st?.topology ? `topology: ${st.topology}` : '';
@@ -428,8 +438,15 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const s = Math.min(w / VIEW_W, hgt / VIEW_H);
     scale = { s, ox: (w - VIEW_W * s) / 2, oy: (hgt - VIEW_H * s) / 2, dpr, w, h: hgt };
   }
-  const ro = new ResizeObserver(() => fitCanvas());
+  function fitSize(): void {
+    const now = root.getBoundingClientRect().width < COMPACT_BELOW;
+    root.dataset.size = now ? 'compact' : 'wide';
+    if (now !== compact) { compact = now; drawHeader(); }
+  }
+  const ro = new ResizeObserver(() => { fitSize(); fitCanvas(); });
   ro.observe(stage);
+  ro.observe(root);
+  fitSize();
 
   let raf = 0;
   const frame = (now: number) => {
