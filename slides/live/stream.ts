@@ -1,7 +1,7 @@
 // One event stream for the whole deck: both demo slides and the measurement
 // slide read the same WebSocket when a lab server is there. Without one, each
 // demo replays its own recording, looping, and says so.
-import { createStream, EventStream, type CreatedStream } from '../../widgets/api/index.js';
+import { createStream, type CreatedStream } from '../../widgets/api/index.js';
 import type { DemoName } from '../deck/demos.js';
 import { recordingUrl } from './recordings.js';
 
@@ -31,18 +31,10 @@ function probe(): Promise<CreatedStream> {
   return live;
 }
 
-let probeTaken = false;
-
 export function demoStream(name: DemoName, recording: string): Promise<CreatedStream> {
   if (!forcedReplay()) {
-    return probe().then((c) => {
-      if (c.mode !== 'live') return replayFor(name, recording, c.reason);
-      // Each demo slide gets a stream of its own from the start: the flow view
-      // must see a stream's first events itself (it cannot yet take over a
-      // stream that already delivered them).
-      if (!probeTaken) { probeTaken = true; return c; }
-      return { ...c, stream: new EventStream() };
-    });
+    // Both demo slides share the live stream: a widget mounted later catches up from it.
+    return probe().then((c) => (c.mode === 'live' ? c : replayFor(name, recording, c.reason)));
   }
   return replayFor(name, recording, opened() ? 'opened from disk, no lab server' : 'replay requested in the URL');
 }
