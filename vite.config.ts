@@ -11,10 +11,10 @@ const pages = [
   'labs/index.html',
   'widgets/pages/flow.html',
   'widgets/pages/terminal.html',
-].filter((p) => existsSync(resolve(__dirname, p)));
+].filter((p) => existsSync(resolve(import.meta.dirname, p)));
 
 export default defineConfig({
-  root: __dirname,
+  root: import.meta.dirname,
   base: '/',
   publicDir: false, // public/ is served by the lab server as it is
   build: {
@@ -23,7 +23,7 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 2000,
     rollupOptions: {
-      input: Object.fromEntries(pages.map((p) => [p.replace(/\/index\.html$|\.html$/, '').replace(/\//g, '-') || 'index', resolve(__dirname, p)])),
+      input: Object.fromEntries(pages.map((p) => [p.replace(/\/index\.html$|\.html$/, '').replace(/\//g, '-') || 'index', resolve(import.meta.dirname, p)])),
     },
   },
 });
