@@ -336,6 +336,9 @@ export class Router {
     });
     c.on('sender_open', (ctx: EventContext) => this.onOutgoingAttach(ctx.sender!, ctx.connection));
     c.on('receiver_open', (ctx: EventContext) => this.onIncomingAttach(ctx.receiver!, ctx.connection));
+    // A peer may end a session without detaching its links first (proton does
+    // when a link is freed unclosed): AMQP counts them detached, rhea says nothing.
+    c.on('session_close', (ctx: EventContext) => this.onSessionEnded(ctx.session!, ctx.connection));
     c.on('sender_close', (ctx: EventContext) => this.onLinkClosed(ctx.sender!));
     c.on('receiver_close', (ctx: EventContext) => this.onLinkClosed(ctx.receiver!));
     c.on('message', (ctx: EventContext) => this.onMessage(ctx));
@@ -476,6 +479,15 @@ export class Router {
   private onLinkClosed(link: Sender | Receiver): void {
     const l = 'is_sender' in link && link.is_sender() ? this.outLinkOf(link as Sender) : this.inLinkOf(link as Receiver);
     if (l) this.detachLink(l, 'detached');
+  }
+
+  private onSessionEnded(session: unknown, connection: Connection): void {
+    const info = this.connections.get(connection);
+    if (!info) return;
+    for (const l of [...info.links]) {
+      const link = l.dir === 'in' ? l.receiver : l.sender;
+      if (link.session === session) this.detachLink(l, 'session ended');
+    }
   }
 
   private detachLink(l: InLink | OutLink, why: string): void {
