@@ -5,7 +5,6 @@
 // Sender and receiver are separate processes, as real clients are.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import rhea from 'rhea';
 import type { Connection, EventContext } from 'rhea';
+import { freePort } from '../server/backends/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -119,13 +119,6 @@ function roleSender(): void {
 
 // ---- the driver ----------------------------------------------------------------
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => { const a = srv.address(); srv.close(() => res(typeof a === 'object' && a ? a.port : 0)); });
-  });
-}
 
 function findQdrouterd(): string | null {
   const r = spawnSync('sh', ['-c', 'command -v qdrouterd'], { encoding: 'utf8' });

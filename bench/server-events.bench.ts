@@ -6,13 +6,13 @@
 //   node --import tsx bench/server-events.bench.ts [--seconds 10]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { LabEvent, LabStatus } from '../widgets/api/wire.js';
 import { summarize } from '../server/observe/sampler.js';
+import { freePort, findFreePortBlock } from '../server/backends/index.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const TICK = 100; // Linux clock ticks per second in /proc/<pid>/stat
@@ -36,25 +36,13 @@ function cpuTicks(pid: number): number {
   } catch { return NaN; }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
-}
-async function freeBlock(): Promise<number> {
-  const free = (p: number) => new Promise<boolean>((res) => { const s = createServer(); s.once('error', () => res(false)); s.listen(p, '127.0.0.1', () => s.close(() => res(true))); });
-  for (;;) {
-    const base = 22000 + Math.floor(Math.random() * 800) * 40;
-    let ok = true;
-    for (let p = base; p < base + 40 && ok; p++) ok = await free(p);
-    if (ok) return base;
-  }
-}
 
 export async function run(opts: { seconds?: number; log?: (s: string) => void } = {}): Promise<ServerBenchResult[]> {
   const seconds = opts.seconds ?? 10;
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const home = mkdtempSync(join(tmpdir(), 'hmlab-bench-'));
   const port = await freePort();
-  const basePort = await freeBlock();
+  const basePort = await findFreePortBlock();
   let serve: ChildProcess | null = null;
   let ws: WebSocket | null = null;
   const results: ServerBenchResult[] = [];

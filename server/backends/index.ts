@@ -6,7 +6,7 @@ export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, Up
 export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, type LabConfigDescription, type TransportDescription } from './environment.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export { defaultHome, labPaths, PACKAGE_ROOT } from './paths.js';
-export { DEFAULT_BASE_PORT, PORT_BLOCK, ROUTER_NAMES, planPorts, portFree, findFreePortBlock } from './ports.js';
+export { DEFAULT_BASE_PORT, PORT_BLOCK, ROUTER_NAMES, planPorts, portFree, findFreePortBlock, freePort, ephemeralRange } from './ports.js';
 export {
   readOpenstackConf, parseOpenstackConf, effectiveTransports, parseTransportUrl, formatTransportUrl, redactUrl,
   type OpenstackConf, type ConfEntry, type EffectiveTransports, type TransportUrl,

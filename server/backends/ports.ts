@@ -2,6 +2,7 @@
 // blocks run side by side. The layout inside a block is fixed and small, so
 // a user can read any port off the base.
 import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import type { PortPlan } from './types.js';
 import { LabError } from './errors.js';
 
@@ -30,16 +31,47 @@ export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** A free block of `size` consecutive ports on loopback (for tests and workshop seats). */
-export async function findFreePortBlock(size = PORT_BLOCK, from = 20000, to = 60000): Promise<number> {
+/**
+ * The kernel's ephemeral range: outgoing connections take their source
+ * ports from it, so a block chosen there can be taken by any client between
+ * our check and the component's bind.
+ */
+export function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi) && lo > 0 && hi >= lo) return [lo, hi];
+  } catch { /* not Linux: assume the IANA range */ }
+  return [49152, 65535];
+}
+
+/** A free block of `size` consecutive ports on loopback (for tests and workshop seats), outside the ephemeral range. */
+export async function findFreePortBlock(size = PORT_BLOCK, from = 20000, to?: number): Promise<number> {
+  const [ephLo, ephHi] = ephemeralRange();
+  const end = to ?? (ephLo - from >= size * 20 ? ephLo : 65535 - size);
+  const slots = Math.floor((end - from) / size);
   // Start at a random aligned offset so parallel callers rarely race for one block.
-  const slots = Math.floor((to - from) / size);
   const first = Math.floor(Math.random() * slots);
   for (let i = 0; i < slots; i++) {
     const base = from + ((first + i) % slots) * size;
+    if (to === undefined && base + size > ephLo && base <= ephHi) continue;
     let free = true;
     for (let p = base; p < base + size && free; p++) free = await portFree(p);
     if (free) return base;
   }
-  throw new LabError('port-in-use', `no free block of ${size} ports between ${from} and ${to}`);
+  throw new LabError('port-in-use', `no free block of ${size} ports between ${from} and ${end}`);
+}
+
+/**
+ * One free loopback port outside the ephemeral range, for a process we are
+ * about to start (tests, benchmarks). Port 0 would hand out an ephemeral
+ * port that any outgoing connection may take before the process binds it.
+ */
+export async function freePort(from = 20000): Promise<number> {
+  const [ephLo] = ephemeralRange();
+  const end = ephLo - from >= 1000 ? ephLo : 65535;
+  for (let i = 0; i < 200; i++) {
+    const port = from + Math.floor(Math.random() * (end - from));
+    if (await portFree(port)) return port;
+  }
+  throw new LabError('port-in-use', `no free port between ${from} and ${end}`);
 }

@@ -5,12 +5,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { findFreePortBlock } from '../../server/backends/ports.js';
 import { browserSkipReason, ensureWebBuild, launchBrowser, openPage, ROOT, screenshot } from '../helpers/browser.js';
+import { freePort, findFreePortBlock } from '../../server/backends/index.js';
 
 const skip = browserSkipReason();
 let home = '';
@@ -21,13 +20,6 @@ let browser: Browser | null = null;
 
 const cli = (args: string[]) => [join(ROOT, 'server', 'cli', 'main.ts'), ...args];
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
-  });
-}
 
 before(async () => {
   if (skip) return;

@@ -5,12 +5,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startLabServer, type LabServer } from '../../server/http/index.js';
 import { terminalsPlugin } from '../../server/terminals/index.js';
+import { freePort } from '../../server/backends/index.js';
 
 const TOKEN = 'r'.repeat(40);
 const RABBIT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -22,12 +22,6 @@ let server: LabServer;
 let broker: ChildProcess | null = null;
 let nodeName: string;
 
-async function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
-  });
-}
 
 /** Writes state.json as the lab environment does (the fields the wrappers read). */
 function writeState(routerPort: number): void {
