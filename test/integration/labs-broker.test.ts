@@ -2,83 +2,14 @@
 // fails before its step is done and passes after. One lab home walks the
 // labs in order (lab 1 brings it up, labs 2 and 3 reset it through the API),
 // so RabbitMQ starts only a few times.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openLab, findFreePortBlock, embeddedRouterAvailable, findOnPath, type LabEnvironment } from '../../server/backends/index.js';
-import { startLabServer, type LabServer } from '../../server/http/index.js';
-import { labsPlugin } from '../../server/labs/index.js';
 
-const TOKEN = 'labs-test-token-0123456789abcdef0123456789abcdef';
-const noRabbit = existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') ? null : 'RabbitMQ is not installed (apt-get install rabbitmq-server)';
-const noRouter = embeddedRouterAvailable() || findOnPath('qdrouterd') ? null : 'no router: qdrouterd is not installed and the embedded router is not built (npm run build)';
-
-interface Result { pass: boolean; hint: string; data?: Record<string, unknown> }
-
-let home = '';
-let lab: LabEnvironment;
-let server: LabServer;
-
-async function api<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server.url}/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function check(labId: string, id: string): Promise<Result> {
-  const r = await api<Result>('POST', `/labs/${labId}/checks/${id}`, {});
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body;
-}
-
-async function fails(labId: string, id: string): Promise<Result> {
-  const r = await check(labId, id);
-  assert.equal(r.pass, false, `${id} should fail before its step: ${r.hint}`);
-  assert.ok(r.hint.length > 20, 'a failing check says what to do');
-  return r;
-}
-
-/** Checks that read live traffic may need a few seconds after their step. */
-async function passes(labId: string, id: string, timeoutMs = 30_000): Promise<Result> {
-  const end = Date.now() + timeoutMs;
-  let r = await check(labId, id);
-  while (!r.pass && Date.now() < end) {
-    await new Promise((res) => setTimeout(res, 1000));
-    r = await check(labId, id);
-  }
-  assert.equal(r.pass, true, `${id} should pass after its step: ${r.hint}`);
-  return r;
-}
-
-async function reset(labId: string): Promise<void> {
-  const r = await api<{ state: string }>('POST', `/labs/${labId}/reset`, {});
-  assert.equal(r.status, 202);
-  const end = Date.now() + 120_000;
-  let st = r.body;
-  while (st.state === 'running' && Date.now() < end) {
-    await new Promise((res) => setTimeout(res, 500));
-    st = (await api<{ state: string; message: string }>('GET', `/labs/${labId}/reset`)).body;
-  }
-  assert.equal(st.state, 'done', JSON.stringify(st));
-}
+import { useLabsHarness, noRabbit, noRouter } from '../helpers/labs-harness.js';
 
 describe('lab checks against a real lab', { skip: noRabbit ?? noRouter ?? false }, () => {
-  before(async () => {
-    home = mkdtempSync(join(tmpdir(), 'hmlab-labs-'));
-    const basePort = await findFreePortBlock();
-    lab = openLab(home);
-    server = await startLabServer({ home, port: 0, token: TOKEN, plugins: [labsPlugin({ lab, basePort })] });
-  });
-  after(async () => {
-    await lab?.down().catch(() => {});
-    await server?.close();
-    if (home) rmSync(home, { recursive: true, force: true });
-  });
+  const h = useLabsHarness('hmlab-labs-');
+  const { api, fails, passes, reset } = h;
 
   test('lab 1: every check fails before the lab is up and passes once it runs', async () => {
     await reset('01-one-broker'); // start: down, so nothing runs
@@ -88,13 +19,13 @@ describe('lab checks against a real lab', { skip: noRabbit ?? noRouter ?? false 
     const cmd = detail.steps[0].actions.find((a) => a.kind === 'run')?.command ?? '';
     const base = Number(/--base-port (\d+)/.exec(cmd)?.[1]);
     assert.ok(base >= 1024, `the up command names the learner's port block: ${cmd}`);
-    await lab.up({ topology: 'broker-only', basePort: base });
+    await h.lab.up({ topology: 'broker-only', basePort: base });
     assert.match((await passes('01-one-broker', 'broker-running')).hint, /RabbitMQ 3\./);
     assert.match((await passes('01-one-broker', 'rpc-on-broker')).hint, /"compute" \(2 consumers\).*reply queue/);
     assert.match((await passes('01-one-broker', 'notifications-on-broker')).hint, /received \d+ notifications/);
     await passes('01-one-broker', 'one-transport');
     // Lab 7 on the broker: calls measured through the broker, none through a router.
-    await lab.setTrafficRate(40);
+    await h.lab.setTrafficRate(40);
     await fails('07-measure', 'measured-router');
     const m = await passes('07-measure', 'measured-broker');
     assert.match(m.hint, /calls\/s.*Measured on \d+ × /);
@@ -102,10 +33,10 @@ describe('lab checks against a real lab', { skip: noRabbit ?? noRouter ?? false 
 
   test('lab 2: router, transport_url, restart: each check fails before its step', { skip: noRouter ?? false }, async () => {
     await reset('02-split-transports');
-    const st = await lab.status();
+    const st = await h.lab.status();
     assert.equal(st.components.find((c) => c.name === 'router-a')?.state, 'stopped', 'the lab starts with its router stopped');
     await fails('02-split-transports', 'router-running');
-    await lab.start('router-a');
+    await h.lab.start('router-a');
     await passes('02-split-transports', 'router-running');
 
     await fails('02-split-transports', 'rpc-url-router');
@@ -118,13 +49,13 @@ describe('lab checks against a real lab', { skip: noRabbit ?? noRouter ?? false 
     await passes('02-split-transports', 'rpc-url-router');
 
     await fails('02-split-transports', 'rpc-left-broker');
-    await lab.restart('services');
+    await h.lab.restart('services');
     assert.match((await passes('02-split-transports', 'rpc-left-broker')).hint, /calls went through the router/);
-    await lab.setTrafficRate(40);
+    await h.lab.setTrafficRate(40);
     const m = await passes('07-measure', 'measured-router');
     const chart = (m.data as { chart?: { measurements: { transport: string }[] } }).chart;
     assert.deepEqual(chart?.measurements.map((x) => x.transport).sort(), ['broker', 'router'], 'the chart holds both measurements');
-    await lab.setTrafficRate(5);
+    await h.lab.setTrafficRate(5);
   });
 
   test('lab 3: notifications wait, RPC fails, the queue drains', { skip: noRouter ?? false }, async () => {
@@ -132,17 +63,17 @@ describe('lab checks against a real lab', { skip: noRabbit ?? noRouter ?? false 
     await fails('03-temporal-coupling', 'notifications-queued');
     await fails('03-temporal-coupling', 'rpc-calls-fail');
     await fails('03-temporal-coupling', 'queue-drained');
-    await lab.stop('telemetry');
+    await h.lab.stop('telemetry');
     assert.match((await passes('03-temporal-coupling', 'notifications-queued')).hint, /^\d+ notifications wait/);
-    await lab.stop('compute-1');
-    await lab.stop('compute-2');
+    await h.lab.stop('compute-1');
+    await h.lab.stop('compute-2');
     // A call waits for credit until its timeout (the conductor's is 10 s).
     const r = await passes('03-temporal-coupling', 'rpc-calls-fail', 40_000);
     assert.match(r.hint, /RPC call\(s\) failed .*notifications wait/);
     await fails('03-temporal-coupling', 'queue-drained');
-    await lab.start('compute-1');
-    await lab.start('compute-2');
-    await lab.start('telemetry');
+    await h.lab.start('compute-1');
+    await h.lab.start('compute-2');
+    await h.lab.start('telemetry');
     assert.match((await passes('03-temporal-coupling', 'queue-drained')).hint, /received \d+ notifications sent while it was away/);
   });
 
@@ -151,22 +82,22 @@ describe('lab checks against a real lab', { skip: noRabbit ?? noRouter ?? false 
     const applied = await api<{ changed: boolean }>('POST', '/labs/06-durable-notifications/edits/0/apply', {});
     assert.equal(applied.body.changed, true);
     await fails('06-durable-notifications', 'durable-queue'); // RabbitMQ keeps the old declaration
-    for (const s of ['compute-1', 'compute-2', 'telemetry']) await lab.stop(s);
-    await lab.restart('broker');
-    for (const s of ['telemetry', 'compute-1', 'compute-2']) await lab.start(s);
+    for (const s of ['compute-1', 'compute-2', 'telemetry']) await h.lab.stop(s);
+    await h.lab.restart('broker');
+    for (const s of ['telemetry', 'compute-1', 'compute-2']) await h.lab.start(s);
     await passes('06-durable-notifications', 'durable-queue');
 
     await fails('06-durable-notifications', 'notifications-waiting');
-    await lab.stop('telemetry');
+    await h.lab.stop('telemetry');
     await passes('06-durable-notifications', 'notifications-waiting');
     await fails('06-durable-notifications', 'notifications-survived');
-    await lab.kill('broker');
+    await h.lab.kill('broker');
     await new Promise((res) => setTimeout(res, 2000)); // as the lab's run block does: the dead node's port closes
-    await lab.start('broker');
+    await h.lab.start('broker');
     const s = await passes('06-durable-notifications', 'notifications-survived');
     assert.match(s.hint, /notifications are in "notifications\.info" after the crash/);
     await fails('06-durable-notifications', 'notifications-counted');
-    await lab.start('telemetry');
+    await h.lab.start('telemetry');
     const c = await passes('06-durable-notifications', 'notifications-counted', 45_000);
     assert.match(c.hint, /^All \d+ notifications sent before the count arrived/);
   });
