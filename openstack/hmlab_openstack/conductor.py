@@ -67,6 +67,7 @@ class Conductor(object):
         self.traffic = Traffic(rt)
         self.pool = ThreadPoolExecutor(max_workers=8)
         self.inflight = 0
+        self.named = 0  # calls to a named server so far, to take turns
         self.lock = threading.Lock()
 
     def _op(self, kind, n):
@@ -77,8 +78,12 @@ class Conductor(object):
         instance = uuid.uuid4().hex[:12]
         server = None
         fanout = False
-        if kind == 'call-server':
-            server = servers[n % len(servers)] if servers else None
+        if kind == 'call-server' and servers:
+            # A counter of its own: the cycle's positions would always pick
+            # the same server out of two.
+            with self.lock:
+                server = servers[self.named % len(servers)]
+                self.named += 1
         if kind == 'fanout':
             fanout = True
         op = {'call': 'call', 'call-server': 'call', 'cast': 'cast',

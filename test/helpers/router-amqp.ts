@@ -12,12 +12,25 @@ export async function amqpConnect(t: Cleanup, port: number, id = `test-${Math.ra
   const c = container.connect({ host: '127.0.0.1', port, reconnect: false, username: 'anonymous' } as never);
   c.on('error', () => {});
   c.on('disconnected', () => clearHeartbeats(c));
+  // A peer may open and close in one read: the close must be caught before
+  // the caller gets the connection, or its listener comes too late.
+  closes.set(c, new Promise((res) => c.once('connection_close', (ctx: EventContext) => res((ctx.connection.error ?? {}) as CloseError))));
   t.after(() => closeConnection(c));
   await new Promise<void>((res, rej) => {
     c.once('connection_open', () => res());
     c.once('disconnected', (ctx: EventContext) => rej(new Error(`cannot connect to ${port}: ${(ctx as { error?: Error }).error?.message ?? 'closed'}`)));
   });
   return c;
+}
+
+export interface CloseError { condition?: string; description?: string }
+const closes = new WeakMap<Connection, Promise<CloseError>>();
+
+/** The error of the peer's close of a connection made by amqpConnect, whenever it came. */
+export function whenClosedByPeer(c: Connection): Promise<CloseError> {
+  const p = closes.get(c);
+  if (!p) throw new Error('whenClosedByPeer: not a connection made by amqpConnect');
+  return p;
 }
 
 export async function closeConnection(c: Connection): Promise<void> {

@@ -3,7 +3,6 @@
 // every process stopped by PID when the test ends (also on failure).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,17 +17,8 @@ export const MGMT_HELPER = join(ROOT, 'test', 'helpers', 'router-mgmt.py');
 
 type Cleanup = { after(fn: () => unknown): void };
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
+/** Ports come from outside the ephemeral range, so no client's outgoing connection takes one first. */
+export { freePort } from '../../server/backends/index.js';
 
 export function tempDir(t: Cleanup, prefix = 'hmlab-router-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));

@@ -74,6 +74,11 @@ test('calls, casts, fanouts and notifications flow, none failed', async () => {
   assert.ok(calls.some((e) => handled.has(e.id)), 'a call id shows up at a compute');
   const named = calls.find((e) => e.target?.server);
   assert.ok(named, 'calls to a named server too');
+  // Named calls take turns, so each compute is called by name.
+  await waitFor('named calls to both computes', async () => {
+    const servers = new Set(readEvents(one.home, 'conductor').filter((e) => e.kind === 'rpc.call').map((e) => e.target?.server).filter(Boolean));
+    return servers.has('compute-1') && servers.has('compute-2') ? servers : null;
+  }, 20_000);
   const sent = new Set(['compute-1', 'compute-2'].flatMap((s) => readEvents(one.home, s)).filter((e) => e.kind === 'notify.sent').map((e) => e.id));
   const received = readEvents(one.home, 'telemetry').filter((e) => e.kind === 'notify.received');
   assert.ok(received.some((e) => sent.has(e.id) && /^compute\.instance\./.test(e.method ?? '')), 'telemetry receives compute.instance.* notifications');

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { eventually, freePort, startRouter, tempDir, sleep } from '../helpers/router-procs.js';
-import { amqpConnect, closeConnection, nextMessage, openReceiver, openSender, sendForOutcome, waitSendable } from '../helpers/router-amqp.js';
+import { amqpConnect, closeConnection, nextMessage, openReceiver, openSender, sendForOutcome, waitSendable, whenClosedByPeer } from '../helpers/router-amqp.js';
 import { ManagementClient } from '../../server/router/index.js';
 import type { RouterProc } from '../helpers/router-procs.js';
 
@@ -113,7 +113,7 @@ describe('embedded router roles', () => {
     const inter = await freePort();
     const a = await startRouter(scope, dir, { id: 'Router.I', normal: await freePort(), interRouter: inter });
     const c = await amqpConnect(t, inter, 'lost-client');
-    const err = await new Promise<{ condition?: string; description?: string }>((res) => c.once('connection_close', (ctx) => res((ctx.connection.error ?? {}) as never)));
+    const err = await whenClosedByPeer(c);
     assert.equal(err.condition, 'amqp:unauthorized-access');
     assert.match(String(err.description), /inter-router listener .*clients use a normal listener/);
     // a router whose connector points at the normal listener is told so, and logs it
