@@ -86,11 +86,8 @@ export function registerServeCommands(program: Command): void {
       writeFileSync(info, JSON.stringify({ url: server.url, pid: process.pid, startedAt: Date.now() }) + '\n', { mode: 0o600 });
 
       const out = (s: string) => process.stdout.write(s + '\n');
-      out(`hmlab lab server for the lab home ${home}`);
-      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
-      out(`  open: ${server.openUrl}`);
-      out(`  Ctrl-C stops the server; the lab backends ${o.downOnExit ? 'stop with it (--down-on-exit)' : 'keep running (stop them with "hmlab down", or serve with --down-on-exit)'}`);
-
+      // Signal handlers come before the URL is printed: whoever reads the URL
+      // may stop the server at once, and must not find it without them.
       let closing = false;
       const done = new Promise<void>((resolveDone) => {
         const shutdown = async (signal: string) => {
@@ -108,6 +105,11 @@ export function registerServeCommands(program: Command): void {
         process.once('SIGINT', () => void shutdown('SIGINT'));
         process.once('SIGTERM', () => void shutdown('SIGTERM'));
       });
+
+      out(`hmlab lab server for the lab home ${home}`);
+      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
+      out(`  open: ${server.openUrl}`);
+      out(`  Ctrl-C stops the server; the lab backends ${o.downOnExit ? 'stop with it (--down-on-exit)' : 'keep running (stop them with "hmlab down", or serve with --down-on-exit)'}`);
 
       if (o.up) {
         const already = await lab.status();
