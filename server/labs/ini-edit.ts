@@ -1,6 +1,7 @@
 // Apply a lab's edit block to an oslo.config file the way a person would:
 // change the line in place, keep comments and order, add what is missing at
 // the end of its section. Plus a small line diff to show the change first.
+import { diffLines } from 'diff';
 import type { IniSetting } from './format.js';
 
 const HEADER = /^\s*\[([^\]]+)\]\s*$/;
@@ -32,19 +33,16 @@ export function applySettings(text: string, settings: readonly Pick<IniSetting, 
 
 export interface DiffLine { op: ' ' | '-' | '+'; text: string; oldLine?: number; newLine?: number }
 
-/** Line diff (LCS; config files are small), with `context` unchanged lines around each change. */
+/** Line diff (jsdiff), with `context` unchanged lines around each change. */
 export function lineDiff(before: string, after: string, context = 2): DiffLine[] {
-  const a = before.replace(/\n$/, '').split('\n');
-  const b = after.replace(/\n$/, '').split('\n');
-  const n = a.length, m = b.length;
-  const dp: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) dp[i][j] = a[i] === b[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
   const all: DiffLine[] = [];
-  let i = 0, j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) { all.push({ op: ' ', text: a[i], oldLine: i + 1, newLine: j + 1 }); i++; j++; }
-    else if (i < n && (j >= m || dp[i + 1][j] >= dp[i][j + 1])) { all.push({ op: '-', text: a[i], oldLine: i + 1 }); i++; }
-    else { all.push({ op: '+', text: b[j], newLine: j + 1 }); j++; }
+  let oldLine = 1, newLine = 1;
+  for (const part of diffLines(before.replace(/\n$/, '') + '\n', after.replace(/\n$/, '') + '\n')) {
+    for (const text of part.value.replace(/\n$/, '').split('\n')) {
+      if (part.added) all.push({ op: '+', text, newLine: newLine++ });
+      else if (part.removed) all.push({ op: '-', text, oldLine: oldLine++ });
+      else all.push({ op: ' ', text, oldLine: oldLine++, newLine: newLine++ });
+    }
   }
   const keep = all.map((l, k) => l.op !== ' ' || all.slice(Math.max(0, k - context), k + context + 1).some((x) => x.op !== ' '));
   const out: DiffLine[] = [];
