@@ -30,6 +30,7 @@ const serveOptions = z.object({
   qdrouterd: z.string().optional(),
   trafficRate: z.coerce.number({ error: '--traffic-rate must be a number' }).min(0).max(1000, { error: '--traffic-rate must be at most 1000' }).optional(),
   downOnExit: z.boolean().optional(),
+  terminalIdle: z.coerce.number({ error: '--terminal-idle must be a number of minutes' }).positive({ error: '--terminal-idle must be more than 0 minutes' }).max(24 * 60, { error: '--terminal-idle must be at most 1440 minutes (a day)' }),
 });
 
 const recordOptions = z.object({
@@ -58,6 +59,7 @@ export function registerServeCommands(program: Command): void {
     .option('--qdrouterd <path>', 'run this qdrouterd instead of the embedded router (with --up)')
     .option('--traffic-rate <n>', 'conductor operations per second (with --up)')
     .option('--down-on-exit', 'stop the lab backends when the server stops (default: leave them running)')
+    .option('--terminal-idle <minutes>', 'end a terminal nobody is attached to after this many minutes', '30')
     .action(async (raw: Record<string, unknown>) => {
       const o = parse(serveOptions, raw);
       const home = resolve(o.home ?? defaultHome());
@@ -66,7 +68,7 @@ export function registerServeCommands(program: Command): void {
       const plugins: ServerPlugin[] = [labApiPlugin(rt), eventsPlugin(rt)];
       // ---- plugins of other concerns: each adds its own line here ----
       // terminals (server/terminals):
-      plugins.push((await import('../terminals/index.js')).terminalsPlugin());
+      plugins.push((await import('../terminals/index.js')).terminalsPlugin({ idleTimeoutMs: o.terminalIdle * 60_000 }));
       // labs (server/labs):
       plugins.push((await import('../labs/index.js')).labsPlugin({ lab, runtime: rt, basePort: o.basePort }));
       // ---- end of plugins ----

@@ -69,6 +69,9 @@ test('bad options and a lab that is not running get a clear message', () => {
   r = spawnSync(process.execPath, [...cli, 'serve', '--home', home, '--up', 'mesh'], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--up must be one of broker-only, hybrid, hybrid-mesh/);
+  r = spawnSync(process.execPath, [...cli, 'serve', '--home', home, '--terminal-idle', '0'], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--terminal-idle must be more than 0 minutes/);
   r = spawnSync(process.execPath, [...cli, 'record', join(home, 'x.jsonl'), '--home', home, '--duration', '1'], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /nothing is running.*hmlab up/);
