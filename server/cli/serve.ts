@@ -110,8 +110,8 @@ export function registerServeCommands(program: Command): void {
 
       out(`hmlab lab server for the lab home ${home}`);
       if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
-      out(`  open: ${server.openUrl}`);
       out(`  Ctrl-C stops the server; the lab backends ${o.downOnExit ? 'stop with it (--down-on-exit)' : 'keep running (stop them with "hmlab down", or serve with --down-on-exit)'}`);
+      out(`  open: ${server.openUrl}`); // last, so whoever waits for the URL has read everything before it
 
       if (o.up) {
         const already = await lab.status();
