@@ -1,65 +1,8 @@
 // The workbook's view of the labs API (server/labs/plugin.ts). Every call
 // goes to the lab server the page came from; the cookie carries the token.
 
-export interface LabSummary {
-  id: string;
-  title: string;
-  minutes: number;
-  topology: string;
-  start: 'up' | 'down';
-  summary: string;
-  steps: { index: number; title: string; checks: string[] }[];
-  checks: { id: string; step: number; title: string; description: string }[];
-  progress: { step: number; passed: number; total: number; updatedAt: number | null };
-}
-
-export type StepAction =
-  | { kind: 'run'; index: number; terminal: string; command: string }
-  | { kind: 'edit'; index: number; file: string }
-  | { kind: 'check'; index: number; id: string; description: string };
-
-export interface LabProgress {
-  lab: string;
-  step: number;
-  checks: Record<string, { check: string; pass: boolean; hint: string; at: number }>;
-  actions: string[];
-  updatedAt: number | null;
-}
-
-export interface LabDetail extends Omit<LabSummary, 'steps'> {
-  introHtml: string;
-  steps: { index: number; title: string; html: string; actions: StepAction[] }[];
-  state: LabProgress;
-}
-
-export interface CheckResult {
-  pass: boolean;
-  hint: string;
-  data?: { chart?: MeasureChart; [k: string]: unknown };
-}
-
-export interface MeasureChart {
-  machine: string;
-  measurements: {
-    transport: 'router' | 'broker';
-    calls: number;
-    failed: number;
-    callsPerS: number;
-    windowS: number;
-    latencyMs: { mean: number; p50: number; p95: number };
-  }[];
-}
-
-export interface DiffLine { op: ' ' | '-' | '+'; text: string; oldLine?: number; newLine?: number }
-export interface EditResult { file: string; changed: boolean; diff: DiffLine[] }
-
-export interface ResetState {
-  lab: string | null;
-  state: 'idle' | 'running' | 'done' | 'failed';
-  message: string;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
+export type { LabSummary, StepAction, CheckRecord, LabProgress, LabDetail, CheckResult, MeasureChart, DiffLine, EditResult, ResetState } from '../../widgets/api/wire.js';
+import type { LabSummary, LabProgress, LabDetail, CheckResult, EditResult, ResetState } from '../../widgets/api/wire.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) { super(message); }

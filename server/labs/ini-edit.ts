@@ -31,7 +31,8 @@ export function applySettings(text: string, settings: readonly Pick<IniSetting, 
   return lines.join('\n') + (trailingNewline || !text ? '\n' : '');
 }
 
-export interface DiffLine { op: ' ' | '-' | '+'; text: string; oldLine?: number; newLine?: number }
+import type { DiffLine } from '../../widgets/api/wire.js';
+export type { DiffLine };
 
 /** Line diff (jsdiff), with `context` unchanged lines around each change. */
 export function lineDiff(before: string, after: string, context = 2): DiffLine[] {

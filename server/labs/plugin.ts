@@ -18,6 +18,7 @@ import { loadLabs } from './catalog.js';
 import type { LabAction, LabFile } from './format.js';
 import { applySettings, lineDiff } from './ini-edit.js';
 import { ProgressStore } from './progress.js';
+import type { ResetState } from '../../widgets/api/wire.js';
 
 /** What reset needs from the lab server's runtime, when one is there (progress events, one operation at a time). */
 export interface LabOperations {
@@ -38,13 +39,7 @@ export interface LabsPluginOptions {
   database?: string;
 }
 
-export interface ResetState {
-  lab: string | null;
-  state: 'idle' | 'running' | 'done' | 'failed';
-  message: string;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
+export type { ResetState };
 
 const progressBody = z.strictObject({
   step: z.number({ error: 'must be the step index, a whole number from 0' }).int().min(0).max(100).optional(),

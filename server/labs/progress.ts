@@ -5,14 +5,8 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export interface CheckRecord { check: string; pass: boolean; hint: string; at: number }
-export interface LabProgress {
-  lab: string;
-  step: number;
-  checks: Record<string, CheckRecord>;
-  actions: string[]; // "run:0", "edit:1": buttons used
-  updatedAt: number | null;
-}
+import type { CheckRecord, LabProgress } from '../../widgets/api/wire.js';
+export type { CheckRecord, LabProgress };
 
 export class ProgressStore {
   private db: Database.Database;

@@ -138,3 +138,66 @@ export interface ApiError {
   error: string; // human sentence: what is wrong and how to fix it
   field?: string; // the offending field, for validation errors
 }
+
+// ---- The labs API (server/labs, the workbook in labs/app) -----------------
+export interface LabSummary {
+  id: string;
+  title: string;
+  minutes: number;
+  topology: string;
+  start: 'up' | 'down';
+  summary: string;
+  steps: { index: number; title: string; checks: string[] }[];
+  checks: { id: string; step: number; title: string; description: string }[];
+  progress: { step: number; passed: number; total: number; updatedAt: number | null };
+}
+
+export type StepAction =
+  | { kind: 'run'; index: number; terminal: string; command: string }
+  | { kind: 'edit'; index: number; file: string }
+  | { kind: 'check'; index: number; id: string; description: string };
+
+export interface CheckRecord { check: string; pass: boolean; hint: string; at: number }
+
+export interface LabProgress {
+  lab: string;
+  step: number;
+  checks: Record<string, CheckRecord>;
+  actions: string[];
+  updatedAt: number | null;
+}
+
+export interface LabDetail extends Omit<LabSummary, 'steps'> {
+  introHtml: string;
+  steps: { index: number; title: string; html: string; actions: StepAction[] }[];
+  state: LabProgress;
+}
+
+export interface CheckResult {
+  pass: boolean;
+  hint: string;
+  data?: { chart?: MeasureChart; [k: string]: unknown };
+}
+
+export interface MeasureChart {
+  machine: string;
+  measurements: {
+    transport: 'router' | 'broker';
+    calls: number;
+    failed: number;
+    callsPerS: number;
+    windowS: number;
+    latencyMs: { mean: number; p50: number; p95: number };
+  }[];
+}
+
+export interface DiffLine { op: ' ' | '-' | '+'; text: string; oldLine?: number; newLine?: number }
+export interface EditResult { file: string; changed: boolean; diff: DiffLine[] }
+
+export interface ResetState {
+  lab: string | null;
+  state: 'idle' | 'running' | 'done' | 'failed';
+  message: string;
+  startedAt: number | null;
+  finishedAt: number | null;
+}

@@ -5,6 +5,7 @@ import { cpus, totalmem } from 'node:os';
 import type { CheckContext, CheckResult } from './context.js';
 import type { CheckDef } from './registry.js';
 import { calls, fail, pass, round, stats, transportKind } from './common.js';
+import type { MeasureChart } from '../../../widgets/api/wire.js';
 
 export interface Measurement {
   transport: 'router' | 'broker';
@@ -52,7 +53,7 @@ async function measure(ctx: CheckContext, want: 'router' | 'broker'): Promise<Ch
   all[want] = m;
   ctx.memory.set('measure', all);
   return pass(`Through the ${want}: ${m.calls} calls in ${m.windowS} s (${m.callsPerS} calls/s), round trip mean ${m.latencyMs.mean} ms, p50 ${m.latencyMs.p50} ms, p95 ${m.latencyMs.p95} ms${m.failed ? `, ${m.failed} failed` : ''}. Measured on ${machine()}.`, {
-    chart: { machine: machine(), measurements: Object.values(all) },
+    chart: { machine: machine(), measurements: Object.values(all) } satisfies MeasureChart,
   });
 }
 
