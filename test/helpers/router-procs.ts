@@ -19,6 +19,7 @@ type Cleanup = { after(fn: () => unknown): void };
 
 /** Ports come from outside the ephemeral range, so no client's outgoing connection takes one first. */
 export { freePort } from '../../server/backends/index.js';
+import { OPENSTACK_ADDRESSES } from '../../server/backends/index.js';
 
 export function tempDir(t: Cleanup, prefix = 'hmlab-router-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
@@ -43,31 +44,10 @@ export interface RouterSpec {
   mode?: 'standalone' | 'interior';
 }
 
-export const OSLO_ADDRESSES = `address {
-    prefix: openstack.org/om/rpc/multicast
-    distribution: multicast
-}
-address {
-    prefix: openstack.org/om/rpc/unicast
-    distribution: closest
-}
-address {
-    prefix: openstack.org/om/rpc/anycast
-    distribution: balanced
-}
-address {
-    prefix: openstack.org/om/notify/multicast
-    distribution: multicast
-}
-address {
-    prefix: openstack.org/om/notify/unicast
-    distribution: closest
-}
-address {
-    prefix: openstack.org/om/notify/anycast
-    distribution: balanced
-}
-`;
+/** The same address table the lab writes into every router's config. */
+export const OSLO_ADDRESSES = OPENSTACK_ADDRESSES
+  .map((a) => `address {\n    prefix: ${a.prefix}\n    distribution: ${a.distribution}\n}\n`)
+  .join('');
 
 export function routerConf(spec: RouterSpec): string {
   let s = `router {\n    mode: ${spec.mode ?? 'interior'}\n    id: ${spec.id}\n}\nlistener {\n    host: 127.0.0.1\n    port: ${spec.normal}\n    role: normal\n    authenticatePeer: no\n    saslMechanisms: ANONYMOUS\n}\n`;
