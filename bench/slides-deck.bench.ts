@@ -8,9 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Server } from 'node:http';
-import express from 'express';
-import { browserSkipReason, ensureWebBuild, launchBrowser, openPage, ROOT, WEB_ROOT } from '../test/helpers/browser.js';
+import { browserSkipReason, ensureWebBuild, launchBrowser, openPage, WEB_ROOT, serveStaticBuild } from '../test/helpers/browser.js';
 
 const TARGET_INITIAL_JS_KB = 400;
 const TARGET_FIRST_SLIDE_MS = 1000;
@@ -73,13 +71,8 @@ export async function run(opts: { runs?: number; log?: (s: string) => void } = {
     return [result];
   }
   // A plain static server: the deck's first slide needs no lab.
-  const app = express();
-  app.use(express.static(WEB_ROOT));
-  app.use(express.static(join(ROOT, 'public')));
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const addr = server.address();
-  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/slides/`;
+  const site = await serveStaticBuild();
+  const url = `${site.base}/slides/`;
   const browser = await launchBrowser();
   try {
     const times: number[] = [];
@@ -96,8 +89,7 @@ export async function run(opts: { runs?: number; log?: (s: string) => void } = {
     result.firstSlideMs = { p50: Math.round(times[Math.floor(times.length / 2)]), max: Math.round(times[times.length - 1]), runs };
   } finally {
     await browser.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await site.close();
   }
   opts.log?.(report([result]));
   return [result];

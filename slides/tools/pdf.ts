@@ -5,10 +5,8 @@
 // DECK_URL (http...) defaults to a static server on dist/web started here;
 // OUT.pdf defaults to hybrid-messaging-talk.pdf.
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { Server } from 'node:http';
-import express from 'express';
-import { ensureWebBuild, launchBrowser, openPage, ROOT, WEB_ROOT } from '../../test/helpers/browser.js';
+import { resolve } from 'node:path';
+import { ensureWebBuild, launchBrowser, openPage, serveStaticBuild } from '../../test/helpers/browser.js';
 
 const args = process.argv.slice(2);
 const urlArg = args.find((a) => /^https?:\/\//.test(a));
@@ -19,17 +17,12 @@ if (!out.endsWith('.pdf')) {
   process.exit(2);
 }
 
-let server: Server | null = null;
+let site: Awaited<ReturnType<typeof serveStaticBuild>> | null = null;
 let url = urlArg;
 if (!url) {
   ensureWebBuild();
-  const app = express();
-  app.use(express.static(WEB_ROOT));
-  app.use(express.static(join(ROOT, 'public')));
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server!.once('listening', r));
-  const addr = server.address();
-  url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/slides/`;
+  site = await serveStaticBuild();
+  url = `${site.base}/slides/`;
 }
 const target = new URL(url);
 target.search = '?print-pdf';
@@ -50,5 +43,5 @@ try {
   process.stdout.write(`${out}: ${pages} pages${errors.length ? `\nconsole errors:\n${errors.join('\n')}` : ''}\n`);
 } finally {
   await browser.close();
-  if (server) { server.closeAllConnections(); server.close(); }
+  await site?.close();
 }

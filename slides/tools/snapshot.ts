@@ -7,9 +7,7 @@
 // Writes slides/snapshots/NAME.png; run "npm run build" afterwards.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
-import express from 'express';
-import { ensureWebBuild, launchBrowser, openPage, ROOT, WEB_ROOT } from '../../test/helpers/browser.js';
+import { ensureWebBuild, launchBrowser, openPage, ROOT, serveStaticBuild } from '../../test/helpers/browser.js';
 
 const DEMOS = { 'dual-backends': 'demo-dual', failover: 'demo-failover' } as const;
 type Demo = keyof typeof DEMOS;
@@ -36,13 +34,8 @@ const wanted = (process.argv.slice(2).length ? process.argv.slice(2) : Object.ke
 for (const w of wanted) if (!(w in DEMOS)) { process.stderr.write(`snapshot: unknown demo "${w}": use ${Object.keys(DEMOS).join(' or ')}\n`); process.exit(2); }
 
 ensureWebBuild();
-const app = express();
-app.use(express.static(WEB_ROOT));
-app.use(express.static(join(ROOT, 'public')));
-const server: Server = app.listen(0, '127.0.0.1');
-await new Promise((r) => server.once('listening', r));
-const addr = server.address();
-const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+const site = await serveStaticBuild();
+const base = site.base;
 const outDir = join(ROOT, 'slides', 'snapshots');
 mkdirSync(outDir, { recursive: true });
 const browser = await launchBrowser();
@@ -68,6 +61,5 @@ try {
   }
 } finally {
   await browser.close();
-  server.closeAllConnections();
-  server.close();
+  await site.close();
 }

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import express from 'express';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -65,4 +66,21 @@ export function ensureWebBuild(): void {
   const sources = Math.max(...['widgets', 'slides', 'labs', 'web', 'index.html', 'vite.config.ts'].map((p) => newest(join(ROOT, p))));
   if (builtAt >= sources) return;
   execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/**
+ * The built pages and public/ on a plain static server on loopback, with no
+ * lab behind them: what a static host or an offline copy of the deck gives.
+ */
+export async function serveStaticBuild(): Promise<{ base: string; close(): Promise<void> }> {
+  const app = express();
+  app.use(express.static(WEB_ROOT));
+  app.use(express.static(join(ROOT, 'public')));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const addr = server.address();
+  return {
+    base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`,
+    close: () => { server.closeAllConnections(); return new Promise<void>((r) => server.close(() => r())); },
+  };
 }
