@@ -300,8 +300,10 @@ test('without a lab server the demo slides replay the recordings and say so', { 
 test('PDF export gives one page per slide, demo slides as pictures', { skip: skip ?? false, timeout: 90_000 }, async () => {
   const { page, errors } = await openPage(browser);
   await openDeck(page, `${staticHost.url}/slides/?print-pdf`);
-  const total = await page.evaluate(() => (window as unknown as { Reveal: { getTotalSlides(): number } }).Reveal.getTotalSlides());
   await page.waitForSelector('.pdf-page');
+  // Print mode lays the slides out after the deck reports ready: wait until reveal.js counts them.
+  await page.waitForFunction(() => ((window as unknown as { Reveal?: { getTotalSlides(): number } }).Reveal?.getTotalSlides() ?? 0) > 0);
+  const total = await page.evaluate(() => (window as unknown as { Reveal: { getTotalSlides(): number } }).Reveal.getTotalSlides());
   assert.equal(await page.locator('.live-grid').count(), 0, 'no live widget in print');
   assert.equal(await page.locator('.live.live-static').count(), 2, 'both demos as static pictures');
   await page.emulateMedia({ media: 'print' });
