@@ -41,11 +41,11 @@ export interface LabsPluginOptions {
 
 export type { ResetState };
 
-const progressBody = z.strictObject({
+export const progressBody = z.strictObject({
   step: z.number({ error: 'must be the step index, a whole number from 0' }).int().min(0).max(100).optional(),
   action: z.string().regex(/^(run|edit):\d{1,3}$/, { error: 'must look like "run:0" or "edit:1"' }).optional(),
 }, { error: 'unknown field: allowed are "step" and "action"' });
-const emptyBody = z.strictObject({}, { error: 'this request takes no body fields' });
+export const emptyBody = z.strictObject({}, { error: 'this request takes no body fields' });
 
 const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
   Promise.resolve().then(() => fn(req, res)).catch(next);
@@ -185,12 +185,14 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
 
       api.post('/labs/:lab/edits/:n/preview', wrap(async (req, res) => {
         const lab = labOf(req);
+        parseBody(emptyBody, req.body);
         const p = await planEdit(lab, Number(req.params.n));
         res.json({ file: p.file, changed: p.changed, diff: p.diff });
       }));
 
       api.post('/labs/:lab/edits/:n/apply', wrap(async (req, res) => {
         const lab = labOf(req);
+        parseBody(emptyBody, req.body);
         const n = Number(req.params.n);
         const p = await planEdit(lab, n);
         if (p.changed) await writeFile(p.path, p.after);
