@@ -12,5 +12,5 @@ export {
   type OpenstackConf, type ConfEntry, type EffectiveTransports, type TransportUrl,
 } from './openstack-conf.js';
 export { renderOpenstackConf, renderRouterConf, renderRabbitConf, routersOf, SERVICES, OPENSTACK_ADDRESSES, HOME_ROUTER, type ServiceName } from './templates.js';
-export { processesOfHome, alive, isComponentOf, tailLog, COMPONENT_MARK } from './processes.js';
+export { processesOfHome, signalGroup, alive, isComponentOf, tailLog, COMPONENT_MARK } from './processes.js';
 export { amqpProduct, embeddedRouterAvailable, findOnPath, nodeName, OSLO_INSTALL, RABBITMQ_INSTALL } from './components.js';
