@@ -182,3 +182,21 @@ test('every page works under the Content-Security-Policy: deck, speaker view, la
   assert.deepEqual(errors.filter((e) => /Refused|Content Security/i.test(e)), []);
   await page.context().close();
 });
+
+test('a page beyond the event stream\'s client cap says why it cannot connect, and connects once there is room', { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const { default: WebSocket } = await import('ws');
+  const others = await Promise.all(Array.from({ length: 32 }, () => new Promise<InstanceType<typeof WebSocket>>((resolve) => {
+    const ws = new WebSocket(`${a!.url.replace('http', 'ws')}/api/events`, { headers: { authorization: `Bearer ${TOKEN_A}` } });
+    ws.once('message', () => resolve(ws));
+  })));
+  const { page } = await openPage(browser!);
+  await page.goto(a!.openUrl);
+  await page.goto(`${a!.url}/flow`);
+  const conn = page.getByTestId('flow-connection');
+  await page.waitForFunction(() => /too many event stream clients/.test(document.querySelector('[data-testid="flow-connection"]')?.getAttribute('title') ?? ''), undefined, { timeout: 15_000 });
+  assert.match(await conn.getAttribute('title') ?? '', /the lab server refused this page: too many event stream clients/);
+  await screenshot(page, 'server-origin-events-full');
+  for (const ws of others) ws.terminate();
+  await conn.getByText('LIVE').waitFor({ timeout: 20_000 });
+  await page.context().close();
+});

@@ -242,7 +242,9 @@ export class EventStream extends StreamBase {
     try { ws = new WebSocket(this.url); } catch (err) { this.retry(String((err as Error).message)); return; }
     this.ws = ws;
     let opened = false;
-    ws.onopen = () => { opened = true; this.attempt = 0; this.setState('open'); };
+    // Back-off resets on the server's hello, not on open: a server at its
+    // client cap accepts the socket, then closes it (1013) with the reason.
+    ws.onopen = () => { opened = true; this.setState('open'); };
     ws.onmessage = (m) => {
       if (typeof m.data !== 'string') return;
       let data: unknown;
@@ -251,6 +253,7 @@ export class EventStream extends StreamBase {
       for (const raw of list) {
         if (raw && typeof raw === 'object' && (raw as { type?: unknown }).type === 'hello' && typeof (raw as { t?: unknown }).t === 'number') {
           this.clockOffset = (raw as { t: number }).t - Date.now();
+          this.attempt = 0;
         }
         this.ingest(raw);
       }
@@ -259,7 +262,9 @@ export class EventStream extends StreamBase {
       this.ws = null;
       if (this.closed) return;
       // A refused upgrade (bad token, foreign origin) shows as 1006 before open.
-      const why = opened ? `connection lost (code ${e.code})` : 'cannot connect: is "hmlab serve" running, and did you open its URL with the token?';
+      const why = !opened ? 'cannot connect: is "hmlab serve" running, and did you open its URL with the token?'
+        : e.code === 1013 ? `the lab server refused this page: ${e.reason || 'too many clients'}`
+        : `connection lost (code ${e.code})`;
       this.retry(why);
     };
     ws.onerror = () => { /* onclose follows and decides */ };
