@@ -236,6 +236,13 @@ test('the traffic rate can be changed, and the stream can be recorded from the A
   const types = new Set(events.map((e) => e.type));
   assert.ok(types.has('message') && types.has('router') && types.has('hello'), `recorded: ${[...types].join(', ')}`);
   assert.equal((await api('GET', '/api/recordings/..%2Fserver%2Ftoken')).status, 404);
+  // a name in use is refused, and the recording it names is kept as it was
+  const again = await api('POST', '/api/recording', { action: 'start', name: 'api-test' });
+  assert.equal(again.status, 409);
+  assert.equal(again.json.field, 'name');
+  assert.match(again.json.error, /already exists: choose another name/);
+  assert.equal((await api('GET', '/api/recording')).json.active, false);
+  assert.equal(readRecording(join(home, 'recordings', 'api-test.jsonl')).events.length, events.length);
 });
 
 test('the server survives the broker dying, and its own restart: state comes back from the home', async () => {

@@ -24,6 +24,8 @@ export interface RecordingState {
   file?: string | null; // NAME.jsonl in the lab home's recordings
   name?: string;
   events?: number;
+  /** Why the last recording stopped by itself (its size or duration cap). */
+  stoppedBy?: string;
 }
 
 export class LabClient {
