@@ -2,12 +2,16 @@
 // redial every second), each connection gets a record with its role; an
 // inter-router connection joins the mesh once open. Losing a connection
 // detaches its links. Decode errors close only the connection they hit.
-import type { Connection, Container } from 'rhea';
+import type { Connection, Container, Receiver } from 'rhea';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { ConnectorConfig, ListenerConfig, Role } from './config.js';
+import { CONNECTION_DEFAULTS, type ConnectionSettings, type ConnectorConfig, type ListenerConfig, type PolicyConfig, type Role } from './config.js';
 import type { Links } from './links.js';
 import type { LinkState } from './link-state.js';
-import { acceptConnection, connectTo, remoteOpenProperties, socketOf, writeCloseFrame, type RouterConnectionOptions } from './rhea-adapter.js';
+import { HEARTBEAT_FLOOR_MS, connectionLimits, maxConnections, type ConnectionLimits } from './policy.js';
+import {
+  acceptConnection, clearHeartbeats, connectTo, guardOf, negotiateOpen, remoteOpenProperties, socketOf, writeCloseFrame,
+  type ConnectionGuard, type RouterConnectionOptions,
+} from './rhea-adapter.js';
 import { VERSION } from '../version.js';
 import { PRODUCT, SESSION_BUFFER, type ConnInfo, type RouterCore } from './types.js';
 
@@ -16,21 +20,51 @@ export class Connections {
   private readonly listenerByPort = new Map<number, ListenerConfig>();
   private readonly reconnectTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
+  /** Connections accepted on a listener, watched for the handshake and idle timeouts. */
+  private readonly accepted = new Map<Connection, { socket: Socket; since: number; limits: ConnectionLimits; role: Role }>();
+  private clients = 0; // sockets open on normal listeners, for maxConnections
+  private readonly maxClients: number;
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly core: RouterCore,
     private readonly container: Container,
     private readonly links: Links,
     private readonly linkState: Pick<LinkState, 'attach' | 'connectionLost'>,
-  ) {}
+    private readonly policy: PolicyConfig,
+  ) {
+    this.maxClients = maxConnections(policy);
+  }
 
-  private options(): RouterConnectionOptions {
+  private options(limits: ConnectionSettings): RouterConnectionOptions {
     return {
       properties: { product: PRODUCT, version: VERSION },
       offered_capabilities: ['ANONYMOUS-RELAY'],
       container_id: this.core.id,
-      idle_time_out: 16000,
+      // as qdrouterd: announce half the timeout, so the peer's heartbeats come in time
+      idle_time_out: limits.idleTimeoutSeconds * 500,
+      max_frame_size: limits.maxFrameSize,
+      channel_max: limits.maxSessions - 1,
       session_buffer_size: SESSION_BUFFER,
+    };
+  }
+
+  private guardFor(limits: ConnectionLimits, describe: () => string): ConnectionGuard {
+    const log = this.core.log;
+    return {
+      maxFrameSize: limits.maxFrameSize,
+      channelMax: limits.maxSessions - 1,
+      maxMessageSize: limits.maxMessageSize,
+      lastFrame: Date.now(),
+      creditViolation(link: Receiver) {
+        const why = `transfer beyond the credit granted on link ${link.name}`;
+        log.warning('POLICY', `Detaching link ${link.name} on connection ${describe()}: ${why} (amqp:link:transfer-limit-exceeded); further transfers on it are dropped`);
+        try { link.close({ condition: 'amqp:link:transfer-limit-exceeded', description: why }); } catch { /* already detached */ }
+      },
+      messageTooLarge(link: Receiver, size: number) {
+        log.warning('POLICY', `Closing connection ${describe()}: a delivery on link ${link.name} reached ${size} bytes, above the maximum message size of ${limits.maxMessageSize}`);
+        try { link.connection.close({ condition: 'amqp:connection:forced', description: 'Message size exceeded' }); } catch { /* gone */ }
+      },
     };
   }
 
@@ -38,9 +72,28 @@ export class Connections {
     return new Promise((resolve, reject) => {
       // Our own TCP server (not container.listen) so each connection's decode
       // errors reach a handler that can answer with an AMQP close.
+      const limits = connectionLimits(this.policy, l, l.role);
       const server = createServer((socket) => {
+        const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+        if (l.role === 'normal') {
+          if (this.clients >= this.maxClients) {
+            // as qdrouterd: the socket is closed before any AMQP
+            this.core.log.warning('POLICY', `Connection from ${peer} refused: ${this.maxClients} client connections already open (policy maxConnections)`);
+            socket.destroy();
+            return;
+          }
+          this.clients++;
+          socket.once('close', () => { this.clients--; });
+        }
         socket.setNoDelay(true);
-        const connection = acceptConnection(this.container, socket, this.options());
+        const connection = acceptConnection(this.container, socket, this.options(limits), this.guardFor(limits, () => peer));
+        this.accepted.set(connection, { socket, since: Date.now(), limits, role: l.role });
+        socket.once('close', () => {
+          this.accepted.delete(connection);
+          // rhea only notices a socket the peer ended; one the router destroyed must be forgotten here
+          clearHeartbeats(connection);
+          this.onLost(connection, 'socket closed');
+        });
         this.guard(connection, socket);
       });
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -53,6 +106,10 @@ export class Connections {
         this.listenerByPort.set(port, l);
         this.servers.push(server);
         this.core.log.notice('SERVER', `Listening on ${l.host}:${port} role=${l.role}`);
+        if (!this.sweepTimer) {
+          this.sweepTimer = setInterval(() => this.sweep(), 1000);
+          this.sweepTimer.unref();
+        }
         resolve();
       });
     });
@@ -65,7 +122,8 @@ export class Connections {
       const text = err instanceof Error ? err.message : String(err);
       this.core.log.warning('SERVER', `Closing connection from ${socket.remoteAddress}:${socket.remotePort}: ${text}`);
       if (!(err instanceof Error && err.name === 'ProtocolError')) this.core.log.debug('SERVER', (err as Error)?.stack ?? text);
-      writeCloseFrame(socket, 'amqp:decode-error', text);
+      const condition = (err as { condition?: unknown })?.condition;
+      writeCloseFrame(socket, typeof condition === 'string' ? condition : 'amqp:decode-error', text);
     };
     connection.on('protocol_error', onError);
     connection.on('error', onError);
@@ -76,10 +134,39 @@ export class Connections {
     return [...this.listenerByPort].map(([port, l]) => ({ port, role: l.role }));
   }
 
+  /** Close what has not opened in time, and what has sent no complete frame
+   *  for the idle timeout (rhea's own idle timer misses a frame left half sent). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [connection, a] of this.accepted) {
+      const peer = `${a.socket.remoteAddress}:${a.socket.remotePort}`;
+      const opened = connection.is_remote_open();
+      const handshake = a.limits.initialHandshakeTimeoutSeconds * 1000;
+      const idle = a.limits.idleTimeoutSeconds * 1000;
+      const last = guardOf(connection)?.lastFrame ?? a.since;
+      let why: string | null = null;
+      if (!opened && handshake && now - a.since > handshake) why = `no AMQP Open within ${a.limits.initialHandshakeTimeoutSeconds} s (initialHandshakeTimeoutSeconds)`;
+      else if (idle && now - Math.max(last, a.since) > idle) why = `no complete frame for ${a.limits.idleTimeoutSeconds} s (idleTimeoutSeconds)`;
+      if (!why) continue;
+      this.accepted.delete(connection);
+      this.core.log.info('SERVER', `Closing connection from ${peer}: ${why}`);
+      if (opened) {
+        try { connection.close({ condition: 'amqp:resource-limit-exceeded', description: 'local-idle-timeout expired' }); } catch { /* gone */ }
+        setTimeout(() => a.socket.destroy(), 1000).unref();
+      } else {
+        if (!handshake || now - a.since <= handshake) writeCloseFrame(a.socket, 'amqp:resource-limit-exceeded', 'local-idle-timeout expired');
+        a.socket.end();
+        setTimeout(() => a.socket.destroy(), 1000).unref();
+      }
+    }
+  }
+
   connect(c: ConnectorConfig): void {
     if (this.stopping) return;
-    const connection = connectTo(this.container, { ...this.options(), host: c.host, port: c.port, reconnect: false, username: 'anonymous' });
-    const info = this.add(connection, c.role, 'out', `${c.host}:${c.port}`);
+    const limits = connectionLimits(this.policy, c, c.role);
+    const host = `${c.host}:${c.port}`;
+    const connection = connectTo(this.container, { ...this.options(limits), host: c.host, port: c.port, reconnect: false, username: 'anonymous' }, this.guardFor(limits, () => host));
+    const info = this.add(connection, c.role, 'out', host, limits);
     info.connector = c;
     info.cost = c.cost;
   }
@@ -94,6 +181,7 @@ export class Connections {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const t of this.reconnectTimers) clearTimeout(t);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const s of this.servers) s.close();
     const closing = [...this.core.connections.values()].map((c) => new Promise<void>((resolve) => {
       const t = setTimeout(() => { try { socketOf(c.connection)?.destroy(); } catch { /* gone */ } resolve(); }, 500);
@@ -104,8 +192,8 @@ export class Connections {
     await Promise.all(closing);
   }
 
-  private add(connection: Connection, role: Role, dir: 'in' | 'out', host: string): ConnInfo {
-    const info: ConnInfo = { identity: this.core.nextIdentity(), connection, role, dir, host, container: '', opened: 0, cost: 1, properties: {}, links: new Set() };
+  private add(connection: Connection, role: Role, dir: 'in' | 'out', host: string, limits: ConnectionLimits): ConnInfo {
+    const info: ConnInfo = { identity: this.core.nextIdentity(), connection, role, dir, host, container: '', opened: 0, cost: 1, properties: {}, links: new Set(), limits };
     this.core.connections.set(connection, info);
     return info;
   }
@@ -117,7 +205,8 @@ export class Connections {
       const socket = socketOf(connection);
       const l = socket?.localPort !== undefined ? this.listenerByPort.get(socket.localPort) : undefined;
       const host = socket ? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` : '?';
-      info = this.add(connection, l?.role ?? 'normal', 'in', host);
+      const limits = this.accepted.get(connection)?.limits ?? connectionLimits(this.policy, l ?? CONNECTION_DEFAULTS, l?.role ?? 'normal');
+      info = this.add(connection, l?.role ?? 'normal', 'in', host, limits);
       info.cost = l?.cost ?? 1;
     }
     return info;
@@ -128,6 +217,9 @@ export class Connections {
     // small frames both ways (transfers, dispositions): Nagle would add tens of ms
     socketOf(connection)?.setNoDelay?.(true);
     info.opened = Date.now();
+    const asked = negotiateOpen(connection, HEARTBEAT_FLOOR_MS);
+    if (typeof asked.maxFrameSize === 'number' && asked.maxFrameSize < 512) this.core.log.info('SERVER', `Connection ${info.host} asked for max-frame-size ${asked.maxFrameSize}, below AMQP's minimum: using 512`);
+    if (asked.idleTimeOut && asked.idleTimeOut < 2 * HEARTBEAT_FLOOR_MS) this.core.log.info('SERVER', `Connection ${info.host} asked for idle-time-out ${asked.idleTimeOut} ms: heartbeats go out every ${HEARTBEAT_FLOOR_MS} ms at most`);
     info.container = connection.container_id ?? '';
     info.properties = remoteOpenProperties(connection);
     this.core.log.info('SERVER', `Connection ${info.dir === 'in' ? 'from' : 'to'} ${info.host} (container ${info.container}) opened, role=${info.role}`);

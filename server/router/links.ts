@@ -15,6 +15,8 @@ import {
 } from './types.js';
 
 export class Links {
+  private readonly refusing = new WeakSet<ConnInfo>(); // connections already told (and logged) about their link limit
+
   constructor(
     private readonly core: RouterCore,
     private readonly addresses: Addresses,
@@ -38,6 +40,7 @@ export class Links {
       sender.close({ condition: 'amqp:not-allowed', description: 'routers send their own control and transit links' });
       return;
     }
+    if (this.overLimit(info, 'out', sender)) return;
     let address: string;
     if (source.dynamic) {
       address = `amqp:/_topo/0/${this.core.id}/temp.${randomBytes(9).toString('base64url')}`;
@@ -71,6 +74,7 @@ export class Links {
       info.connection.close({ condition: 'amqp:unauthorized-access', description: why });
       return;
     }
+    if (this.overLimit(info, 'in', receiver)) return;
     if (target.dynamic) {
       receiver.close({ condition: 'amqp:not-implemented', description: 'dynamic targets are not supported; attach to an address or use the anonymous relay' });
       return;
@@ -88,6 +92,22 @@ export class Links {
     info.links.add(link);
     if (address) this.addresses.entry(address).producers.add(link);
     this.forwarder.topUp(link);
+  }
+
+  /** Policy maxSenders / maxReceivers: a client connection's links beyond them
+   *  are attached and detached at once, as qdrouterd does (logged once per connection). */
+  private overLimit(info: ConnInfo, dir: 'in' | 'out', link: Sender | Receiver): boolean {
+    if (info.role !== 'normal') return false;
+    const max = dir === 'in' ? info.limits.maxSenders : info.limits.maxReceivers;
+    let n = 0;
+    for (const l of info.links) if (l.dir === dir) n++;
+    if (n < max) return false;
+    if (!this.refusing.has(info)) {
+      this.refusing.add(info);
+      this.core.log.warning('POLICY', `Connection ${info.host}: link refused, the peer already has ${n} ${dir === 'in' ? 'sending' : 'receiving'} links (${dir === 'in' ? 'maxSenders' : 'maxReceivers'}); further refusals on this connection are not logged`);
+    }
+    link.close({ condition: 'amqp:resource-limit-exceeded', description: 'link disallowed by local policy' });
+    return true;
   }
 
   onLinkClosed(link: Sender | Receiver): void {

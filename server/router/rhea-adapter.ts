@@ -10,16 +10,53 @@ const require = createRequire(import.meta.url);
 
 // ---- patches -----------------------------------------------------------------
 
-// rhea 3 does not implement aborted transfers, and a transfer frame without
-// payload makes it throw while decoding: both are legal AMQP 1.0 (qpid-proton
-// sends them when a sender gives up on a delivery, e.g. oslo.messaging's send
-// timeout). Without this a timed-out send would cost the sender its connection.
-interface Frame { performative: { delivery_id?: number; aborted?: boolean; more?: boolean }; payload?: Buffer }
-interface IncomingDelivery { id: number }
-interface LinkLike { _incomplete?: IncomingDelivery; credit: number; delivery_count: number }
+/** What the router enforces on one connection, checked inside rhea's decoding. */
+export interface ConnectionGuard {
+  maxFrameSize: number; // larger incoming frames: framing error
+  channelMax: number; // highest session channel the peer may begin
+  maxMessageSize: number; // larger deliveries: rejected, then the connection is closed
+  lastFrame: number; // when the last complete frame (or the protocol header) arrived
+  creditViolation(link: Receiver): void; // a transfer beyond the credit granted; the link is refused from then on
+  messageTooLarge(link: Receiver, size: number): void;
+}
+
+const guards = new WeakMap<object, ConnectionGuard>();
+
+/** Enforce limits on a connection; set before its socket delivers any byte. */
+export function guardConnection(connection: Connection, guard: ConnectionGuard): void {
+  guards.set(connection, guard);
+}
+
+export function guardOf(connection: Connection): ConnectionGuard | undefined {
+  return guards.get(connection);
+}
+
+/** A protocol error that closes the connection with this condition. */
+export class FramingError extends Error {
+  readonly condition = 'amqp:connection:framing-error';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError'; // rhea hands errors of this name to the connection's protocol_error handlers
+  }
+}
+
+interface Frame { channel: number; performative: { delivery_id?: number; aborted?: boolean; more?: boolean }; payload?: Buffer }
+interface IncomingDelivery { id: number; reject(error: unknown): void }
+interface LinkLike { _incomplete?: IncomingDelivery; credit: number; delivery_count: number; connection: Connection; hmlabRefused?: boolean; hmlabSize?: number }
 interface SessionLike {
-  incoming: { next_transfer_id: number; next_delivery_id?: number; deliveries?: { remove?(d: unknown): void } };
+  incoming: { next_transfer_id: number; next_delivery_id?: number };
   _get_link(frame: Frame): LinkLike;
+}
+interface TransportLike { header_received?: unknown; handler: { connection?: Connection } & object }
+
+/** Drop a transfer frame while keeping the session's transfer and delivery ids in step. */
+function discardTransfer(session: SessionLike, link: LinkLike, frame: Frame): void {
+  session.incoming.next_transfer_id++;
+  const id = frame.performative.delivery_id;
+  if (id !== undefined && id !== null && (session.incoming.next_delivery_id === undefined || id === session.incoming.next_delivery_id)) {
+    session.incoming.next_delivery_id = id + 1;
+  }
+  if (!frame.performative.more) link.delivery_count++;
 }
 
 let applied = false;
@@ -27,12 +64,19 @@ let applied = false;
 export function applyRheaPatches(): void {
   if (applied) return;
   applied = true;
+
+  // rhea 3 does not implement aborted transfers, and a transfer frame without
+  // payload makes it throw while decoding: both are legal AMQP 1.0 (qpid-proton
+  // sends them when a sender gives up on a delivery, e.g. oslo.messaging's send
+  // timeout). Without this a timed-out send would cost the sender its connection.
+  // Guarded connections also refuse transfers beyond credit and deliveries
+  // beyond the message size, instead of holding them.
   const Session = require('rhea/lib/session.js') as { prototype: { on_transfer(this: SessionLike, frame: Frame): void } };
-  const original = Session.prototype.on_transfer;
+  const onTransfer = Session.prototype.on_transfer;
   Session.prototype.on_transfer = function (this: SessionLike, frame: Frame) {
+    const link = this._get_link(frame);
     if (frame.performative.aborted) {
       // discard the delivery: it never completed, nothing is routed
-      const link = this._get_link(frame);
       this.incoming.next_transfer_id++;
       if (link._incomplete) {
         link._incomplete = undefined;
@@ -41,10 +85,69 @@ export function applyRheaPatches(): void {
       }
       if (link.credit > 0) link.credit--;
       link.delivery_count++;
+      link.hmlabSize = 0;
       return;
     }
     if (!frame.payload) frame.payload = Buffer.alloc(0);
-    original.call(this, frame);
+    const guard = guards.get(link.connection);
+    if (!guard) return onTransfer.call(this, frame);
+    if (link.hmlabRefused) return discardTransfer(this, link, frame);
+    if (!link._incomplete && link.credit <= 0) {
+      link.hmlabRefused = true;
+      discardTransfer(this, link, frame);
+      guard.creditViolation(link as unknown as Receiver);
+      return;
+    }
+    const size = (link._incomplete ? link.hmlabSize ?? 0 : 0) + frame.payload.length;
+    if (size > guard.maxMessageSize) {
+      if (!link._incomplete) {
+        // let rhea open the delivery (as unfinished) so it can be rejected like a longer one
+        const more = frame.performative.more;
+        frame.performative.more = true;
+        try { onTransfer.call(this, frame); } finally { frame.performative.more = more; }
+      } else {
+        this.incoming.next_transfer_id++;
+      }
+      const d = link._incomplete;
+      link._incomplete = undefined;
+      link.hmlabRefused = true;
+      try { d?.reject({ condition: 'amqp:link:message-size-exceeded', description: 'Message size exceeded' }); } catch { /* link gone */ }
+      guard.messageTooLarge(link as unknown as Receiver, size);
+      return;
+    }
+    link.hmlabSize = frame.performative.more ? size : 0;
+    onTransfer.call(this, frame);
+  };
+
+  // Frame sizes are checked as soon as a frame's header arrives: a peer must
+  // not make the router buffer a frame larger than it announced. Complete
+  // frames are what keep a connection alive, not stray bytes of a partial one.
+  const Transport = require('rhea/lib/transport.js') as { prototype: { read(this: TransportLike, buffer: Buffer): number } };
+  const read = Transport.prototype.read;
+  Transport.prototype.read = function (this: TransportLike, buffer: Buffer) {
+    const connection = (this.handler.connection ?? this.handler) as Connection;
+    const guard = guards.get(connection);
+    if (guard) {
+      let offset = this.header_received ? 0 : 8;
+      while (offset + 4 <= buffer.length) {
+        const size = buffer.readUInt32BE(offset);
+        if (size > guard.maxFrameSize) throw new FramingError(`frame of ${size} bytes is larger than the max-frame-size of ${guard.maxFrameSize}`);
+        if (size < 8) throw new FramingError(`frame size ${size} is smaller than a frame header`);
+        offset += size;
+      }
+    }
+    const consumed = read.call(this, buffer);
+    if (guard && consumed > 0) guard.lastFrame = Date.now();
+    return consumed;
+  };
+
+  // AMQP's channel-max bounds the sessions a peer may have at once.
+  const ConnectionClass = require('rhea/lib/connection.js') as { prototype: { on_begin(this: Connection, frame: Frame): void } };
+  const onBegin = ConnectionClass.prototype.on_begin;
+  ConnectionClass.prototype.on_begin = function (this: Connection, frame: Frame) {
+    const guard = guards.get(this);
+    if (guard && frame.channel > guard.channelMax) throw new FramingError(`remote channel ${frame.channel} is above negotiated channel_max ${guard.channelMax}`);
+    onBegin.call(this, frame);
   };
 }
 
@@ -74,21 +177,40 @@ export interface RouterConnectionOptions {
   container_id: string;
   idle_time_out: number;
   session_buffer_size: number;
+  max_frame_size: number;
+  channel_max: number;
   host?: string;
   port?: number;
   reconnect?: boolean;
   username?: string;
 }
 
-/** A connection on a socket our own TCP server accepted. */
-export function acceptConnection(container: Container, socket: Socket, options: RouterConnectionOptions): Connection {
+/** A connection on a socket our own TCP server accepted, guarded from its first byte. */
+export function acceptConnection(container: Container, socket: Socket, options: RouterConnectionOptions, guard: ConnectionGuard): Connection {
   const connection = container.create_connection(options as never);
+  guardConnection(connection, guard);
   (connection as unknown as { accept(s: Socket): void }).accept(socket);
   return connection;
 }
 
-export function connectTo(container: Container, options: RouterConnectionOptions): Connection {
-  return container.connect(options as never);
+export function connectTo(container: Container, options: RouterConnectionOptions, guard: ConnectionGuard): Connection {
+  const connection = container.connect(options as never);
+  guardConnection(connection, guard);
+  return connection;
+}
+
+/** Settle what the peer's Open says before anything is sent: AMQP's smallest
+ *  max-frame-size is 512 (a smaller one, as proton does, counts as 512;
+ *  rhea would loop forever splitting a message into frames that cannot
+ *  hold a byte), and heartbeats go out no more often than `heartbeatFloorMs`. */
+export function negotiateOpen(connection: Connection, heartbeatFloorMs: number): { maxFrameSize?: number; idleTimeOut?: number } {
+  const open = (connection as unknown as { remote?: { open?: { max_frame_size?: number; idle_time_out?: number } } }).remote?.open;
+  if (!open) return {};
+  const asked = { maxFrameSize: open.max_frame_size, idleTimeOut: open.idle_time_out };
+  if (typeof open.max_frame_size === 'number' && open.max_frame_size < 512) open.max_frame_size = 512;
+  // rhea sends a heartbeat every idle_time_out / 2
+  if (typeof open.idle_time_out === 'number' && open.idle_time_out > 0 && open.idle_time_out < 2 * heartbeatFloorMs) open.idle_time_out = 2 * heartbeatFloorMs;
+  return asked;
 }
 
 export function socketOf(connection: Connection): Socket | undefined {

@@ -81,7 +81,7 @@ export class Router implements RouterCore {
     // PLAIN is offered so clients configured with credentials can attach; the
     // embedded router keeps no user database, so any non-empty user is accepted.
     mechs.enable_plain((user: string) => Boolean(user));
-    this.conns = new Connections(this, this.container, this.links, this.linkState);
+    this.conns = new Connections(this, this.container, this.links, this.linkState, config.policy);
     this.wire();
   }
 

@@ -6,6 +6,7 @@ import type { Connection, Delivery, Message, Receiver, Sender } from 'rhea';
 import type { ConnectorConfig, Distribution, Role } from './config.js';
 import type { LinkStateAd, Route } from './mesh.js';
 import type { RouterLog } from './log.js';
+import type { ConnectionLimits } from './policy.js';
 
 export const PRODUCT = 'hmlab-router';
 export const CONTROL_ADDRESS = '_hmlab/control';
@@ -43,6 +44,7 @@ export interface ConnInfo {
   connector?: ConnectorConfig;
   user?: string;
   lastHeard?: number; // inter-router: when the neighbour last spoke on its control link
+  limits: ConnectionLimits;
 }
 
 export interface LinkStats { deliveryCount: number; acceptedCount: number; rejectedCount: number; releasedCount: number; modifiedCount: number; presettledCount: number; droppedPresettledCount: number }
