@@ -21,7 +21,7 @@ export class Connections {
   private readonly reconnectTimers = new Set<NodeJS.Timeout>();
   private stopping = false;
   /** Connections accepted on a listener, watched for the handshake and idle timeouts. */
-  private readonly accepted = new Map<Connection, { socket: Socket; since: number; limits: ConnectionLimits; role: Role }>();
+  private readonly accepted = new Map<Connection, { socket: Socket; since: number; limits: ConnectionLimits }>();
   private clients = 0; // sockets open on normal listeners, for maxConnections
   private readonly maxClients: number;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -87,7 +87,7 @@ export class Connections {
         }
         socket.setNoDelay(true);
         const connection = acceptConnection(this.container, socket, this.options(limits), this.guardFor(limits, () => peer));
-        this.accepted.set(connection, { socket, since: Date.now(), limits, role: l.role });
+        this.accepted.set(connection, { socket, since: Date.now(), limits });
         socket.once('close', () => {
           this.accepted.delete(connection);
           // rhea only notices a socket the peer ended; one the router destroyed must be forgotten here
