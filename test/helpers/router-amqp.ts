@@ -1,15 +1,16 @@
 // Small rhea clients for the router tests: a connection that opens, and
 // promise-returning helpers for links and outcomes.
+import assert from 'node:assert/strict';
 import rhea from 'rhea';
 import type { Connection, Delivery, EventContext, Receiver, Sender } from 'rhea';
 import { clearHeartbeats } from '../../server/router/management-client.js';
 
 type Cleanup = { after(fn: () => unknown): void };
 
-export async function amqpConnect(t: Cleanup, port: number, id = `test-${Math.random().toString(36).slice(2, 8)}`): Promise<Connection> {
+export async function amqpConnect(t: Cleanup, port: number, id = `test-${Math.random().toString(36).slice(2, 8)}`, options: Record<string, unknown> = {}): Promise<Connection> {
   const container = rhea.create_container({ id });
   container.on('error', () => {});
-  const c = container.connect({ host: '127.0.0.1', port, reconnect: false, username: 'anonymous' } as never);
+  const c = container.connect({ host: '127.0.0.1', port, reconnect: false, username: 'anonymous', ...options } as never);
   c.on('error', () => {});
   c.on('disconnected', () => clearHeartbeats(c));
   // A peer may open and close in one read: the close must be caught before
@@ -94,4 +95,19 @@ export function nextMessage(r: Receiver, timeoutMs = 5000): Promise<EventContext
     const on = (ctx: EventContext) => { clearTimeout(t); res(ctx); };
     r.once('message', on);
   });
+}
+
+/** A well-formed consumer and producer still get a message through, settled. */
+export async function roundTrip(t: Cleanup, port: number, address: string): Promise<void> {
+  const cc = await amqpConnect(t, port);
+  const r = await openReceiver(cc, address, { autoaccept: true });
+  const pc = await amqpConnect(t, port);
+  const s = await openSender(pc, address);
+  assert.ok(await waitSendable(s, 5000), 'no credit for a healthy producer');
+  const got = nextMessage(r);
+  const { outcome } = sendForOutcome(s, 'still routing');
+  assert.equal((await got).message!.body, 'still routing');
+  assert.equal((await outcome).kind, 'accepted');
+  await closeConnection(pc);
+  await closeConnection(cc);
 }

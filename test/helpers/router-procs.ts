@@ -2,7 +2,7 @@
 // loopback ports, generated qdrouterd.conf files, JSON-line drivers, and
 // every process stopped by PID when the test ends (also on failure).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,6 +42,8 @@ export interface RouterSpec {
   interRouter?: number;
   connectTo?: number[]; // inter-router ports of other routers
   mode?: 'standalone' | 'interior';
+  listenerExtra?: string; // more attribute lines for the normal listener
+  extra?: string; // more sections (policy, vhost)
 }
 
 /** The same address table the lab writes into every router's config. */
@@ -50,7 +52,8 @@ export const OSLO_ADDRESSES = OPENSTACK_ADDRESSES
   .join('');
 
 export function routerConf(spec: RouterSpec): string {
-  let s = `router {\n    mode: ${spec.mode ?? 'interior'}\n    id: ${spec.id}\n}\nlistener {\n    host: 127.0.0.1\n    port: ${spec.normal}\n    role: normal\n    authenticatePeer: no\n    saslMechanisms: ANONYMOUS\n}\n`;
+  let s = `router {\n    mode: ${spec.mode ?? 'interior'}\n    id: ${spec.id}\n}\nlistener {\n    host: 127.0.0.1\n    port: ${spec.normal}\n    role: normal\n    authenticatePeer: no\n    saslMechanisms: ANONYMOUS\n${spec.listenerExtra ?? ''}}\n`;
+  if (spec.extra) s += spec.extra;
   if (spec.interRouter) s += `listener {\n    host: 127.0.0.1\n    port: ${spec.interRouter}\n    role: inter-router\n    authenticatePeer: no\n    saslMechanisms: ANONYMOUS\n}\n`;
   for (const p of spec.connectTo ?? []) s += `connector {\n    host: 127.0.0.1\n    port: ${p}\n    role: inter-router\n    saslMechanisms: ANONYMOUS\n}\n`;
   return s + OSLO_ADDRESSES;
@@ -60,7 +63,8 @@ export interface RouterProc {
   id: string;
   port: number;
   child: ChildProcess;
-  output: () => string;
+  output: () => string; // stdout and stderr together
+  stderr: () => string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -95,11 +99,12 @@ export async function startRouter(t: Cleanup, dir: string, spec: RouterSpec, pro
     ? spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'router', 'main.ts'), '-c', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(findQdrouterd()!, ['-c', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
   child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; err += d; });
   t.after(() => stopChild(child));
   await waitForRouter(spec.normal, 20000, child).catch((e: Error) => { throw new Error(`${e.message}\n${out}`); });
-  return { id: spec.id, port: spec.normal, child, output: () => out, kill: (sig) => stopChild(child, sig) };
+  return { id: spec.id, port: spec.normal, child, output: () => out, stderr: () => err, kill: (sig) => stopChild(child, sig) };
 }
 
 export interface JsonLine { event: string; [k: string]: unknown }
@@ -156,6 +161,18 @@ export class OsloProc {
   }
 
   stop(): Promise<void> { return stopChild(this.child, 'SIGKILL'); }
+}
+
+/** Cleanups for a describe block's shared processes, run in reverse order by its after(). */
+export function cleanupScope() {
+  const fns: (() => unknown)[] = [];
+  return { after(fn: () => unknown) { fns.push(fn); }, async run() { for (const fn of fns.reverse()) { try { await fn(); } catch { /* keep cleaning */ } } } };
+}
+
+/** Resident memory of a process, in bytes (Linux). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

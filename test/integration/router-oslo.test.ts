@@ -7,20 +7,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  eventually, findQdrouterd, freePort, MGMT_HELPER, OsloProc, PYTHON, ROOT, sleep, startRouter, tempDir,
+  cleanupScope, eventually, findQdrouterd, freePort, MGMT_HELPER, OsloProc, PYTHON, ROOT, sleep, startRouter, tempDir,
   type Product, type RouterProc,
 } from '../helpers/router-procs.js';
 import { ManagementClient } from '../../server/router/index.js';
 
 const qdrouterd = findQdrouterd();
-
-function cleanupScope() {
-  const fns: (() => unknown)[] = [];
-  return {
-    after(fn: () => unknown) { fns.push(fn); },
-    async run() { for (const fn of fns.reverse()) { try { await fn(); } catch { /* keep cleaning */ } } },
-  };
-}
 
 for (const product of ['embedded', 'qdrouterd'] as Product[]) {
   const skip = product === 'qdrouterd' && !qdrouterd ? 'qdrouterd is not installed here (Debian 12 has no package): the reference run is skipped' : false;

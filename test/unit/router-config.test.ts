@@ -3,6 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseConfig } from '../../server/router/config.js';
+import { MESSAGE_SIZE_CEILING, connectionLimits, maxConnections } from '../../server/router/policy.js';
 import { AddressTable, parseTopoAddress } from '../../server/router/address-table.js';
 import { LinkStateDb } from '../../server/router/mesh.js';
 
@@ -59,6 +60,65 @@ describe('qdrouterd.conf parser', () => {
     assert.throws(() => parseConfig('address {\n    prefix: a\n    distribution: fanout\n}\n', 'x.conf'), /distribution "fanout" is invalid: use closest, balanced or multicast/);
     assert.throws(() => parseConfig('router {\n    mode: edge\n}\n', 'x.conf'), /edge mode is not supported/);
     assert.throws(() => parseConfig('listener {\n    port: 1\n    role: inter-router\n}\n', 'x.conf'), /needs "mode: interior"/);
+  });
+});
+
+describe('limits in the config (qdrouterd names and defaults)', () => {
+  const policy = `policy {
+    maxConnections: 100
+    maxMessageSize: 200000
+    enableVhostPolicy: yes
+}
+vhost {
+    hostname: $default
+    maxConnections: 50
+    groups: {
+        "$default": {
+            "users": "*",
+            "maxSessions": 4,
+            "maxSenders": 10,
+            "maxReceivers": 20,
+            "maxMessageSize": 100000
+        }
+    }
+}
+`;
+
+  it('gives listeners qdrouterd 1.19\'s defaults and reads their limits', () => {
+    const c = parseConfig(good, 'a.conf');
+    assert.deepEqual({ ...c.listeners[0], line: 0, saslMechanisms: [] }, {
+      name: undefined, host: '127.0.0.1', port: 15810, role: 'normal', cost: 1, authenticatePeer: false, saslMechanisms: [], line: 0,
+      maxFrameSize: 16384, maxSessions: 32768, idleTimeoutSeconds: 16, initialHandshakeTimeoutSeconds: 0,
+    });
+    const l = parseConfig('listener {\n    port: 1\n    maxFrameSize: 4096\n    maxSessions: 10\n    idleTimeoutSeconds: 30\n    initialHandshakeTimeoutSeconds: 5\n}\n').listeners[0];
+    assert.deepEqual([l.maxFrameSize, l.maxSessions, l.idleTimeoutSeconds, l.initialHandshakeTimeoutSeconds], [4096, 10, 30, 5]);
+    const defaults = connectionLimits(c.policy, c.listeners[0], 'normal');
+    assert.equal(defaults.maxMessageSize, MESSAGE_SIZE_CEILING, 'with no policy limit the embedded router still bounds a message');
+    assert.equal(maxConnections(c.policy), 65535);
+  });
+
+  it('reads policy and the $default vhost group (a JSON map over several lines) and applies them to client connections only', () => {
+    const c = parseConfig(good + policy, 'a.conf');
+    assert.deepEqual(c.warnings, []);
+    assert.equal(maxConnections(c.policy), 50);
+    const client = connectionLimits(c.policy, c.listeners[0], 'normal');
+    assert.deepEqual([client.maxSessions, client.maxSenders, client.maxReceivers, client.maxMessageSize, client.maxFrameSize], [4, 10, 20, 100000, 16384]);
+    const router = connectionLimits(c.policy, c.connectors[0], 'inter-router');
+    assert.deepEqual([router.maxSessions, router.maxMessageSize], [32768, MESSAGE_SIZE_CEILING]);
+    // without enableVhostPolicy the vhost does nothing, as in qdrouterd, and the config says so
+    const off = parseConfig(good + policy.replace('enableVhostPolicy: yes', 'enableVhostPolicy: no'), 'a.conf');
+    assert.equal(connectionLimits(off.policy, off.listeners[0], 'normal').maxMessageSize, 200000);
+    assert.ok(off.warnings.some((w) => /enableVhostPolicy/.test(w)), off.warnings.join('\n'));
+  });
+
+  it('refuses bad limits naming the field and the range, and warns about group settings it does not apply', () => {
+    assert.throws(() => parseConfig('listener {\n    port: 1\n    maxFrameSize: 100\n}\n', 'x.conf'), /x\.conf:3: listener maxFrameSize "100" is invalid: give a whole number from 512/);
+    assert.throws(() => parseConfig('policy {\n    maxConnections: lots\n}\n', 'x.conf'), /x\.conf:2: policy maxConnections "lots" is invalid/);
+    assert.throws(() => parseConfig('vhost {\n    hostname: $default\n    groups: {\n        $default: {}\n    }\n}\n', 'x.conf'), /x\.conf:3: vhost groups .* write the map as JSON/);
+    assert.throws(() => parseConfig('vhost {\n    hostname: $default\n    groups: {\n        "$default": {\n', 'x.conf'), /x\.conf:3: the map "groups" is never closed/);
+    const c = parseConfig('vhost {\n    hostname: $default\n    groups: {\n        "$default": {"maxSessionWindow": 5},\n        "admins": {}\n    }\n}\n', 'x.conf');
+    assert.ok(c.warnings.some((w) => /"maxSessionWindow" is not supported/.test(w)), c.warnings.join('\n'));
+    assert.ok(c.warnings.some((w) => /group "admins"/.test(w)), c.warnings.join('\n'));
   });
 });
 
