@@ -67,13 +67,19 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       assert.equal(s1.handled((l) => l.value === 'cast-1').length + s2.handled((l) => l.value === 'cast-1').length, 1);
     });
 
-    it('delivers a fanout cast to every server once', async () => {
+    // qdrouterd 1.19.0 delivers a fanout twice to each server in a full mesh of
+    // three (a defect of the reference, in the README's differences table).
+    const fanoutCopies = product === 'embedded' ? 'exactly once' : 'once or twice';
+    it(`delivers a fanout cast to every server (${fanoutCopies})`, async () => {
       const r = await client.op({ op: 'cast', id: 'fan-1', fanout: true });
       assert.equal(r.ok, true);
-      await eventually(() => s1.handled((l) => l.value === 'fan-1').length === 1 && s2.handled((l) => l.value === 'fan-1').length === 1, 5000, 'both servers to get the fanout');
-      await sleep(500);
-      assert.equal(s1.handled((l) => l.value === 'fan-1').length, 1, 'server s1 got the fanout more than once');
-      assert.equal(s2.handled((l) => l.value === 'fan-1').length, 1, 'server s2 got the fanout more than once');
+      const got = (s: OsloProc) => s.handled((l) => l.value === 'fan-1').length;
+      await eventually(() => got(s1) >= 1 && got(s2) >= 1, 5000, 'both servers to get the fanout');
+      await sleep(1000);
+      for (const [name, s] of [['s1', s1], ['s2', s2]] as const) {
+        if (product === 'embedded') assert.equal(got(s), 1, `server ${name} got the fanout ${got(s)} times`);
+        else assert.ok(got(s) <= 2, `server ${name} got the fanout ${got(s)} times`);
+      }
     });
 
     it('sends a call to the named server only', async () => {
@@ -135,9 +141,12 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       assert.equal((await client.op({ op: 'call', id: 'mgmt-call', timeout: 15 })).ok, true);
       const q = spawnSync(PYTHON, [MGMT_HELPER, `127.0.0.1:${ports.bn}`, 'org.apache.qpid.dispatch.router.node', 'id', 'nextHop', 'cost'], { encoding: 'utf8', timeout: 20000 });
       assert.equal(q.status, 0, q.stderr);
-      const reply = JSON.parse(q.stdout) as { statusCode: number; correlation_id: number; attributeNames: string[]; results: unknown[][]; product: string };
+      const reply = JSON.parse(q.stdout) as { statusCode: number; correlation_id: number | null; string_correlation_id: string; attributeNames: string[]; results: unknown[][]; product: string };
       assert.equal(reply.statusCode, 200);
-      assert.equal(reply.correlation_id, 4711);
+      // qdrouterd 1.19.0 answers a numeric (ulong) correlation_id with none at all;
+      // the embedded router copies it, as AMQP management asks (README: differences).
+      assert.equal(reply.correlation_id, product === 'embedded' ? 4711 : null);
+      assert.equal(reply.string_correlation_id, 'hmlab-4712', 'a string correlation_id comes back on both routers');
       assert.deepEqual(reply.attributeNames, ['id', 'nextHop', 'cost']);
       assert.deepEqual(reply.results.map((r) => r[0]).sort(), ['Router.A', 'Router.B', 'Router.C']);
       assert.equal(reply.product, product === 'embedded' ? 'hmlab-router' : 'qpid-dispatch-router');
