@@ -25,6 +25,11 @@ export function routerChoices(): RouterChoice[] {
   ];
 }
 
+/** One of the two, with its skip reason. */
+export function routerChoice(router: LabRouter): RouterChoice {
+  return routerChoices().find((c) => c.router === router)!;
+}
+
 function hasQdrouterd(dir: string): boolean {
   try { accessSync(join(dir, 'qdrouterd'), constants.X_OK); return true; } catch { return false; }
 }
