@@ -2,7 +2,7 @@
 // for the entity types the lab observes, with qdrouterd's attribute names
 // (qdrouter.json of qpid-dispatch 1.19.0), so one client reads both routers.
 import type { Message } from 'rhea';
-import type { AddressEntry, ConnInfo, InLink, OutLink, Pending, Router } from './router.js';
+import type { AddressView, ConnectionView, LinkView, Pending, RouterView } from './types.js';
 import { parseTopoAddress } from './address-table.js';
 import { ENTITY_PREFIX } from './management-client.js';
 import { VERSION } from '../version.js';
@@ -40,7 +40,8 @@ export function addressKey(address: string, routerId: string): string {
 }
 
 export class ManagementAgent {
-  constructor(private readonly router: Router) {}
+  /** `router`: what the agent reads; `send`: how its replies leave (routed like any message). */
+  constructor(private readonly router: RouterView, private readonly send: (msg: Message) => void) {}
 
   handle(p: Pending): void {
     const msg = p.msg;
@@ -54,13 +55,13 @@ export class ManagementAgent {
         application_properties: { statusCode, statusDescription },
         body,
       } as Message;
-      this.router.sendFromRouter(out);
+      this.send(out);
     };
     try {
       const operation = String(props.operation ?? '');
       const long = String(props.entityType ?? props.type ?? '');
       const type = long.startsWith(ENTITY_PREFIX) ? long.slice(ENTITY_PREFIX.length) : long;
-      if (operation === 'GET-MGMT-NODES') return reply(200, 'OK', [...this.router.db.routes.keys()].map((id) => `amqp:/_topo/0/${id}/$management`));
+      if (operation === 'GET-MGMT-NODES') return reply(200, 'OK', [...this.router.routes.keys()].map((id) => `amqp:/_topo/0/${id}/$management`));
       if (operation !== 'QUERY' && operation !== 'READ') return reply(501, `Not Implemented: operation ${operation || '(none)'}; this router answers QUERY and READ`, {});
       const attrs = ENTITY_ATTRIBUTES[type];
       if (!attrs) return reply(404, `Not Found: entity type ${long || '(none)'}; known: ${Object.keys(ENTITY_ATTRIBUTES).map((t) => ENTITY_PREFIX + t).join(', ')}`, {});
@@ -89,7 +90,7 @@ export class ManagementAgent {
         for (const c of r.connections.values()) links += c.links.size;
         return [{
           name: `router/${r.id}`, identity: `router/${r.id}`, type: ENTITY_PREFIX + 'router', id: r.id, mode: r.mode, area: '0', version: VERSION,
-          metadata: null, addrCount: r.addresses.size, linkCount: links, nodeCount: r.db.routes.size, connectionCount: r.connections.size,
+          metadata: null, addrCount: r.addresses.size, linkCount: links, nodeCount: r.routes.size, connectionCount: r.connections.size,
           ...r.counters, deliveriesIngressRouteContainer: 0, deliveriesEgressRouteContainer: 0, workerThreads: 1,
           uptimeSeconds: Math.floor((Date.now() - r.instance) / 1000), hostName: null, helloIntervalSeconds: 1, helloMaxAgeSeconds: 3,
           defaultDistribution: 'balanced', allowUnsettledMulticast: false, blockedLinkCount: 0, linkRouteCount: 0, autoLinkCount: 0,
@@ -114,13 +115,13 @@ export class ManagementAgent {
           out.push(this.addressRow(e));
         }
         // addresses only other routers have consumers for
-        for (const id of r.db.routes.keys()) {
-          for (const a of Object.keys(r.db.ads.get(id)?.addresses ?? {})) {
-            if (!seen.has(a)) { seen.add(a); out.push(this.addressRow(r.addresses.get(a) ?? r.blankEntry(a))); }
+        for (const id of r.routes.keys()) {
+          for (const a of Object.keys(r.ads.get(id)?.addresses ?? {})) {
+            if (!seen.has(a)) { seen.add(a); out.push(this.addressRow(r.addresses.get(a) ?? this.blankAddress(a))); }
           }
         }
         out.push(this.simpleAddress('L$management', 'closest', 1));
-        for (const id of r.db.routes.keys()) out.push(this.simpleAddress(`R${id}`, 'closest', 0));
+        for (const id of r.routes.keys()) out.push(this.simpleAddress(`R${id}`, 'closest', 0));
         return out;
       }
       case 'router.node': {
@@ -128,19 +129,19 @@ export class ManagementAgent {
         const self: Row = {
           name: `router.node/${r.id}`, identity: `router.node/${r.id}`, type: ENTITY_PREFIX + 'router.node', id: r.id, protocolVersion: 1,
           instance: Math.floor(r.instance / 1000), linkState: [...r.neighbors.keys()], nextHop: '(self)', routerLink: null, cost: null,
-          validOrigins: [...r.db.routes.keys()], address: `amqp:/_topo/0/${r.id}`, lastTopoChange: Math.floor(r.db.lastTopoChange / 1000), index: 0,
+          validOrigins: [...r.routes.keys()], address: `amqp:/_topo/0/${r.id}`, lastTopoChange: Math.floor(r.lastTopoChange / 1000), index: 0,
         };
         const rows: Row[] = [self];
         let i = 1;
-        for (const route of r.db.routes.values()) {
-          const ad = r.db.ads.get(route.id);
+        for (const route of r.routes.values()) {
+          const ad = r.ads.get(route.id);
           const n = r.neighbors.get(route.nextHop);
           const direct = route.nextHop === route.id;
           rows.push({
             name: `router.node/${route.id}`, identity: `router.node/${route.id}`, type: ENTITY_PREFIX + 'router.node', id: route.id, protocolVersion: 1,
             instance: ad ? Math.floor(ad.instance / 1000) : null, linkState: ad ? Object.keys(ad.neighbors) : [],
             nextHop: direct ? null : route.nextHop, routerLink: direct && n?.transit ? n.transit.identity : null, cost: route.cost,
-            validOrigins: [], address: `amqp:/_topo/0/${route.id}`, lastTopoChange: Math.floor(r.db.lastTopoChange / 1000), index: i++,
+            validOrigins: [], address: `amqp:/_topo/0/${route.id}`, lastTopoChange: Math.floor(r.lastTopoChange / 1000), index: i++,
           });
         }
         return rows;
@@ -149,8 +150,8 @@ export class ManagementAgent {
     return [];
   }
 
-  private connectionRow(c: ConnInfo): Row {
-    const props = (c.connection as unknown as { remote?: { open?: { properties?: Record<string, unknown> } } }).remote?.open?.properties ?? {};
+  private connectionRow(c: ConnectionView): Row {
+    const props = c.properties;
     return {
       name: `connection/${c.host}`, identity: String(c.identity), type: ENTITY_PREFIX + 'connection', host: c.host, role: c.role, dir: c.dir,
       container: c.container, sasl: 'ANONYMOUS', isAuthenticated: false, user: c.user ?? 'anonymous', isEncrypted: false, sslProto: null,
@@ -159,12 +160,12 @@ export class ManagementAgent {
     };
   }
 
-  private linkRow(l: InLink | OutLink): Row {
+  private linkRow(l: LinkView): Row {
     const linkType = l.kind === 'endpoint' ? 'endpoint' : l.kind === 'control' ? 'router-control' : 'inter-router';
     const owning = l.kind === 'endpoint' && l.address ? addressKey(l.address, this.router.id) : null;
     const undelivered = l.dir === 'out' ? l.backlog.length : 0;
     const unsettled = l.dir === 'out' ? l.unsettled.size : l.held;
-    const credit = l.dir === 'out' ? (l.sender as unknown as { credit: number }).credit : (l.receiver as unknown as { credit: number }).credit;
+    const credit = this.router.creditOf(l);
     return {
       name: l.name, identity: String(l.identity), type: ENTITY_PREFIX + 'router.link', linkName: l.name, linkType, linkDir: l.dir,
       owningAddr: owning, capacity: l.dir === 'in' ? l.window : 250, peer: null, undeliveredCount: undelivered, unsettledCount: unsettled,
@@ -175,9 +176,9 @@ export class ManagementAgent {
     };
   }
 
-  private addressRow(e: AddressEntry): Row {
+  private addressRow(e: AddressView): Row {
     const key = addressKey(e.key, this.router.id);
-    const remote = parseTopoAddress(e.key) ? new Map<string, number>() : this.router.db.remoteConsumers(e.key);
+    const remote = parseTopoAddress(e.key) ? new Map<string, number>() : this.router.remoteConsumers(e.key);
     return {
       name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution: parseTopoAddress(e.key) ? 'closest' : e.distribution, inProcess: 0,
       subscriberCount: e.consumers.length, remoteCount: remote.size, containerCount: 0, remoteHostRouters: [...remote.keys()],
@@ -185,6 +186,11 @@ export class ManagementAgent {
       deliveriesToContainer: e.deliveriesToContainer, deliveriesFromContainer: e.deliveriesFromContainer, transitOutstanding: null,
       trackedDeliveries: 0, priority: -1, deliveriesRedirectedToFallback: 0, deliveriesIngressRouteContainer: 0, deliveriesEgressRouteContainer: 0,
     };
+  }
+
+  /** An address only other routers have consumers for. */
+  private blankAddress(key: string): AddressView {
+    return { key, distribution: this.router.distributionOf(key), consumers: [], deliveriesIngress: 0, deliveriesEgress: 0, deliveriesTransit: 0, deliveriesToContainer: 0, deliveriesFromContainer: 0 };
   }
 
   private simpleAddress(key: string, distribution: string, inProcess: number): Row {

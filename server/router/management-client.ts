@@ -3,6 +3,9 @@
 // router alike. Observers, lab checks and `hmlab qdstat` share it.
 import rhea from 'rhea';
 import type { Connection, Receiver, Sender, EventContext } from 'rhea';
+import { clearHeartbeats, dynamicSource, socketOf } from './rhea-adapter.js';
+
+export { clearHeartbeats };
 
 export const ENTITY_PREFIX = 'org.apache.qpid.dispatch.';
 
@@ -33,15 +36,6 @@ interface Pending {
 
 let nextCorrelation = 1;
 
-/** rhea leaves its heartbeat timers armed after a connection ends, which
- *  would keep a short-lived process (qdstat, a check) alive for seconds. */
-export function clearHeartbeats(connection: Connection): void {
-  const c = connection as unknown as { heartbeat_out?: NodeJS.Timeout; heartbeat_in?: NodeJS.Timeout };
-  if (c.heartbeat_out) clearTimeout(c.heartbeat_out);
-  if (c.heartbeat_in) clearTimeout(c.heartbeat_in);
-  c.heartbeat_out = undefined;
-  c.heartbeat_in = undefined;
-}
 
 export class ManagementClient {
   private pending = new Map<string, Pending>();
@@ -98,7 +92,7 @@ export class ManagementClient {
         done = true;
         clearTimeout(timer);
         try { connection.close(); } catch { /* already gone */ }
-        try { (connection as unknown as { socket?: { destroy(): void } }).socket?.destroy(); } catch { /* ignore */ }
+        try { socketOf(connection)?.destroy(); } catch { /* ignore */ }
         clearHeartbeats(connection);
         reject(new ManagementError(msg));
       };
@@ -111,7 +105,7 @@ export class ManagementClient {
         fail(`connection to ${where} refused: ${ctx.connection.error ? JSON.stringify(ctx.connection.error) : 'unknown error'}`);
       });
       connection.once('connection_open', () => {
-        const receiver = connection.open_receiver({ source: { dynamic: true } as unknown as { address: string }, autoaccept: true, credit_window: 100 });
+        const receiver = connection.open_receiver({ source: dynamicSource(), autoaccept: true, credit_window: 100 });
         receiver.once('receiver_open', () => {
           const replyTo = receiver.source?.address;
           if (!replyTo) return fail(`${where} did not assign a dynamic reply address`);
@@ -193,7 +187,7 @@ export class ManagementClient {
     this.pending.clear();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        try { (this.connection as unknown as { socket?: { destroy(): void } }).socket?.destroy(); } catch { /* ignore */ }
+        try { socketOf(this.connection)?.destroy(); } catch { /* ignore */ }
         resolve();
       }, 500);
       this.connection.once('connection_close', () => { clearTimeout(timer); resolve(); });

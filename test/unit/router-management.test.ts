@@ -4,15 +4,24 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from 'rhea';
-import { parseConfig, Router, ENTITY_ATTRIBUTES, addressKey } from '../../server/router/index.js';
-import type { ManagementAgent } from '../../server/router/management-agent.js';
+import { ENTITY_ATTRIBUTES, addressKey } from '../../server/router/index.js';
+import { ManagementAgent } from '../../server/router/management-agent.js';
+import type { RouterView } from '../../server/router/types.js';
 
+/** The agent reads a plain object: a router with no connections yet. */
 function router(mode: 'standalone' | 'interior') {
-  const r = new Router(parseConfig(`router {\n    mode: ${mode}\n    id: Router.U\n}\n`));
-  const agent = (r as unknown as { management: ManagementAgent }).management;
+  const view: RouterView = {
+    id: 'Router.U', mode, instance: Date.now(),
+    counters: {
+      deliveriesIngress: 0, deliveriesEgress: 0, deliveriesTransit: 0, presettledDeliveries: 0, droppedPresettledDeliveries: 0, acceptedDeliveries: 0,
+      rejectedDeliveries: 0, releasedDeliveries: 0, modifiedDeliveries: 0, deliveriesDelayed1Sec: 0, deliveriesDelayed10Sec: 0,
+    },
+    connections: new Map(), addresses: new Map(), neighbors: new Map(), routes: new Map(), ads: new Map(), lastTopoChange: Date.now(),
+    remoteConsumers: () => new Map(), distributionOf: () => 'balanced', creditOf: () => 0,
+  };
   const sent: Message[] = [];
-  r.sendFromRouter = (m: Message) => { sent.push(m); };
-  return { r, agent, sent };
+  const agent = new ManagementAgent(view, (m: Message) => { sent.push(m); });
+  return { agent, sent };
 }
 
 const request = (props: Record<string, unknown>, body: unknown) =>
