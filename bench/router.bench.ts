@@ -1,7 +1,10 @@
 // Router benchmark: messages per second and settlement latency (p50, p99)
 // through one router and across two, for the embedded router and (in the same
 // run) qdrouterd when installed, next to the generator's own ceiling: the
-// same sender straight to the same receiver, no router in between.
+// same sender straight to the same receiver, no router in between. Then
+// oslo.messaging RPC latency (p50, p95) through a mesh of three and the
+// time from killing a client's router to its next successful call, for both
+// routers, with the ratio.
 // Sender and receiver are separate processes, as real clients are.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import rhea from 'rhea';
 import type { Connection, EventContext } from 'rhea';
 import { freePort } from '../server/backends/index.js';
+import { measureOsloMesh, type OsloMeshRow } from './router-oslo.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -273,7 +277,21 @@ export async function run(opts: { log?: (s: string) => void; count?: number } = 
   log(`  added p50 latency through one embedded router: ${added.toFixed(3)} ms`);
   if (e1.rate > 0.8 * ceiling.rate) log('  the generator is near its own ceiling: the router may be faster than this shows');
   for (const [k, v] of Object.entries(checks)) log(`  ${v ? 'PASS' : 'MISS'}  ${k}`);
-  return { rows, addedP50Ms: added, checks };
+
+  // What oslo.messaging sees: RPC latency through a mesh of three, and failover time
+  const oslo: OsloMeshRow[] = [await measureOsloMesh('embedded')];
+  if (qdrouterd) oslo.push(await measureOsloMesh('qdrouterd'));
+  const qo = oslo.find((r) => r.product === 'qdrouterd');
+  log('');
+  log(`  oslo.messaging ${oslo[0].calls} sequential RPC calls, client and server on different routers of a 3-router mesh;`);
+  log('  failover = SIGKILL of the client\'s router to its next successful call (driver moves to the next URL host)');
+  log('  router        call p50 ms   call p95 ms   failover s');
+  for (const r of oslo) log(`  ${r.product.padEnd(12)} ${r.p50.toFixed(2).padStart(11)}   ${r.p95.toFixed(2).padStart(11)}   ${r.failoverS.toFixed(2).padStart(10)}`);
+  if (qo) {
+    const e = oslo[0];
+    log(`  embedded / qdrouterd: p50 ${(e.p50 / qo.p50).toFixed(2)}x, p95 ${(e.p95 / qo.p95).toFixed(2)}x, failover ${(e.failoverS / qo.failoverS).toFixed(2)}x`);
+  } else log('  qdrouterd is not installed here: its row and the ratios are skipped');
+  return { rows, addedP50Ms: added, checks, oslo };
 }
 
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {

@@ -46,7 +46,8 @@ const str = (v: unknown): string | null => (v === null || v === undefined ? null
  */
 export function addressOf(key: string | null): { address: string; mobile: boolean } | null {
   if (!key) return null;
-  if (/^M[0-9]/.test(key)) return { address: key.slice(2), mobile: true };
+  // the management agent ($management) and qdrouterd's edge protocol (_$qd.*) have mobile keys too, but are plumbing
+  if (/^M[0-9]/.test(key)) return { address: key.slice(2), mobile: !/^(\$|_\$qd\.)/.test(key.slice(2)) };
   if (/^[LRTHCDEF]./.test(key)) return { address: key.slice(1), mobile: false };
   if (key.startsWith('$') || key.startsWith('_topo')) return { address: key, mobile: false };
   return { address: key, mobile: true };

@@ -33,7 +33,7 @@ export class Addresses {
 
   /** Forget an entry nothing refers to any more. */
   gc(key: string | null): void {
-    if (!key) return;
+    if (!key || key === '$management') return; // the agent's address keeps its counters, as in qdrouterd
     const e = this.entries.get(key);
     if (e && e.consumers.length === 0 && e.producers.size === 0 && e.queue.length === 0 && !this.db.remoteConsumers(key).size) this.entries.delete(key);
   }

@@ -44,7 +44,9 @@ export class Forwarder {
     // a pre-settled one would otherwise pin the session window shut
     if (presettled) settleLocally(del);
     l.deliveryCount++;
-    if (presettled) { l.presettledCount++; this.core.counters.presettledDeliveries++; }
+    l.conn.lastDelivery = Date.now();
+    // as qdrouterd: the router counts pre-settled deliveries clients send, not its own mesh traffic
+    if (presettled) { l.presettledCount++; if (l.kind === 'endpoint') this.core.counters.presettledDeliveries++; }
     l.held++;
     if (l.kind === 'control') {
       l.held--;
@@ -62,7 +64,6 @@ export class Forwarder {
       if (Array.isArray(ann[A_DESTS])) p.dests = ann[A_DESTS] as string[];
       p.ttl = typeof ann[A_TTL] === 'number' ? (ann[A_TTL] as number) - 1 : 0;
       if (p.ttl <= 0) { this.core.log.warning('ROUTER', `Dropping a delivery for ${address} that exceeded ${MAX_TTL} hops`); this.unroutable(p, false); return; }
-      this.core.counters.deliveriesTransit++;
     } else {
       address = l.address ?? (msg.to ? normalizeAddress(String(msg.to)) : null);
       this.core.counters.deliveriesIngress++;
@@ -90,6 +91,11 @@ export class Forwarder {
     const topo = parseTopoAddress(p.address);
     if (topo && topo.router !== this.core.id) return void this.toRouter(p, topo.router);
     if (p.address === '$management' || (topo && topo.local === '$management')) {
+      // a request to the agent: accepted (and counted) here, as qdrouterd does
+      const agent = this.addresses.entry('$management');
+      agent.deliveriesIngress++;
+      agent.deliveriesToContainer++;
+      this.settlement.settleIn(p, 'accepted');
       this.done(p);
       this.hooks.management(p);
       return;
@@ -99,7 +105,6 @@ export class Forwarder {
     if (p.dest === this.core.id) p.localOnly = true;
     const entry = this.addresses.entry(p.address);
     if (p.inLink?.kind === 'endpoint') entry.deliveriesIngress++;
-    if (p.inLink?.kind === 'transit') entry.deliveriesTransit++;
     if (entry.distribution === 'multicast' && !topo) return this.forwardMulticast(p, entry);
     if (!this.forward(p, entry, false)) entry.queue.push(p);
   }
@@ -142,25 +147,37 @@ export class Forwarder {
     return undefined;
   }
 
-  /** Balanced: the destination with the fewest deliveries outstanding, in
-   *  turn on ties. True: sent; false: wait for credit; undefined: no destination. */
+  /** Balanced, as qdrouterd 1.19.0 chooses: a local consumer with nothing
+   *  outstanding wins at once (local consumers take turns); otherwise the
+   *  lowest of a local consumer's outstanding deliveries and, per router with
+   *  a consumer, the deliveries outstanding toward its next hop plus its
+   *  cost. Ties go to the first in order: local consumers, then routers by
+   *  index, so with nothing outstanding every call goes to the same remote
+   *  router. True: sent; false: wait for credit; undefined: no destination. */
   private forwardBalanced(p: Pending, entry: AddressEntry): boolean | undefined {
     const local = entry.consumers;
-    const ready = local.filter((c) => available(c) > 0);
-    type Cand = { load: number; local?: OutLink; router?: string };
-    const cands: Cand[] = ready.map((c) => ({ load: c.unsettled.size + c.backlog.length, local: c }));
-    for (const id of [...this.remoteConsumers(p, entry).keys()].sort()) {
-      const hop = this.db.routes.get(id);
-      const n = hop ? this.core.neighbors.get(hop.nextHop) : undefined;
-      if (n?.transit) cands.push({ load: this.settlement.outstandingTo(n.transit, id), router: id });
+    let best: { value: number; local?: OutLink; router?: string } | null = null;
+    for (const c of local) {
+      if (available(c) <= 0) continue;
+      const value = c.unsettled.size + c.backlog.length;
+      if (!best || value < best.value) best = { value, local: c };
+      if (value === 0) break;
     }
-    if (cands.length) {
-      const min = Math.min(...cands.map((c) => c.load));
-      const best = cands.filter((c) => c.load === min);
-      const pick = best[entry.rr++ % best.length];
-      if (pick.local) { this.transmit(pick.local, p); return true; }
-      return this.toRouter(p, pick.router!);
+    if (best?.local && best.value === 0) {
+      if (local.length > 1) local.push(local.shift()!);
+      this.transmit(best.local, p);
+      return true;
     }
+    const remote = [...this.remoteConsumers(p, entry).keys()].sort((x, y) => (this.db.index.get(x) ?? Infinity) - (this.db.index.get(y) ?? Infinity));
+    for (const id of remote) {
+      const route = this.db.routes.get(id);
+      const n = route ? this.core.neighbors.get(route.nextHop) : undefined;
+      if (!route || !n?.transit) continue;
+      const value = this.settlement.outstandingTo(n.transit, entry.key) + route.cost;
+      if (!best || value < best.value) best = { value, router: id };
+    }
+    if (best?.local) { this.transmit(best.local, p); return true; }
+    if (best?.router) return this.toRouter(p, best.router);
     if (local.length) return false; // consumers without credit: wait for it
     return undefined;
   }
@@ -178,7 +195,6 @@ export class Forwarder {
     } else {
       includeLocal = true;
       targets = p.localOnly ? [] : [...this.db.remoteConsumers(entry.key).keys()];
-      if (p.inLink?.kind === 'endpoint') entry.deliveriesIngress++;
     }
     let copies = 0;
     if (includeLocal) {
@@ -237,10 +253,16 @@ export class Forwarder {
     const d = l.sender.send(out as Message) as OutDelivery;
     l.inFlight.push(d.id);
     l.deliveryCount++;
+    l.conn.lastDelivery = Date.now();
     if (l.kind === 'endpoint') {
       this.core.counters.deliveriesEgress++;
       const e = l.address ? this.addresses.get(l.address) : undefined;
       if (e) e.deliveriesEgress++;
+    } else if (l.kind === 'transit') {
+      // as qdrouterd: transit counts what this router sends on toward another router
+      this.core.counters.deliveriesTransit++;
+      const e = this.addresses.get(p.address);
+      if (e) e.deliveriesTransit++;
     }
     if (!p.inDel) {
       markPresettled(d);

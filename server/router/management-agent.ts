@@ -14,11 +14,11 @@ export const ENTITY_ATTRIBUTES: Record<string, string[]> = {
   router: ['name', 'identity', 'type', 'id', 'mode', 'area', 'version', 'metadata', 'addrCount', 'linkCount', 'nodeCount', 'connectionCount',
     'presettledDeliveries', 'droppedPresettledDeliveries', 'acceptedDeliveries', 'rejectedDeliveries', 'releasedDeliveries', 'modifiedDeliveries',
     'deliveriesDelayed1Sec', 'deliveriesDelayed10Sec', 'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit',
-    'deliveriesIngressRouteContainer', 'deliveriesEgressRouteContainer', 'workerThreads', 'uptimeSeconds', 'hostName',
-    'helloIntervalSeconds', 'helloMaxAgeSeconds', 'defaultDistribution', 'allowUnsettledMulticast', 'blockedLinkCount', 'linkRouteCount',
-    'autoLinkCount', 'deliveriesStuck', 'deliveriesRedirectedToFallback', 'memoryUsage'],
+    'deliveriesIngressRouteContainer', 'deliveriesEgressRouteContainer', 'workerThreads', 'uptimeSeconds', 'linkRouteCount',
+    'autoLinkCount', 'deliveriesStuck', 'deliveriesRedirectedToFallback', 'linksBlocked', 'memoryUsage'],
   connection: ['name', 'identity', 'type', 'host', 'role', 'dir', 'container', 'sasl', 'isAuthenticated', 'user', 'isEncrypted',
-    'sslProto', 'sslCipher', 'properties', 'sslSsf', 'tenant', 'ssl', 'opened', 'adminStatus', 'operStatus', 'uptimeSeconds', 'lastDlvSeconds', 'protocol'],
+    'sslProto', 'sslCipher', 'properties', 'sslSsf', 'tenant', 'ssl', 'opened', 'active', 'adminStatus', 'operStatus', 'uptimeSeconds',
+    'lastDlvSeconds', 'enableProtocolTrace', 'protocol'],
   'router.link': ['name', 'identity', 'type', 'linkName', 'linkType', 'linkDir', 'owningAddr', 'capacity', 'peer', 'undeliveredCount',
     'unsettledCount', 'deliveryCount', 'connectionId', 'adminStatus', 'operStatus', 'presettledCount', 'droppedPresettledCount',
     'acceptedCount', 'rejectedCount', 'releasedCount', 'modifiedCount', 'deliveriesDelayed1Sec', 'deliveriesDelayed10Sec',
@@ -31,11 +31,10 @@ export const ENTITY_ATTRIBUTES: Record<string, string[]> = {
     'validOrigins', 'address', 'lastTopoChange', 'index'],
 };
 
-/** qdrouterd's address keys: M0 mobile (phase 0), L local, R a router. */
+/** qdrouterd's address keys: M0 mobile (phase 0; `$management` too), L local, R a router. */
 export function addressKey(address: string, routerId: string): string {
   const topo = parseTopoAddress(address);
   if (topo) return topo.router === routerId ? `L${topo.local}` : `R${topo.router}`;
-  if (address === '$management') return 'L$management';
   return `M0${address}`;
 }
 
@@ -92,9 +91,8 @@ export class ManagementAgent {
           name: `router/${r.id}`, identity: `router/${r.id}`, type: ENTITY_PREFIX + 'router', id: r.id, mode: r.mode, area: '0', version: VERSION,
           metadata: null, addrCount: r.addresses.size, linkCount: links, nodeCount: r.routes.size, connectionCount: r.connections.size,
           ...r.counters, deliveriesIngressRouteContainer: 0, deliveriesEgressRouteContainer: 0, workerThreads: 1,
-          uptimeSeconds: Math.floor((Date.now() - r.instance) / 1000), hostName: null, helloIntervalSeconds: 1, helloMaxAgeSeconds: 3,
-          defaultDistribution: 'balanced', allowUnsettledMulticast: false, blockedLinkCount: 0, linkRouteCount: 0, autoLinkCount: 0,
-          deliveriesStuck: 0, deliveriesRedirectedToFallback: 0, memoryUsage: process.memoryUsage.rss(),
+          uptimeSeconds: Math.floor((Date.now() - r.instance) / 1000), linkRouteCount: 0, autoLinkCount: 0,
+          deliveriesStuck: 0, deliveriesRedirectedToFallback: 0, linksBlocked: 0, memoryUsage: process.memoryUsage.rss(),
         }];
       }
       case 'connection':
@@ -109,8 +107,8 @@ export class ManagementAgent {
         const seen = new Set<string>();
         for (const e of r.addresses.values()) {
           const topo = parseTopoAddress(e.key);
-          // producer bookkeeping for other routers' addresses and $management is not an address row of its own
-          if ((topo && topo.router !== r.id) || e.key === '$management') continue;
+          // producer bookkeeping for other routers' addresses is not an address row of its own
+          if (topo && topo.router !== r.id) continue;
           seen.add(e.key);
           out.push(this.addressRow(e));
         }
@@ -120,8 +118,10 @@ export class ManagementAgent {
             if (!seen.has(a)) { seen.add(a); out.push(this.addressRow(r.addresses.get(a) ?? this.blankAddress(a))); }
           }
         }
+        if (!seen.has('$management')) out.push(this.addressRow(this.blankAddress('$management')));
         out.push(this.simpleAddress('L$management', 'closest', 1));
-        for (const id of r.routes.keys()) out.push(this.simpleAddress(`R${id}`, 'closest', 0));
+        // each router is an address of its own, reachable on that router
+        for (const id of r.routes.keys()) out.push({ ...this.simpleAddress(`R${id}`, 'closest', 0), remoteCount: 1, remoteHostRouters: [id] });
         return out;
       }
       case 'router.node': {
@@ -132,8 +132,7 @@ export class ManagementAgent {
           validOrigins: [...r.routes.keys()], address: `amqp:/_topo/0/${r.id}`, lastTopoChange: Math.floor(r.lastTopoChange / 1000), index: 0,
         };
         const rows: Row[] = [self];
-        let i = 1;
-        for (const route of r.routes.values()) {
+        for (const route of [...r.routes.values()].sort((x, y) => (r.nodeIndex.get(x.id) ?? 0) - (r.nodeIndex.get(y.id) ?? 0))) {
           const ad = r.ads.get(route.id);
           const n = r.neighbors.get(route.nextHop);
           const direct = route.nextHop === route.id;
@@ -141,7 +140,8 @@ export class ManagementAgent {
             name: `router.node/${route.id}`, identity: `router.node/${route.id}`, type: ENTITY_PREFIX + 'router.node', id: route.id, protocolVersion: 1,
             instance: ad ? Math.floor(ad.instance / 1000) : null, linkState: ad ? Object.keys(ad.neighbors) : [],
             nextHop: direct ? null : route.nextHop, routerLink: direct && n?.transit ? n.transit.identity : null, cost: route.cost,
-            validOrigins: [], address: `amqp:/_topo/0/${route.id}`, lastTopoChange: Math.floor(r.lastTopoChange / 1000), index: i++,
+            // as qdrouterd, only the router's own row carries the time of the last topology change
+            validOrigins: [], address: `amqp:/_topo/0/${route.id}`, lastTopoChange: null, index: r.nodeIndex.get(route.id) ?? null,
           });
         }
         return rows;
@@ -154,9 +154,11 @@ export class ManagementAgent {
     const props = c.properties;
     return {
       name: `connection/${c.host}`, identity: String(c.identity), type: ENTITY_PREFIX + 'connection', host: c.host, role: c.role, dir: c.dir,
-      container: c.container, sasl: 'ANONYMOUS', isAuthenticated: false, user: c.user ?? 'anonymous', isEncrypted: false, sslProto: null,
-      sslCipher: null, properties: props, sslSsf: 0, tenant: null, ssl: false, opened: true, adminStatus: 'enabled',
-      operStatus: 'up', uptimeSeconds: Math.floor((Date.now() - c.opened) / 1000), lastDlvSeconds: null, protocol: 'amqp',
+      // a connection this router made has no peer user, as in qdrouterd
+      container: c.container, sasl: 'ANONYMOUS', isAuthenticated: false, user: c.dir === 'out' ? null : c.user ?? 'anonymous', isEncrypted: false, sslProto: null,
+      sslCipher: null, properties: props, sslSsf: 0, tenant: null, ssl: false, opened: true, active: true, adminStatus: 'enabled',
+      operStatus: 'up', uptimeSeconds: Math.floor((Date.now() - c.opened) / 1000),
+      lastDlvSeconds: c.lastDelivery === undefined ? null : Math.floor((Date.now() - c.lastDelivery) / 1000), enableProtocolTrace: false, protocol: 'amqp',
     };
   }
 
@@ -180,7 +182,9 @@ export class ManagementAgent {
     const key = addressKey(e.key, this.router.id);
     const remote = parseTopoAddress(e.key) ? new Map<string, number>() : this.router.remoteConsumers(e.key);
     return {
-      name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution: parseTopoAddress(e.key) ? 'closest' : e.distribution, inProcess: 0,
+      // a router's own dynamic addresses are balanced in qdrouterd's table (its default distribution); $management is served in-process
+      name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution: parseTopoAddress(e.key) ? 'balanced' : e.key === '$management' ? 'closest' : e.distribution,
+      inProcess: e.key === '$management' ? 1 : 0,
       subscriberCount: e.consumers.length, remoteCount: remote.size, containerCount: 0, remoteHostRouters: [...remote.keys()],
       deliveriesIngress: e.deliveriesIngress, deliveriesEgress: e.deliveriesEgress, deliveriesTransit: e.deliveriesTransit,
       deliveriesToContainer: e.deliveriesToContainer, deliveriesFromContainer: e.deliveriesFromContainer, transitOutstanding: null,

@@ -23,6 +23,10 @@ export class LinkStateDb {
   readonly ads = new Map<string, LinkStateAd>();
   routes = new Map<string, Route>(); // reachable routers other than self
   lastTopoChange = Date.now();
+  /** Each reachable router's index (qdrouterd's mask bit): handed out in the
+   *  order routers are discovered, the lowest free one first; 0 is this router.
+   *  Balanced distribution breaks ties by it, as qdrouterd does. */
+  readonly index = new Map<string, number>();
 
   constructor(readonly self: string) {}
 
@@ -71,6 +75,14 @@ export class LinkStateDb {
       return !o || o.nextHop !== r.nextHop || o.cost !== r.cost;
     });
     this.routes = routes;
+    for (const id of [...this.index.keys()]) if (!routes.has(id)) this.index.delete(id);
+    for (const id of routes.keys()) {
+      if (this.index.has(id)) continue;
+      const taken = new Set(this.index.values());
+      let i = 1;
+      while (taken.has(i)) i++;
+      this.index.set(id, i);
+    }
     if (changed) this.lastTopoChange = Date.now();
     return changed;
   }

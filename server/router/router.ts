@@ -123,6 +123,7 @@ export class Router implements RouterCore {
       get routes() { return self.db.routes; },
       get ads() { return self.db.ads; },
       get lastTopoChange() { return self.db.lastTopoChange; },
+      get nodeIndex() { return self.db.index; },
       remoteConsumers: (address) => this.db.remoteConsumers(address),
       distributionOf: (address) => this.table.distribution(address),
       // the view hands out the router's own link records

@@ -1,13 +1,14 @@
 // Settlement: end to end. The consumer's outcome travels back to the
 // producer's delivery; deliveries lost with a consumer are failed or
-// released; unsettled deliveries per destination router are counted for
+// released; unsettled deliveries per address and neighbour are counted for
 // balanced distribution across the mesh.
 import type { InLink, OutDelivery, OutLink, Outcome, Pending, RouterCounters } from './types.js';
 import { modified, outgoingWindow, reject, remoteState } from './rhea-adapter.js';
 
 export class Settlement {
-  /** Unsettled deliveries this router sent toward each other router (balanced load). */
-  private readonly outstandingByRouter = new Map<string, number>();
+  /** Unsettled deliveries this router sent to each neighbour, per address
+   *  (qdrouterd's outstanding deliveries per address and next hop). */
+  private readonly outstanding = new Map<string, Map<string, number>>();
 
   constructor(private readonly counters: RouterCounters) {}
 
@@ -56,22 +57,34 @@ export class Settlement {
     d.hmlabPending = p;
     d.hmlabLink = l;
     l.unsettled.add(d);
-    if (l.kind === 'transit' && p.dest) {
-      d.hmlabDest = p.dest;
-      this.outstandingByRouter.set(p.dest, (this.outstandingByRouter.get(p.dest) ?? 0) + 1);
+    const hop = l.conn.peerRouter;
+    if (l.kind === 'transit' && hop) {
+      d.hmlabOutstanding = { address: p.address, hop };
+      let byHop = this.outstanding.get(p.address);
+      if (!byHop) this.outstanding.set(p.address, (byHop = new Map()));
+      byHop.set(hop, (byHop.get(hop) ?? 0) + 1);
     }
   }
 
   private untrack(d: OutDelivery): void {
-    if (!d.hmlabDest) return;
-    const n = (this.outstandingByRouter.get(d.hmlabDest) ?? 1) - 1;
-    if (n > 0) this.outstandingByRouter.set(d.hmlabDest, n); else this.outstandingByRouter.delete(d.hmlabDest);
-    d.hmlabDest = undefined;
+    const o = d.hmlabOutstanding;
+    if (!o) return;
+    d.hmlabOutstanding = undefined;
+    const byHop = this.outstanding.get(o.address);
+    const n = (byHop?.get(o.hop) ?? 1) - 1;
+    if (n > 0) byHop!.set(o.hop, n);
+    else {
+      byHop?.delete(o.hop);
+      if (byHop?.size === 0) this.outstanding.delete(o.address);
+    }
   }
 
-  /** Deliveries waiting on a transit link plus those unsettled toward a router. */
-  outstandingTo(transit: OutLink, router: string): number {
-    return transit.backlog.length + (this.outstandingByRouter.get(router) ?? 0);
+  /** Deliveries for an address waiting on a neighbour's transit link, plus
+   *  those sent to it and not yet settled. */
+  outstandingTo(transit: OutLink, address: string): number {
+    let waiting = 0;
+    for (const p of transit.backlog) if (p.address === address && p.inDel) waiting++;
+    return waiting + (transit.conn.peerRouter ? this.outstanding.get(address)?.get(transit.conn.peerRouter) ?? 0 : 0);
   }
 
   /** A consumer's link is gone. Deliveries already on the wire are in doubt:

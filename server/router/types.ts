@@ -45,6 +45,7 @@ export interface ConnInfo {
   user?: string;
   lastHeard?: number; // inter-router: when the neighbour last spoke on its control link
   limits: ConnectionLimits;
+  lastDelivery?: number; // when a delivery last came or went on it (management's lastDlvSeconds)
 }
 
 export interface LinkStats { deliveryCount: number; acceptedCount: number; rejectedCount: number; releasedCount: number; modifiedCount: number; presettledCount: number; droppedPresettledCount: number }
@@ -94,7 +95,8 @@ export interface Pending {
 }
 
 /** A delivery the router sent on an outgoing link, with what it stands for. */
-export type OutDelivery = Delivery & { hmlabPending?: Pending; hmlabLink?: OutLink; hmlabDest?: string };
+/** hmlabOutstanding: an unsettled delivery sent toward a neighbour for an address (balanced load). */
+export type OutDelivery = Delivery & { hmlabPending?: Pending; hmlabLink?: OutLink; hmlabOutstanding?: { address: string; hop: string } };
 
 export type Outcome = 'accepted' | 'rejected' | 'released' | 'modified';
 
@@ -157,6 +159,7 @@ export interface ConnectionView {
   readonly opened: number;
   readonly properties: Readonly<Record<string, unknown>>;
   readonly user?: string;
+  readonly lastDelivery?: number;
   readonly links: ReadonlySet<LinkView>;
 }
 
@@ -183,6 +186,8 @@ export interface RouterView {
   readonly routes: ReadonlyMap<string, Readonly<Route>>;
   readonly ads: ReadonlyMap<string, Readonly<LinkStateAd>>;
   readonly lastTopoChange: number;
+  /** Each reachable router's index (qdrouterd's mask bit). */
+  readonly nodeIndex: ReadonlyMap<string, number>;
   remoteConsumers(address: string): ReadonlyMap<string, number>;
   /** The distribution the address table gives an address. */
   distributionOf(address: string): Distribution;

@@ -84,7 +84,7 @@ test('the flow view of a running lab: every component, rising counters, a killed
   for (const name of ['conductor', 'compute-1', 'compute-2', 'telemetry']) await page.locator(`g.service[data-name="${name}"]`).waitFor();
   await page.locator('g.broker[data-name="broker"]').waitFor();
   assert.equal(await page.locator('g.router.dead, g.service.dead, g.broker.dead').count(), 0, 'everything runs');
-  assert.match(await page.getByTestId('flow-router-product').innerText(), /RPC router: (hmlab-router \S+ \(embedded router\)|qdrouterd.*\(Qpid Dispatch Router\)) × 3/);
+  assert.match(await page.getByTestId('flow-router-product').innerText(), /RPC router: (hmlab-router \S+ \(embedded router\)|qpid-dispatch-router \S+ \(Qpid Dispatch Router\)) × 3/);
 
   assert.ok(await rises(page, 'rpc.call', 15_000), 'RPC call counter rises');
   assert.ok(await rises(page, 'notify.sent', 15_000), 'notification counter rises');

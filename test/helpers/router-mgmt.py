@@ -17,18 +17,24 @@ def main():
     try:
         receiver = conn.create_receiver(None, dynamic=True)
         sender = conn.create_sender("$management")
-        request = Message(
-            reply_to=receiver.remote_source.address,
-            correlation_id=4711,
-            properties={"operation": "QUERY", "type": "org.amqp.management",
-                        "entityType": entity, "name": "self"},
-            body={"attributeNames": attrs},
-        )
-        sender.send(request)
-        reply = receiver.receive(timeout=10)
+
+        def ask(correlation_id):
+            sender.send(Message(
+                reply_to=receiver.remote_source.address,
+                correlation_id=correlation_id,
+                properties={"operation": "QUERY", "type": "org.amqp.management",
+                            "entityType": entity, "name": "self"},
+                body={"attributeNames": attrs},
+            ))
+            return receiver.receive(timeout=10)
+
+        # a numeric (ulong) correlation id, then a string one: routers differ on the first
+        reply = ask(4711)
+        string_reply = ask("hmlab-4712")
         print(json.dumps({
             "product": conn.conn.remote_properties.get("product") if conn.conn.remote_properties else None,
             "correlation_id": reply.correlation_id,
+            "string_correlation_id": string_reply.correlation_id,
             "statusCode": reply.properties.get("statusCode"),
             "attributeNames": list(reply.body["attributeNames"]),
             "results": [list(r) for r in reply.body["results"]],

@@ -59,13 +59,23 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       assert.equal(s1.handled((l) => l.value === 'cast-1').length + s2.handled((l) => l.value === 'cast-1').length, 1);
     });
 
-    it('delivers a fanout cast to every server once', async () => {
+    // qdrouterd 1.19.0 delivers a fanout twice to each server in a full mesh of
+    // three, and now and then a server misses it (a defect of the reference,
+    // in the README's differences table).
+    const fanoutCopies = product === 'embedded' ? 'exactly once' : 'at most twice';
+    it(`delivers a fanout cast to every server (${fanoutCopies})`, async () => {
       const r = await client.op({ op: 'cast', id: 'fan-1', fanout: true });
       assert.equal(r.ok, true);
-      await eventually(() => s1.handled((l) => l.value === 'fan-1').length === 1 && s2.handled((l) => l.value === 'fan-1').length === 1, 5000, 'both servers to get the fanout');
-      await sleep(500);
-      assert.equal(s1.handled((l) => l.value === 'fan-1').length, 1, 'server s1 got the fanout more than once');
-      assert.equal(s2.handled((l) => l.value === 'fan-1').length, 1, 'server s2 got the fanout more than once');
+      const got = (s: OsloProc) => s.handled((l) => l.value === 'fan-1').length;
+      const both = await eventually(() => got(s1) >= 1 && got(s2) >= 1, 5000, 'both servers to get the fanout').then(() => true, () => false);
+      await sleep(1000);
+      if (product === 'embedded') {
+        assert.ok(both, 'a server did not get the fanout');
+        for (const [name, s] of [['s1', s1], ['s2', s2]] as const) assert.equal(got(s), 1, `server ${name} got the fanout ${got(s)} times`);
+      } else {
+        assert.ok(got(s1) + got(s2) >= 1, 'no server got the fanout');
+        for (const [name, s] of [['s1', s1], ['s2', s2]] as const) assert.ok(got(s) <= 2, `server ${name} got the fanout ${got(s)} times`);
+      }
     });
 
     it('sends a call to the named server only', async () => {
@@ -83,6 +93,20 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       assert.ok(results.every((r) => r.ok), 'some balanced calls failed');
       const by = (s: string) => results.filter((r) => (r.result as { server: string }).server === s).length;
       assert.ok(by('s1') >= 3 && by('s2') >= 3, `calls were not spread: s1=${by('s1')} s2=${by('s2')}`);
+    });
+
+    it('sends calls made one at a time to the same server, as qdrouterd does (balanced, nothing outstanding)', async () => {
+      // Client on Router.B, servers on Router.A and Router.C at the same cost: with no
+      // call outstanding the tie goes to the same router each time. A reply can
+      // overtake its request's settlement, so now and then one call goes the other way.
+      const servers: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const r = await client.op({ op: 'call', id: `seq-${i}`, timeout: 15 });
+        assert.equal(r.ok, true, `call failed: ${String(r.error)} ${String(r.detail)}`);
+        servers.push((r.result as { server: string }).server);
+      }
+      const most = Math.max(...['s1', 's2'].map((s) => servers.filter((x) => x === s).length));
+      assert.ok(most >= 18, `sequential calls were spread: ${servers.join(' ')}`);
     });
 
     it('times out a call with no server, and delivers one once a server attaches', async () => {
@@ -127,9 +151,12 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       assert.equal((await client.op({ op: 'call', id: 'mgmt-call', timeout: 15 })).ok, true);
       const q = spawnSync(PYTHON, [MGMT_HELPER, `127.0.0.1:${ports.bn}`, 'org.apache.qpid.dispatch.router.node', 'id', 'nextHop', 'cost'], { encoding: 'utf8', timeout: 20000 });
       assert.equal(q.status, 0, q.stderr);
-      const reply = JSON.parse(q.stdout) as { statusCode: number; correlation_id: number; attributeNames: string[]; results: unknown[][]; product: string };
+      const reply = JSON.parse(q.stdout) as { statusCode: number; correlation_id: number | null; string_correlation_id: string; attributeNames: string[]; results: unknown[][]; product: string };
       assert.equal(reply.statusCode, 200);
-      assert.equal(reply.correlation_id, 4711);
+      // qdrouterd 1.19.0 answers a numeric (ulong) correlation_id with none at all;
+      // the embedded router copies it, as AMQP management asks (README: differences).
+      assert.equal(reply.correlation_id, product === 'embedded' ? 4711 : null);
+      assert.equal(reply.string_correlation_id, 'hmlab-4712', 'a string correlation_id comes back on both routers');
       assert.deepEqual(reply.attributeNames, ['id', 'nextHop', 'cost']);
       assert.deepEqual(reply.results.map((r) => r[0]).sort(), ['Router.A', 'Router.B', 'Router.C']);
       assert.equal(reply.product, product === 'embedded' ? 'hmlab-router' : 'qpid-dispatch-router');

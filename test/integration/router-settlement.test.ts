@@ -110,15 +110,22 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
     });
 
     it('drops a frozen neighbour within seconds and takes it back when it wakes', async () => {
+      // Routers Router.A has a path to: a direct link (routerLink) or a next hop.
+      // qdrouterd 1.19.0 keeps listing a lost router in router.node, with neither,
+      // until its link state ages out; the embedded router removes the row at once
+      // (README: differences). Both stop routing to it within seconds.
       const nodes = async () => {
         const m = await ManagementClient.connect('127.0.0.1', a.port);
-        try { return (await m.query('router.node', ['id'])).map((n) => String(n.id)); } finally { await m.close(); }
+        try {
+          return (await m.query('router.node', ['id', 'routerLink', 'nextHop']))
+            .filter((n) => n.nextHop === '(self)' || n.routerLink !== null || n.nextHop !== null).map((n) => String(n.id));
+        } finally { await m.close(); }
       };
       assert.ok((await nodes()).includes('Router.B'));
       process.kill(b.child.pid!, 'SIGSTOP'); // alive, TCP open, silent
       try {
         const t0 = Date.now();
-        await eventually(async () => !(await nodes()).includes('Router.B'), 10000, 'Router.A to drop the frozen Router.B');
+        await eventually(async () => !(await nodes()).includes('Router.B'), 10000, 'Router.A to drop its path to the frozen Router.B');
         assert.ok(Date.now() - t0 < 6000, `took ${Date.now() - t0} ms to notice a frozen neighbour`);
       } finally {
         process.kill(b.child.pid!, 'SIGCONT');

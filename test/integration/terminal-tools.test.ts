@@ -76,13 +76,14 @@ after(async () => {
 });
 
 test('qdstat in a terminal talks to the lab\'s router from state.json unless told otherwise', async () => {
-  // A stand-in for the real qdstat, later on PATH than the lab's wrapper: it shows the arguments it got.
+  // A stand-in for the real qdstat, right after the lab's wrapper on PATH (so
+  // before any real qdstat installed here): it shows the arguments it got.
   const fake = join(work, 'fake-bin');
   mkdirSync(fake, { recursive: true });
   writeFileSync(join(fake, 'qdstat'), '#!/bin/sh\necho "real-qdstat-args: $*"\n');
   chmodSync(join(fake, 'qdstat'), 0o755);
   writeState(15810);
-  const out = await runInShell('qdstat', `export PATH="$PATH:${fake}"; qdstat -n; qdstat -b 127.0.0.1:9999 -a`, /real-qdstat-args: -b 127\.0\.0\.1:9999 -a/);
+  const out = await runInShell('qdstat', `export PATH="\${PATH%%:*}:${fake}:\${PATH#*:}"; qdstat -n; qdstat -b 127.0.0.1:9999 -a`, /real-qdstat-args: -b 127\.0\.0\.1:9999 -a/);
   assert.match(out, /real-qdstat-args: -b 127\.0\.0\.1:15810 -n\r\n/, 'the lab\'s first running router by default');
   assert.doesNotMatch(out, /-b 127\.0\.0\.1:15810 -b/, 'an explicit --bus is left alone');
 });

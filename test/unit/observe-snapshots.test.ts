@@ -43,6 +43,8 @@ test('a router snapshot shows the lab\'s traffic, not the observer\'s own or the
 test('address keys lose their class prefix; only mobile addresses are traffic', () => {
   assert.deepEqual(addressOf('M0openstack.org/om/notify/multicast/x'), { address: 'openstack.org/om/notify/multicast/x', mobile: true });
   assert.equal(addressOf('L$management')?.mobile, false);
+  assert.equal(addressOf('M0$management')?.mobile, false, 'the management agent is no traffic');
+  assert.equal(addressOf('M0_$qd.addr_lookup')?.mobile, false, "qdrouterd's edge protocol is no traffic");
   assert.equal(addressOf('Tqdrouter')?.mobile, false);
   assert.deepEqual(addressOf('exclusive/compute'), { address: 'exclusive/compute', mobile: true });
 });

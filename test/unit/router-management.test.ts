@@ -16,7 +16,7 @@ function router(mode: 'standalone' | 'interior') {
       deliveriesIngress: 0, deliveriesEgress: 0, deliveriesTransit: 0, presettledDeliveries: 0, droppedPresettledDeliveries: 0, acceptedDeliveries: 0,
       rejectedDeliveries: 0, releasedDeliveries: 0, modifiedDeliveries: 0, deliveriesDelayed1Sec: 0, deliveriesDelayed10Sec: 0,
     },
-    connections: new Map(), addresses: new Map(), neighbors: new Map(), routes: new Map(), ads: new Map(), lastTopoChange: Date.now(),
+    connections: new Map(), addresses: new Map(), neighbors: new Map(), routes: new Map(), ads: new Map(), lastTopoChange: Date.now(), nodeIndex: new Map(),
     remoteConsumers: () => new Map(), distributionOf: () => 'balanced', creditOf: () => 0,
   };
   const sent: Message[] = [];
@@ -61,6 +61,6 @@ describe('management agent', () => {
   it('names addresses with qdrouterd key classes', () => {
     assert.equal(addressKey('openstack.org/om/rpc/anycast/nova/compute', 'A'), 'M0openstack.org/om/rpc/anycast/nova/compute');
     assert.equal(addressKey('_topo/0/A/temp.xyz', 'A'), 'Ltemp.xyz');
-    assert.equal(addressKey('$management', 'A'), 'L$management');
+    assert.equal(addressKey('$management', 'A'), 'M0$management');
   });
 });
