@@ -5,3 +5,4 @@ export { parseLab, LabFileError, FrontMatterSchema, PLACEHOLDERS, type LabFile, 
 export { CHECKS, CHECK_IDS, createCheckContext, machine, type CheckDef, type CheckContext, type CheckResult } from './checks/index.js';
 export { ProgressStore, type LabProgress } from './progress.js';
 export { applySettings, lineDiff, type DiffLine } from './ini-edit.js';
+export { componentAt } from './checks/common.js';
