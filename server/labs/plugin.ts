@@ -18,6 +18,7 @@ import { loadLabs } from './catalog.js';
 import type { LabAction, LabFile } from './format.js';
 import { applySettings, lineDiff } from './ini-edit.js';
 import { ProgressStore } from './progress.js';
+import { startState, topologyMismatch } from './start-state.js';
 import type { ResetState } from '../../widgets/api/wire.js';
 
 /** What reset needs from the lab server's runtime, when one is there (progress events, one operation at a time). */
@@ -174,13 +175,21 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
         if (!inLab || !def) throw new HttpError(404, `lab "${lab.id}" has no check "${id}"; its checks: ${lab.actions.filter((a) => a.kind === 'check').map((a) => (a as { id: string }).id).join(', ')}`, 'check');
         let result;
         try {
-          result = await def.run(createCheckContext(ctx.home, env, memoryOf(lab.id)));
+          // Another lab's environment is not this lab's work: no check passes on it.
+          const mismatch = topologyMismatch(lab, await env.status());
+          result = mismatch ? { pass: false, hint: mismatch } : await def.run(createCheckContext(ctx.home, env, memoryOf(lab.id)));
         } catch (err) {
           // A missing backend is the learner's state, reported as a failed check with the way out.
           result = err instanceof CheckFailure ? { pass: false, hint: err.message } : { pass: false, hint: `The check could not read the lab: ${(err as Error).message}` };
         }
         store!.recordCheck(learner(req), lab.id, id, result.pass, result.hint);
         res.json(result);
+      }));
+
+      api.get('/labs/:lab/start', wrap(async (req, res) => {
+        const lab = labOf(req);
+        const values = env.ports() ? placeholders() : {};
+        res.json(await startState(lab, env, (v) => fillKnown(v, values)));
       }));
 
       api.post('/labs/:lab/edits/:n/preview', wrap(async (req, res) => {

@@ -1,6 +1,7 @@
 // Every check of labs 4, 5 and 8 against a real mesh of three routers: each
 // check fails before its step is done and passes after. One lab home walks
-// the labs in order.
+// the labs in order. Where one lab ends, the next lab's first check must
+// fail, and so must every first check on its lab's fresh start.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -8,7 +9,8 @@ import { useLabsHarness, noRabbit, noRouter } from '../helpers/labs-harness.js';
 
 describe('mesh lab checks against a real lab', { skip: noRabbit ?? noRouter ?? false }, () => {
   const h = useLabsHarness('hmlab-labs-mesh-');
-  const { api, fails, passes, reset } = h;
+  const { api, fails, passes, reset, startState, firstCheckFails } = h;
+  const elsewhere = /Not this lab's environment: the running lab is [a-z-]+, this lab works on /;
 
   test('lab 4: the mesh forms, distributions carry traffic, a service moves', async () => {
     await reset('04-router-mesh'); // start: down
@@ -16,6 +18,11 @@ describe('mesh lab checks against a real lab', { skip: noRabbit ?? noRouter ?? f
     const detail = (await api<{ steps: { actions: { kind: string; command?: string }[] }[] }>('GET', '/labs/04-router-mesh')).body;
     const base = Number(/--base-port (\d+)/.exec(detail.steps[0].actions.find((a) => a.kind === 'run')?.command ?? '')?.[1]);
     await h.lab.up({ topology: 'hybrid-mesh', basePort: base });
+    // A fresh mesh is where labs 5 and 8 start: neither's first check passes on it.
+    for (const id of ['05-failover', '08-operating']) {
+      assert.deepEqual((await startState(id)).differences, [], `${id} starts here`);
+      await firstCheckFails(id);
+    }
     assert.match((await passes('04-router-mesh', 'mesh-formed')).hint, /sees 3 routers/);
     assert.match((await passes('04-router-mesh', 'distribution-counters')).hint, /balanced \d+.*closest \d+.*multicast \d+/);
     await fails('04-router-mesh', 'service-moved');
@@ -23,6 +30,10 @@ describe('mesh lab checks against a real lab', { skip: noRabbit ?? noRouter ?? f
     assert.equal(applied.body.changed, true);
     await h.lab.restart('compute-1');
     assert.match((await passes('04-router-mesh', 'service-moved')).hint, /router-c and has served \d+ requests/);
+    // Lab 4's end state: lab 5 runs on it, but the workbook names the edit it did not start with.
+    const at5 = await startState('05-failover');
+    assert.equal(at5.topologyDiffers, false);
+    assert.match(at5.differences.join(' '), /etc\/openstack\.conf \[DEFAULT\] transport_url is amqp:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/; this lab starts with amqp:/);
   });
 
   test('lab 5 and 8: failover when the conductor\'s router dies, and monitoring', async () => {
@@ -37,6 +48,7 @@ describe('mesh lab checks against a real lab', { skip: noRabbit ?? noRouter ?? f
     await fails('05-failover', 'router-restored');
     await h.lab.start('router-c');
     await passes('05-failover', 'router-restored');
+    assert.match((await firstCheckFails('06-durable-notifications')).hint, elsewhere); // on lab 5's end state
     await passes('08-operating', 'router-healthy');
     await h.lab.setTrafficRate(5);
 
@@ -46,5 +58,6 @@ describe('mesh lab checks against a real lab', { skip: noRabbit ?? noRouter ?? f
     await fails('08-operating', 'broker-healthy');
     await h.lab.start('telemetry');
     await passes('08-operating', 'broker-healthy');
+    assert.match((await firstCheckFails('01-one-broker')).hint, elsewhere); // lab 8's end is no start for lab 1
   });
 });
