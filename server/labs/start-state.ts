@@ -22,6 +22,19 @@ export function topologyMismatch(lab: LabFile, st: LabStatus): string | null {
   return `Not this lab's environment: the running lab is ${st.topology}, this lab works on ${lab.meta.topology}. ${way}.`;
 }
 
+/**
+ * A lab that starts down has the learner bring its topology up: a lab of that
+ * topology that already ran before the learner began this one is not their work.
+ */
+export function upBeforeBegun(lab: LabFile, st: LabStatus, begunAt: number | null): string | null {
+  if (lab.meta.start !== 'down' || st.topology !== lab.meta.topology) return null;
+  const since = live(st).map((c) => c.startedAt ?? Infinity);
+  if (!since.length) return null;
+  const upAt = Math.min(...since);
+  if (begunAt !== null && upAt >= begunAt) return null;
+  return `The ${st.topology} lab was already running before you began this lab, so what it shows is not this lab's work: press "Reset lab" (it stops everything), then do step 1.`;
+}
+
 /** The settings of openstack.conf as section/key -> value. */
 function settings(conf: OpenstackConf): Map<string, string> {
   const out = new Map<string, string>();

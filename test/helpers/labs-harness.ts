@@ -20,6 +20,8 @@ export interface Result { pass: boolean; hint: string; data?: Record<string, unk
 
 export interface LabsHarness {
   readonly lab: LabEnvironment;
+  /** The lab server's home (its progress database is server/labs.sqlite there). */
+  readonly home: string;
   api<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }>;
   check(labId: string, id: string): Promise<Result>;
   fails(labId: string, id: string): Promise<Result>;
@@ -54,6 +56,9 @@ export function useLabsHarness(homePrefix: string): LabsHarness {
     get lab() {
       if (!lab) throw new Error('the labs harness is used before its before() hook ran');
       return lab;
+    },
+    get home() {
+      return home;
     },
     async api<T>(method: 'GET' | 'POST', path: string, body?: unknown) {
       const res = await fetch(`${server!.url}/api${path}`, {

@@ -5,6 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
+import { join } from 'node:path';
+import { ProgressStore } from '../../server/labs/index.js';
 import { useLabsHarness, noRabbit, noRouter } from '../helpers/labs-harness.js';
 
 describe('mesh lab checks against a real lab', { skip: noRabbit ?? noRouter ?? false }, () => {
@@ -59,5 +61,11 @@ describe('mesh lab checks against a real lab', { skip: noRabbit ?? noRouter ?? f
     await h.lab.start('telemetry');
     await passes('08-operating', 'broker-healthy');
     assert.match((await firstCheckFails('01-one-broker')).hint, elsewhere); // lab 8's end is no start for lab 1
+
+    // Lab 4 begun afresh (opened with no progress) on this mesh, which ran before: its step 1 was not done here.
+    const store = new ProgressStore(join(h.home, 'server', 'labs.sqlite'));
+    try { store.reset('owner', '04-router-mesh'); } finally { store.close(); }
+    assert.match((await firstCheckFails('04-router-mesh')).hint, /already running before you began this lab.*Reset lab/);
+    assert.match((await startState('04-router-mesh')).differences.join(' '), /A hybrid-mesh lab is running .*this lab starts with nothing running/);
   });
 });
