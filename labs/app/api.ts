@@ -1,8 +1,8 @@
 // The workbook's view of the labs API (server/labs/plugin.ts). Every call
 // goes to the lab server the page came from; the cookie carries the token.
 
-export type { LabSummary, StepAction, CheckRecord, LabProgress, LabDetail, CheckResult, MeasureChart, DiffLine, EditResult, ResetState } from '../../widgets/api/wire.js';
-import type { LabSummary, LabProgress, LabDetail, CheckResult, EditResult, ResetState } from '../../widgets/api/wire.js';
+export type { LabStartState, LabSummary, StepAction, CheckRecord, LabProgress, LabDetail, CheckResult, MeasureChart, DiffLine, EditResult, ResetState } from '../../widgets/api/wire.js';
+import type { LabStartState, LabSummary, LabProgress, LabDetail, CheckResult, EditResult, ResetState } from '../../widgets/api/wire.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) { super(message); }
@@ -34,6 +34,7 @@ const lab = (id: string) => `/labs/${encodeURIComponent(id)}`;
 export const labsApi = {
   list: () => call<{ labs: LabSummary[] }>('GET', '/labs').then((r) => r.labs),
   get: (id: string) => call<LabDetail>('GET', lab(id)),
+  start: (id: string) => call<LabStartState>('GET', `${lab(id)}/start`),
   check: (id: string, check: string) => call<CheckResult>('POST', `${lab(id)}/checks/${encodeURIComponent(check)}`, {}),
   preview: (id: string, n: number) => call<EditResult>('POST', `${lab(id)}/edits/${n}/preview`, {}),
   apply: (id: string, n: number) => call<EditResult>('POST', `${lab(id)}/edits/${n}/apply`, {}),

@@ -8,7 +8,7 @@ import { h } from '../../widgets/common/index.js';
 import { mountTerminal, runInTerminal, type TerminalHandle } from '../../widgets/terminal/index.js';
 import { mountFlowView, type FlowView } from '../../widgets/flow/index.js';
 import { createStream, type LabStream } from '../../widgets/api/index.js';
-import { labsApi, type CheckResult, type DiffLine, type LabDetail, type LabSummary, type MeasureChart } from './api.js';
+import { labsApi, type CheckResult, type DiffLine, type LabDetail, type LabStartState, type LabSummary, type MeasureChart } from './api.js';
 
 const app = document.getElementById('app')!;
 let cleanup: (() => void)[] = [];
@@ -60,6 +60,27 @@ async function showList(): Promise<void> {
 
 // ---- A lab page --------------------------------------------------------------
 
+/** Columns the lab terminal holds whole: qdstat's widest table (addresses) and hmlab status fit. */
+const TERMINAL_COLUMNS = 132;
+/** The monospace font's advance per em (Source Code Pro: 600/1000). */
+const MONO_ADVANCE = 0.6;
+/** Padding, the screen's inset and xterm's scrollbar around the character cells. */
+const TERMINAL_CHROME_PX = 44;
+const TEXT_MIN_PX = 360;
+
+/**
+ * The terminal's font size and the side column's width for this window: the
+ * largest size from 14 px down to 10.5 px at which TERMINAL_COLUMNS fit next to a
+ * text column of at least TEXT_MIN_PX (or 30% of the window, when wider).
+ */
+function terminalFit(viewport: number): { fontSize: number; sidePx: number } {
+  const text = Math.max(TEXT_MIN_PX, Math.round(viewport * 0.3));
+  const cells = (viewport - text - TERMINAL_CHROME_PX) / (TERMINAL_COLUMNS * MONO_ADVANCE);
+  const fontSize = Math.min(14, Math.max(10.5, Math.floor(cells * 2) / 2));
+  const sidePx = Math.ceil(TERMINAL_COLUMNS * MONO_ADVANCE * fontSize + TERMINAL_CHROME_PX);
+  return { fontSize, sidePx: Math.min(sidePx, Math.max(0, viewport - TEXT_MIN_PX)) };
+}
+
 async function showLab(id: string, wantStep: number | null): Promise<void> {
   let lab: LabDetail;
   try { lab = await labsApi.get(id); } catch (err) { fail(app, err); return; }
@@ -74,6 +95,11 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
   const next = h('button', { type: 'button', class: 'hm-btn hm-primary', title: 'Next step (Alt+→)' }, 'Next →');
   const termEl = h('div', { class: 'wb-terminal' });
   const flowEl = h('div', { class: 'wb-flow' });
+  const startBox = h('div', { class: 'wb-start', role: 'alert', hidden: true });
+  const finish = h('div', { class: 'wb-finish', hidden: true });
+  const labEl = h('div', { class: 'wb-lab' },
+    h('section', { class: 'wb-text-col', 'aria-label': 'Lab text' }, startBox, stepNav, body, h('div', { class: 'wb-pager' }, prev, finish, next)),
+    h('section', { class: 'wb-side', 'aria-label': 'Terminal and message flow' }, termEl, flowEl));
 
   app.replaceChildren(
     h('header', { class: 'wb-top' },
@@ -82,19 +108,19 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
       h('span', { class: 'wb-meta hm-muted' }, `${lab.minutes} min · starts from ${lab.topology}`),
       h('span', { class: 'wb-spacer' }),
       status, resetBtn),
-    h('div', { class: 'wb-lab' },
-      h('section', { class: 'wb-text-col', 'aria-label': 'Lab text' }, stepNav, body, h('div', { class: 'wb-pager' }, prev, next)),
-      h('section', { class: 'wb-side', 'aria-label': 'Terminal and message flow' }, termEl, flowEl)));
+    labEl);
 
   const say = (text: string, kind: 'info' | 'error' | 'ok' = 'info') => { status.textContent = text; status.dataset.kind = kind; };
 
   // Live parts: one terminal ("main"), the flow view of this lab server.
   let term: TerminalHandle | null = null;
+  let fit = terminalFit(window.innerWidth);
   const mountTerm = () => {
     term?.dispose();
     termEl.replaceChildren();
+    labEl.style.setProperty('--wb-side-width', `${fit.sidePx}px`);
     try {
-      term = mountTerminal(termEl, { name: 'main', fontSize: 14 });
+      term = mountTerminal(termEl, { name: 'main', fontSize: fit.fontSize });
     } catch (err) {
       term = null;
       fail(termEl, err);
@@ -102,6 +128,18 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
   };
   mountTerm();
   cleanup.push(() => term?.dispose());
+  // The font size is fixed per terminal: a window resized across sizes gets a fresh
+  // terminal (the same shell, its screen kept by the server).
+  let resizeTimer = 0;
+  const onResize = () => {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(() => {
+      const next = terminalFit(window.innerWidth);
+      if (next.fontSize !== fit.fontSize) { fit = next; mountTerm(); } else { fit = next; labEl.style.setProperty('--wb-side-width', `${fit.sidePx}px`); }
+    }, 250);
+  };
+  window.addEventListener('resize', onResize);
+  cleanup.push(() => { window.removeEventListener('resize', onResize); window.clearTimeout(resizeTimer); });
   void (async () => {
     let stream: LabStream | null = null;
     let view: FlowView | null = null;
@@ -117,6 +155,56 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
   })();
 
   const progress = { ...lab.state };
+  const checkIds = lab.steps.flatMap((s) => (s.actions.filter((a) => a.kind === 'check') as { id: string }[]).map((c) => c.id));
+  const started = () => progress.actions.length > 0 || Object.keys(progress.checks).length > 0;
+
+  // The lab after this one, for the last step's link (the list is the catalogue's order).
+  let nextLab: LabSummary | null | undefined;
+  void labsApi.list().then((all) => { nextLab = all[all.findIndex((l) => l.id === lab.id) + 1] ?? null; renderFinish(); }).catch(() => { nextLab = null; });
+
+  /** On the last step: whether the lab is complete, and the way on. */
+  const renderFinish = () => {
+    const last = step === lab.steps.length - 1;
+    next.hidden = last;
+    finish.hidden = !last;
+    if (!last) return;
+    const passed = checkIds.filter((id) => progress.checks[id]?.pass).length;
+    const complete = passed === checkIds.length;
+    finish.dataset.complete = String(complete);
+    const onward = nextLab
+      ? h('a', { href: `#/${nextLab.id}`, class: 'hm-btn hm-primary wb-next-lab' }, `Next lab: ${nextLab.title} →`)
+      : h('a', { href: '#/', class: 'hm-btn wb-next-lab' }, 'All labs');
+    finish.replaceChildren(
+      h('span', { class: 'wb-finish-text' }, complete ? '✓ Lab complete: every check passed.' : `Last step: ${passed} of ${checkIds.length} checks passed.`),
+      onward);
+  };
+
+  /** Says prominently when what runs is not where this lab starts, with Reset at hand. */
+  let startDismissed = false;
+  const refreshStart = async () => {
+    let s: LabStartState;
+    try { s = await labsApi.start(lab.id); } catch { return; } // the checks report an unreachable lab
+    const show = !startDismissed && (s.topologyDiffers || (!started() && !s.atStart));
+    startBox.hidden = !show;
+    startBox.dataset.checked = String(Date.now()); // for readers waiting on the comparison
+    if (!show) { startBox.replaceChildren(); return; }
+    const resetHere = h('button', { type: 'button', class: 'hm-btn hm-danger' }, 'Reset lab');
+    resetHere.addEventListener('click', () => resetBtn.click());
+    const keep = h('button', { type: 'button', class: 'hm-btn' }, s.topologyDiffers ? 'Dismiss' : 'Keep this state');
+    keep.addEventListener('click', () => { startDismissed = true; startBox.hidden = true; });
+    // Another topology under a lab that starts up: the title says it all; otherwise list what differs.
+    const list = !s.topologyDiffers || lab.start === 'down';
+    startBox.replaceChildren(
+      h('strong', { class: 'wb-start-title' }, s.topologyDiffers
+        ? `Not this lab's environment: ${s.running ? `the ${s.running} lab runs` : 'nothing runs'}, this lab works on ${lab.topology}.`
+        : 'What runs now is not where this lab starts:'),
+      ...(list ? [h('ul', {}, ...s.differences.map((d) => h('li', {}, d)))] : []),
+      h('p', {}, s.topologyDiffers
+        ? 'No check of this lab can pass on it.'
+        : 'The steps assume the starting point.'),
+      h('div', { class: 'wb-start-buttons' }, resetHere, keep, h('span', { class: 'hm-muted' }, 'Reset also clears this lab\'s progress.')));
+  };
+
   const renderNav = () => {
     stepNav.replaceChildren(...lab.steps.map((s, i) => {
       const checks = s.actions.filter((a) => a.kind === 'check') as { id: string }[];
@@ -131,24 +219,36 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
   const renderStep = () => {
     const s = lab.steps[step];
     body.innerHTML = (step === 0 ? lab.introHtml : '') + s.html; // server-rendered Markdown, raw HTML is refused in lab files
+    allowBreaksAfterSlashes(body);
     for (const el of body.querySelectorAll<HTMLElement>('.action')) {
       const kind = el.dataset.kind;
       const n = Number(el.dataset.index);
       if ((kind === 'run' || kind === 'edit') && progress.actions.includes(`${kind}:${n}`)) el.dataset.done = 'true';
       if (kind === 'check') {
+        // A pass stays earned; an old failure is stale once the learner moved on.
         const rec = progress.checks[el.dataset.check ?? ''];
-        if (rec) showResult(el, { pass: rec.pass, hint: rec.hint });
+        if (rec?.pass) showResult(el, { pass: true, hint: rec.hint });
       }
     }
     prev.disabled = step === 0;
-    next.disabled = step === lab.steps.length - 1;
     renderNav();
+    renderFinish();
+  };
+
+  /** After a run or an edit the lab has changed: a failure shown before no longer holds. */
+  const clearFailures = () => {
+    for (const box of body.querySelectorAll<HTMLElement>('.action.check[data-pass="false"]')) {
+      delete box.dataset.pass;
+      const el = box.querySelector<HTMLElement>('.result');
+      if (el) { el.replaceChildren(); delete el.dataset.state; }
+    }
   };
 
   const go = (i: number) => {
     if (i < 0 || i >= lab.steps.length) return;
     step = i;
     history.replaceState(null, '', `#/${lab.id}/${i + 1}`);
+    say(''); // what the last step's button did belongs to that step
     renderStep();
     body.scrollTop = 0;
     (body.querySelector('h2') as HTMLElement | null)?.setAttribute('tabindex', '-1');
@@ -177,6 +277,7 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
         await runInTerminal(box.dataset.terminal || 'main', cmd);
         box.dataset.done = 'true';
         progress.actions = [...progress.actions, `run:${n}`];
+        clearFailures();
         say(`sent to the ${box.dataset.terminal || 'main'} terminal`, 'ok');
         void labsApi.progress(lab.id, { action: `run:${n}` }).catch(() => {});
         term?.focus();
@@ -187,6 +288,7 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
         const r = await labsApi.apply(lab.id, n);
         showDiff(box, r.diff, r.changed ? `Applied to ${r.file}:` : `${r.file} already had these settings; nothing to change.`);
         box.dataset.done = 'true';
+        clearFailures();
         progress.actions = [...progress.actions, `edit:${n}`];
         say(`${r.file} ${r.changed ? 'changed' : 'unchanged'}`, 'ok');
       } else if (btn.classList.contains('do-check')) {
@@ -197,6 +299,8 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
         progress.checks = { ...progress.checks, [id]: { check: id, pass: r.pass || prevPass, hint: r.hint, at: Date.now() } };
         showResult(box, r);
         renderNav();
+        renderFinish();
+        void refreshStart();
       }
     } catch (err) {
       say((err as Error).message, 'error');
@@ -224,7 +328,10 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
         if (term?.state === 'exited' || term?.state === 'failed') mountTerm();
         const fresh = await labsApi.get(lab.id);
         Object.assign(progress, fresh.state);
+        startDismissed = false;
         go(0);
+        say(st.message, 'ok');
+        void refreshStart();
       }
     } catch (err) {
       say((err as Error).message, 'error');
@@ -234,7 +341,21 @@ async function showLab(id: string, wantStep: number | null): Promise<void> {
   });
 
   renderStep();
+  void refreshStart();
   if (wantStep === null && step > 0) history.replaceState(null, '', `#/${lab.id}/${step + 1}`);
+}
+
+/**
+ * Inline code in the prose (addresses, paths) may wrap after a slash, as a
+ * reader expects of a path, instead of running out of a narrow text column.
+ * A <wbr> is not copied with the text, so a copied address stays whole.
+ */
+function allowBreaksAfterSlashes(root: HTMLElement): void {
+  for (const code of root.querySelectorAll<HTMLElement>('code')) {
+    if (code.closest('pre') || !code.textContent?.includes('/')) continue;
+    const parts = code.textContent.split(/(?<=\/)/);
+    code.replaceChildren(...parts.flatMap((p, i) => (i < parts.length - 1 ? [p, document.createElement('wbr')] : [p])));
+  }
 }
 
 function showDiff(box: HTMLElement, diff: DiffLine[], caption: string): void {

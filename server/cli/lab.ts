@@ -3,8 +3,10 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { TOPOLOGIES, type LabStatus } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type ComponentStatus, type LabStatus } from '../../widgets/api/wire.js';
 import { DEFAULT_BASE_PORT, LabError, openLab, PORT_BLOCK, tailLog, type LabEnvironment, type Progress } from '../backends/index.js';
+import { componentAt } from '../labs/index.js';
+import { endpointKey } from '../observe/index.js';
 import { CliError } from './errors.js';
 
 const homeOption = ['--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab/lab)'] as const;
@@ -85,6 +87,29 @@ function uptime(startedAt: number | null | undefined): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** The widest table `hmlab status` prints: a terminal of 100 columns shows it unwrapped. */
+export const STATUS_COLUMNS = 100;
+
+/** Breaks text at spaces so no line passes `width`; continuation lines get `indent`. */
+function wrapWords(text: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const next = line ? `${line} ${word}` : `${indent}${word}`;
+    if (next.length > width && line.trim()) { lines.push(line); line = `${indent}${word}`; } else line = next;
+  }
+  if (line.trim()) lines.push(line);
+  return lines;
+}
+
+/** Where a service's RPC connection is: the lab component listening there, by name, and its address. */
+function connectionOf(st: LabStatus, c: ComponentStatus): string {
+  const at = endpointKey(c.connectedTo);
+  if (!at) return '-';
+  const name = componentAt(st, at);
+  return name ? `-> ${name} (${at})` : `-> ${at}`;
+}
+
 export function formatStatus(st: LabStatus): string {
   const out: string[] = [];
   if (!st.topology) return `no lab in ${st.home}: start one with "hmlab up --topology broker-only|hybrid|hybrid-mesh"`;
@@ -92,10 +117,12 @@ export function formatStatus(st: LabStatus): string {
   out.push(`RPC transport:          ${st.transports.rpc ?? '(unset)'}`);
   out.push(`Notification transport: ${st.transports.notify ?? '(unset)'}`);
   out.push('');
-  const head = ['NAME', 'KIND', 'STATE', 'PID', 'ENDPOINT', 'PRODUCT', 'UP'];
+  // The component's kind is in its name (broker, router-*, services), so no KIND
+  // column: the table fits STATUS_COLUMNS even with qdrouterd's product name.
+  const head = ['NAME', 'STATE', 'PID', 'ENDPOINT / CONNECTED TO', 'PRODUCT', 'UP'];
   const rows = st.components.map((c) => [
-    c.name, c.kind, c.state, c.pid ? String(c.pid) : '-',
-    c.kind === 'service' ? (c.connectedTo ? `-> ${c.connectedTo}` : '-') : c.endpoint ?? '-',
+    c.name, c.state, c.pid ? String(c.pid) : '-',
+    c.kind === 'service' ? connectionOf(st, c) : endpointKey(c.endpoint) ?? c.endpoint ?? '-',
     c.product ?? '-', uptime(c.startedAt),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -104,12 +131,19 @@ export function formatStatus(st: LabStatus): string {
   for (const [i, r] of rows.entries()) {
     out.push(line(r));
     const c = st.components[i];
-    if (c.detail && c.state !== 'running') out.push(`    ${c.detail}`);
+    if (c.detail && c.state !== 'running') out.push(...wrapWords(c.detail, STATUS_COLUMNS, '    '));
   }
   const t = st.traffic;
   out.push('');
-  out.push(`traffic: RPC calls ${t.rpcCalls.ok} ok / ${t.rpcCalls.failed} failed, casts ${t.rpcCasts.sent}, fanouts ${t.fanouts.sent}, notifications ${t.notifications.sent} sent / ${t.notifications.received} received${st.trafficRate !== undefined ? `  (conductor: ${st.trafficRate} ops/s)` : ''}`);
+  out.push(`traffic: RPC calls ${t.rpcCalls.ok} ok / ${t.rpcCalls.failed} failed, casts ${t.rpcCasts.sent}, fanouts ${t.fanouts.sent}`);
+  out.push(`         notifications ${t.notifications.sent} sent / ${t.notifications.received} received${st.trafficRate !== undefined ? `  (conductor: ${st.trafficRate} ops/s)` : ''}`);
   return out.join('\n');
+}
+
+/** One line per component after start, stop, kill or restart: state, pid, product, where a service is connected. */
+export function formatComponent(st: LabStatus, c: ComponentStatus): string {
+  const where = c.kind === 'service' && c.state === 'running' && c.connectedTo ? ` ${connectionOf(st, c)}` : '';
+  return `${c.name}: ${c.state}${c.pid ? ` (pid ${c.pid})` : ''}${c.product ? `, ${c.product}` : ''}${where}${c.detail ? ` - ${c.detail}` : ''}`;
 }
 
 function follow(file: string, from: number): Promise<never> {
@@ -195,8 +229,12 @@ export function registerLabCommands(program: Command): void {
           if (verb === 'kill') return env.kill(name);
           return env.restart(name);
         });
-        const subject = verb === 'restart' && name === 'services' ? 'services' : c.name;
-        process.stdout.write(`${subject}: ${c.state}${c.pid ? ` (pid ${c.pid})` : ''}${c.product ? `, ${c.product}` : ''}${c.detail ? ` - ${c.detail}` : ''}\n`);
+        const st = await env.status();
+        // "services" restarts every service: say so for each, not only for the last one.
+        const shown = verb === 'restart' && name === 'services'
+          ? st.components.filter((x) => x.kind === 'service')
+          : [st.components.find((x) => x.name === c.name) ?? c];
+        process.stdout.write(shown.map((x) => formatComponent(st, x)).join('\n') + '\n');
       });
   }
 

@@ -3,5 +3,7 @@ export { labsPlugin, progressBody, emptyBody, type LabsPluginOptions, type LabOp
 export { loadLabs, LAB_ID } from './catalog.js';
 export { parseLab, LabFileError, FrontMatterSchema, PLACEHOLDERS, type LabFile, type LabStep, type LabAction, type FrontMatter } from './format.js';
 export { CHECKS, CHECK_IDS, createCheckContext, machine, type CheckDef, type CheckContext, type CheckResult } from './checks/index.js';
+export { startState, topologyMismatch, upBeforeBegun } from './start-state.js';
 export { ProgressStore, type LabProgress } from './progress.js';
 export { applySettings, lineDiff, type DiffLine } from './ini-edit.js';
+export { componentAt } from './checks/common.js';

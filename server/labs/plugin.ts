@@ -18,6 +18,7 @@ import { loadLabs } from './catalog.js';
 import type { LabAction, LabFile } from './format.js';
 import { applySettings, lineDiff } from './ini-edit.js';
 import { ProgressStore } from './progress.js';
+import { startState, topologyMismatch, upBeforeBegun } from './start-state.js';
 import type { ResetState } from '../../widgets/api/wire.js';
 
 /** What reset needs from the lab server's runtime, when one is there (progress events, one operation at a time). */
@@ -147,6 +148,7 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
 
       api.get('/labs/:lab', wrap((req, res) => {
         const lab = labOf(req);
+        store!.begin(learner(req), lab.id); // opening a lab begins it
         const values = runValues();
         res.json({
           ...summary(lab, learner(req)),
@@ -174,13 +176,22 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
         if (!inLab || !def) throw new HttpError(404, `lab "${lab.id}" has no check "${id}"; its checks: ${lab.actions.filter((a) => a.kind === 'check').map((a) => (a as { id: string }).id).join(', ')}`, 'check');
         let result;
         try {
-          result = await def.run(createCheckContext(ctx.home, env, memoryOf(lab.id)));
+          // Another lab's environment is not this lab's work: no check passes on it.
+          const st = await env.status();
+          const mismatch = topologyMismatch(lab, st) ?? upBeforeBegun(lab, st, store!.begunAt(learner(req), lab.id));
+          result = mismatch ? { pass: false, hint: mismatch } : await def.run(createCheckContext(ctx.home, env, memoryOf(lab.id)));
         } catch (err) {
           // A missing backend is the learner's state, reported as a failed check with the way out.
           result = err instanceof CheckFailure ? { pass: false, hint: err.message } : { pass: false, hint: `The check could not read the lab: ${(err as Error).message}` };
         }
         store!.recordCheck(learner(req), lab.id, id, result.pass, result.hint);
         res.json(result);
+      }));
+
+      api.get('/labs/:lab/start', wrap(async (req, res) => {
+        const lab = labOf(req);
+        const values = env.ports() ? placeholders() : {};
+        res.json(await startState(lab, env, (v) => fillKnown(v, values)));
       }));
 
       api.post('/labs/:lab/edits/:n/preview', wrap(async (req, res) => {
@@ -237,6 +248,7 @@ export function labsPlugin(opts: LabsPluginOptions): ServerPlugin {
             if (existsSync(etc)) for (const f of await readdir(etc)) if (/\.(conf|json)$/.test(f)) await rm(join(etc, f), { force: true });
             memories.delete(lab.id);
             store!.reset(who, lab.id);
+            store!.begin(who, lab.id); // a reset begins the lab afresh
             if (lab.meta.start === 'up') {
               reset = { ...reset, message: `bringing up the ${lab.meta.topology} lab` };
               await ops.up(lab.meta.topology);

@@ -8,6 +8,9 @@ import { dirname } from 'node:path';
 import type { CheckRecord, LabProgress } from '../../widgets/api/wire.js';
 export type { CheckRecord, LabProgress };
 
+/** A row of action_done that is not an action: when the learner began the lab. */
+const BEGUN = 'begun';
+
 export class ProgressStore {
   private db: Database.Database;
 
@@ -25,7 +28,8 @@ export class ProgressStore {
   get(learner: string, lab: string): LabProgress {
     const pos = this.db.prepare('SELECT step, at FROM lab_position WHERE learner = ? AND lab = ?').get(learner, lab) as { step: number; at: number } | undefined;
     const rows = this.db.prepare('SELECT check_id, pass, hint, at FROM check_result WHERE learner = ? AND lab = ?').all(learner, lab) as { check_id: string; pass: number; hint: string; at: number }[];
-    const acts = this.db.prepare('SELECT action, at FROM action_done WHERE learner = ? AND lab = ? ORDER BY at').all(learner, lab) as { action: string; at: number }[];
+    const acts = (this.db.prepare('SELECT action, at FROM action_done WHERE learner = ? AND lab = ? ORDER BY at').all(learner, lab) as { action: string; at: number }[])
+      .filter((a) => a.action !== BEGUN);
     const checks: Record<string, CheckRecord> = {};
     let updatedAt = pos?.at ?? null;
     for (const r of rows) {
@@ -47,6 +51,17 @@ export class ProgressStore {
         pass = MAX(check_result.pass, excluded.pass),
         hint = CASE WHEN check_result.pass = 1 AND excluded.pass = 0 THEN check_result.hint ELSE excluded.hint END,
         at = excluded.at`).run(learner, lab, check, pass ? 1 : 0, hint, Date.now());
+  }
+
+  /** Marks when the learner began the lab (opened or reset it); the first mark stays. */
+  begin(learner: string, lab: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO action_done (learner, lab, action, at) VALUES (?, ?, ?, ?)').run(learner, lab, BEGUN, Date.now());
+  }
+
+  /** When the learner began the lab, or null if never. */
+  begunAt(learner: string, lab: string): number | null {
+    const row = this.db.prepare('SELECT at FROM action_done WHERE learner = ? AND lab = ? AND action = ?').get(learner, lab, BEGUN) as { at: number } | undefined;
+    return row?.at ?? null;
   }
 
   recordAction(learner: string, lab: string, action: string): void {

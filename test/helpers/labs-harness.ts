@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { openLab, findFreePortBlock, embeddedRouterAvailable, findOnPath, type LabEnvironment } from '../../server/backends/index.js';
 import { startLabServer, type LabServer } from '../../server/http/index.js';
 import { labsPlugin } from '../../server/labs/index.js';
+import type { LabStartState } from '../../widgets/api/wire.js';
 
 const TOKEN = 'labs-test-token-0123456789abcdef0123456789abcdef';
 
@@ -19,12 +20,18 @@ export interface Result { pass: boolean; hint: string; data?: Record<string, unk
 
 export interface LabsHarness {
   readonly lab: LabEnvironment;
+  /** The lab server's home (its progress database is server/labs.sqlite there). */
+  readonly home: string;
   api<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }>;
   check(labId: string, id: string): Promise<Result>;
   fails(labId: string, id: string): Promise<Result>;
   /** Checks that read live traffic may need a few seconds after their step. */
   passes(labId: string, id: string, timeoutMs?: number): Promise<Result>;
   reset(labId: string): Promise<void>;
+  /** What the workbook shows on opening the lab: how the environment differs from the lab's start. */
+  startState(labId: string): Promise<LabStartState>;
+  /** The first check of a lab fails on what runs now, a state the learner did not create in that lab. */
+  firstCheckFails(labId: string): Promise<Result>;
 }
 
 /** Call inside a describe(): starts the server before its tests, stops lab and server after. */
@@ -49,6 +56,9 @@ export function useLabsHarness(homePrefix: string): LabsHarness {
     get lab() {
       if (!lab) throw new Error('the labs harness is used before its before() hook ran');
       return lab;
+    },
+    get home() {
+      return home;
     },
     async api<T>(method: 'GET' | 'POST', path: string, body?: unknown) {
       const res = await fetch(`${server!.url}/api${path}`, {
@@ -89,6 +99,17 @@ export function useLabsHarness(homePrefix: string): LabsHarness {
         st = (await h.api<{ state: string; message: string }>('GET', `/labs/${labId}/reset`)).body;
       }
       assert.equal(st.state, 'done', JSON.stringify(st));
+    },
+    async startState(labId) {
+      const r = await h.api<LabStartState>('GET', `/labs/${labId}/start`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body;
+    },
+    async firstCheckFails(labId) {
+      const detail = (await h.api<{ checks: { id: string; step: number }[] }>('GET', `/labs/${labId}`)).body;
+      const first = [...detail.checks].sort((a, b) => a.step - b.step)[0];
+      assert.ok(first, `${labId} has checks`);
+      return h.fails(labId, first.id);
     },
   };
   return h;

@@ -173,6 +173,17 @@ export interface LabDetail extends Omit<LabSummary, 'steps'> {
   state: LabProgress;
 }
 
+/** GET /api/labs/LAB/start: how the running environment differs from where the lab starts. */
+export interface LabStartState {
+  lab: string;
+  atStart: boolean;
+  /** Another topology runs (or none where the lab needs one): no check of this lab can pass. */
+  topologyDiffers: boolean;
+  running: Topology | null;
+  /** One sentence each: what differs and what the lab starts with. */
+  differences: string[];
+}
+
 export interface CheckResult {
   pass: boolean;
   hint: string;

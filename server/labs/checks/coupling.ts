@@ -34,7 +34,7 @@ export const couplingChecks: CheckDef[] = [
       if (!c.failed.length) {
         let timeoutS = 10; // the conductor's default, unless etc/traffic.json says otherwise
         try { timeoutS = Number(JSON.parse(await readFile(join(ctx.env.paths.etc, 'traffic.json'), 'utf8')).callTimeout) || timeoutS; } catch { /* default */ }
-        return fail(`No RPC call has failed yet${c.ok.length ? ` (${c.ok.length} calls still succeeded, answered before the services stopped)` : ''}. With no server for the topic, the router gives the conductor no credit and each call waits until its timeout runs out (the conductor gives its calls ${timeoutS} s; a call without a timeout gets [oslo_messaging_amqp] default_send_timeout): check again in a few seconds.`);
+        return fail(`No RPC call has failed yet${c.ok.length ? ` (${c.ok.length} calls still succeeded, answered before the services stopped)` : ''}. With no server for the topic, the router gives the conductor no credit and each call waits until its timeout runs out (the conductor gives its calls ${timeoutS} s; a call without one gets [DEFAULT] rpc_response_timeout, 60 s by default): check again in a few seconds.`);
       }
       const waits = c.failed.map((e) => e.latencyMs ?? 0).filter((x) => x > 0);
       const why = [...new Set(c.failed.map((e) => (e.error ?? 'error').split(':')[0]))].join(', ');
