@@ -6,6 +6,7 @@ import { registerLabCommands } from './lab.js';
 import { registerRouterCommands } from './router.js';
 import { registerServeCommands } from './serve.js';
 import { registerRelayCommands } from './relay.js';
+import { registerWanCommands } from './wan.js';
 import { CliError } from './errors.js';
 import { VERSION } from '../version.js';
 
@@ -19,6 +20,7 @@ registerLabCommands(program);
 registerRouterCommands(program);
 registerServeCommands(program);
 registerRelayCommands(program);
+registerWanCommands(program);
 
 try {
   await program.parseAsync(process.argv);
