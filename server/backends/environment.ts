@@ -220,7 +220,13 @@ export class LabEnvironment implements LabEnvironmentApi {
     const s = this.requireState();
     if (!s.regions) throw new LabError('bad-input', `this lab (${s.topology}) has no WAN: "hmlab up --topology multi-region" makes one`, 'topology');
     const old = readWanSettings(wanFile(this.paths)) ?? defaultWan();
-    const next: WanSettings = { ...old, ...r.data, changedAt: r.data.state && r.data.state !== old.state ? Date.now() : old.changedAt };
+    const shaped = (['delayMs', 'jitterMs', 'rateBitsPerS'] as const).some((k) => r.data[k] !== undefined && r.data[k] !== old[k]);
+    const now = Date.now();
+    const next: WanSettings = {
+      ...old, ...r.data,
+      changedAt: r.data.state && r.data.state !== old.state ? now : old.changedAt,
+      settingsAt: shaped ? now : old.settingsAt ?? old.changedAt,
+    };
     writeWanSettings(wanFile(this.paths), next);
     return this.wanStatus() as WanStatus;
   }

@@ -54,6 +54,8 @@ export const wanSettingsSchema = z.object({
   state: z.enum(['up', 'cut'], { message: 'must be "up" or "cut"' }),
   /** When the state last changed (epoch ms): heal-to-first-success counts from here. */
   changedAt: z.number(),
+  /** When delay, jitter or rate last changed (epoch ms): measurements count from here. */
+  settingsAt: z.number().optional(),
 });
 export type WanSettings = z.infer<typeof wanSettingsSchema>;
 

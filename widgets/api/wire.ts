@@ -31,6 +31,7 @@ export interface WanStatus {
   rateBitsPerS: number | null; // bandwidth cap each way, null: none
   state: 'up' | 'cut';
   changedAt: number; // epoch ms of the last change of state (a heal starts the clock)
+  settingsAt?: number; // epoch ms of the last change of delay, jitter or rate
   cost: number; // inter-router cost of the WAN connectors in the router configs
   regions: { name: string; namespace: string; components: string[] }[];
   relays: { name: string; pid: number | null; running: boolean }[];
