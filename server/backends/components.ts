@@ -13,6 +13,7 @@ import { LabError } from './errors.js';
 import { HMLAB_BIN, OPENSTACK_DIR } from './paths.js';
 import { sleep, stopGroup, tailLog } from './processes.js';
 import { SERVICE_ROLE, type ServiceName } from './templates.js';
+import { wrapInNamespace } from '../isolation/index.js';
 
 export const PYTHON = () => process.env.HMLAB_PYTHON || '/usr/bin/python3';
 export const RABBITMQ_SERVER = () => process.env.HMLAB_RABBITMQ_SERVER || '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -34,6 +35,8 @@ export interface ComponentSpec {
   endpoint: string | null;
   management: string | null;
   readyTimeoutMs: number;
+  /** The network namespace it runs in (multi-region); null or absent: the host's. */
+  namespace?: string | null;
   launch(): Launch;
   /** Resolves with the product the component says it is, or throws why it is not ready. */
   waitReady(ctx: WaitContext): Promise<string>;
@@ -176,23 +179,34 @@ export function amqpProduct(port: number, timeoutMs = 1000): Promise<string | nu
 
 // ---- the broker ---------------------------------------------------------------------
 
-export function brokerEnv(paths: LabPaths, plan: PortPlan): NodeJS.ProcessEnv {
-  const data = join(paths.home, 'data', 'broker');
+/** Ports and files of one broker of the lab: `broker`, or region 2's `broker-2`. */
+function brokerPlan(name: string, plan: PortPlan): { amqp: number; management: number; dist: number } {
+  if (name === 'broker-2') {
+    if (!plan.broker2) throw new LabError('bad-config', 'no ports for broker-2 in state.json: run "hmlab down" and "hmlab up --topology multi-region"');
+    return plan.broker2;
+  }
+  return { amqp: plan.brokerAmqp, management: plan.brokerManagement, dist: plan.brokerDist };
+}
+
+export function brokerEnv(paths: LabPaths, plan: PortPlan, name = 'broker'): NodeJS.ProcessEnv {
+  const data = join(paths.home, 'data', name);
+  const ports = brokerPlan(name, plan);
+  const etc = name === 'broker' ? paths.etc : join(paths.etc, name);
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     LANG: 'C.UTF-8',
     HOME: data, // the Erlang cookie lives here; rabbitmqctl must see the same one
-    RABBITMQ_NODENAME: nodeName(paths.home),
+    RABBITMQ_NODENAME: name === 'broker' ? nodeName(paths.home) : nodeName(paths.home).replace('@', `-${name}@`),
     RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
-    RABBITMQ_NODE_PORT: String(plan.brokerAmqp),
-    RABBITMQ_DIST_PORT: String(plan.brokerDist),
-    RABBITMQ_CONFIG_FILE: join(paths.etc, 'rabbitmq'),
-    RABBITMQ_ADVANCED_CONFIG_FILE: join(paths.etc, 'rabbitmq-advanced.config'),
-    RABBITMQ_CONF_ENV_FILE: join(paths.etc, 'rabbitmq-env.conf'),
-    RABBITMQ_ENABLED_PLUGINS_FILE: join(paths.etc, 'enabled_plugins'),
+    RABBITMQ_NODE_PORT: String(ports.amqp),
+    RABBITMQ_DIST_PORT: String(ports.dist),
+    RABBITMQ_CONFIG_FILE: join(etc, 'rabbitmq'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(etc, 'rabbitmq-advanced.config'),
+    RABBITMQ_CONF_ENV_FILE: join(etc, 'rabbitmq-env.conf'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(etc, 'enabled_plugins'),
     RABBITMQ_MNESIA_BASE: join(data, 'mnesia'),
-    RABBITMQ_LOG_BASE: join(paths.logs, 'broker'),
-    RABBITMQ_PID_FILE: join(paths.run, 'broker.pid'),
+    RABBITMQ_LOG_BASE: join(paths.logs, name),
+    RABBITMQ_PID_FILE: join(paths.run, `${name}.pid`),
     // Loopback only, Erlang distribution included (it listens on every
     // interface by default), and epmd too when this node is the one starting it.
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
@@ -201,27 +215,29 @@ export function brokerEnv(paths: LabPaths, plan: PortPlan): NodeJS.ProcessEnv {
   };
 }
 
-export function brokerSpec(paths: LabPaths, plan: PortPlan): ComponentSpec {
-  const env = brokerEnv(paths, plan);
-  const mgmt = `http://127.0.0.1:${plan.brokerManagement}`;
-  const log = join(paths.logs, 'broker.log');
+export function brokerSpec(paths: LabPaths, plan: PortPlan, name = 'broker', namespace: string | null = null): ComponentSpec {
+  const env = brokerEnv(paths, plan, name);
+  const ports = brokerPlan(name, plan);
+  const mgmt = `http://127.0.0.1:${ports.management}`;
+  const log = join(paths.logs, `${name}.log`);
   const auth = 'Basic ' + Buffer.from('guest:guest').toString('base64');
   return {
-    name: 'broker',
+    name,
     kind: 'broker',
-    endpoint: `amqp://127.0.0.1:${plan.brokerAmqp}`,
+    endpoint: `amqp://127.0.0.1:${ports.amqp}`,
     management: mgmt,
+    namespace,
     readyTimeoutMs: 90_000,
     launch: () => ({ cmd: RABBITMQ_SERVER(), args: [], env }),
     async waitReady(ctx) {
-      ctx.progress(`booting node ${env.RABBITMQ_NODENAME}; waiting for its management API on 127.0.0.1:${plan.brokerManagement}`);
+      ctx.progress(`booting node ${env.RABBITMQ_NODENAME}; waiting for its management API on 127.0.0.1:${ports.management}`);
       const probe = poll(ctx, 50, async () => {
         try {
           const r = await fetch(`${mgmt}/api/overview`, { headers: { authorization: auth }, signal: AbortSignal.timeout(1000) });
           if (!r.ok) return null;
           const body = (await r.json()) as { rabbitmq_version?: string; product_name?: string };
           // The management API can answer a moment before the AMQP listener.
-          if (!(await tcpOpen(plan.brokerAmqp))) return null;
+          if (!(await tcpOpen(ports.amqp))) return null;
           return `${body.product_name ?? 'RabbitMQ'} ${body.rabbitmq_version ?? ''}`.trim();
         } catch {
           return null;
@@ -234,7 +250,9 @@ export function brokerSpec(paths: LabPaths, plan: PortPlan): ComponentSpec {
       const ctl = join(RABBITMQ_SERVER(), '..', 'rabbitmqctl');
       if (existsSync(ctl)) {
         await new Promise<void>((resolve) => {
-          const p = spawn(ctl, ['stop', env.RABBITMQ_PID_FILE as string], { env, stdio: 'ignore' });
+          // In its namespace: the node's epmd and distribution port live there.
+          const [cmd, args] = namespace ? wrapInNamespace(namespace, ctl, ['stop', env.RABBITMQ_PID_FILE as string]) : [ctl, ['stop', env.RABBITMQ_PID_FILE as string]];
+          const p = spawn(cmd, args, { env, stdio: 'ignore' });
           const t = setTimeout(() => { try { p.kill('SIGKILL'); } catch { /* gone */ } resolve(); }, 20_000);
           p.on('exit', () => { clearTimeout(t); resolve(); });
           p.on('error', () => { clearTimeout(t); resolve(); });
@@ -247,7 +265,7 @@ export function brokerSpec(paths: LabPaths, plan: PortPlan): ComponentSpec {
 
 // ---- routers --------------------------------------------------------------------------
 
-export function routerSpec(name: string, paths: LabPaths, plan: PortPlan, qdrouterd: string | null): ComponentSpec {
+export function routerSpec(name: string, paths: LabPaths, plan: PortPlan, qdrouterd: string | null, namespace: string | null = null): ComponentSpec {
   const conf = join(paths.etc, `${name}.conf`);
   const port = plan.routers[name].normal;
   const log = join(paths.logs, `${name}.log`);
@@ -256,6 +274,7 @@ export function routerSpec(name: string, paths: LabPaths, plan: PortPlan, qdrout
     kind: 'router',
     endpoint: `amqp://127.0.0.1:${port}`,
     management: `amqp://127.0.0.1:${port}`,
+    namespace,
     readyTimeoutMs: 30_000,
     launch: () => qdrouterd
       ? { cmd: qdrouterd, args: ['-c', conf], env: { ...process.env } }
@@ -271,7 +290,7 @@ export function routerSpec(name: string, paths: LabPaths, plan: PortPlan, qdrout
 
 // ---- OpenStack services -------------------------------------------------------------
 
-export function serviceSpec(name: ServiceName, paths: LabPaths, opts: { connectTimeoutS: number; overrideFile: string | null; endpoint: string | null; connectsTo?: string | null }): ComponentSpec {
+export function serviceSpec(name: ServiceName, paths: LabPaths, opts: { connectTimeoutS: number; overrideFile: string | null; endpoint: string | null; connectsTo?: string | null; namespace?: string | null }): ComponentSpec {
   const eventsFile = join(paths.events, `${name}.jsonl`);
   const log = join(paths.logs, `${name}.log`);
   let offset = 0;
@@ -280,6 +299,7 @@ export function serviceSpec(name: ServiceName, paths: LabPaths, opts: { connectT
     kind: 'service',
     endpoint: opts.endpoint,
     management: null,
+    namespace: opts.namespace ?? null,
     readyTimeoutMs: (opts.connectTimeoutS + 30) * 1000, // Python imports are slow on a busy machine
     launch() {
       try { offset = statSync(eventsFile).size; } catch { offset = 0; }

@@ -6,14 +6,22 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
 import { z } from 'zod';
-import { TOPOLOGIES, type ComponentStatus, type LabStatus, type Topology, type TrafficCounters } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type ComponentStatus, type LabStatus, type Topology, type TrafficCounters, type WanStatus } from '../../widgets/api/wire.js';
 import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
 import { LabError } from './errors.js';
-import { defaultHome, labPaths } from './paths.js';
+import { HMLAB_BIN, defaultHome, labPaths } from './paths.js';
 import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
-import { COMPONENT_MARK, isComponentOf, processesOfHome, signalGroup, spawnDetached, tailLog, waitExit } from './processes.js';
+import { COMPONENT_MARK, alive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit } from './processes.js';
 import { effectiveTransports, formatTransportUrl, parseTransportUrl, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
-import { HOME_ROUTER, SERVICES, renderOpenstackConf, renderRabbitConf, renderRouterConf, routersOf, type ServiceName } from './templates.js';
+import {
+  ALL_SERVICES, DEFAULT_WAN_COST, REGIONS, brokerUrl, brokersOf, homeRouter, namedServersOf, regionOf, renderOpenstackConf, renderRabbitConf,
+  renderRouterConf, routersOf, servicesOf, type ServiceName,
+} from './templates.js';
+import { regionNamespaces, relayPlans, wanFile } from './regions.js';
+import {
+  createNamespace, defaultWan, isolationAvailable, readWanSettings, relayReady, removeNamespace, wrapInNamespace, writeWanSettings,
+  wanSettingsSchema, type WanSettings,
+} from '../isolation/index.js';
 import {
   brokerSpec, checkOsloInstalled, checkRabbitmqInstalled, embeddedRouterAvailableAsync, findOnPath, nodeName,
   routerSpec, serviceSpec, type ComponentSpec,
@@ -35,7 +43,17 @@ const upOptionsSchema = z.object({
   basePort: z.number().int('must be a whole number').min(1024, 'must be at least 1024').max(65535 - PORT_BLOCK, `must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1, 'must be the path of a qdrouterd binary').optional(),
   trafficRate: z.number().min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000').optional(),
+  wanCost: z.number().int('must be a whole number').min(1, 'must be at least 1 (qdrouterd\'s minimum cost)').max(1000, 'must be at most 1000').optional(),
 });
+
+/** A change to the WAN: any of its settings, or its state. */
+export const wanChangeSchema = z.strictObject({
+  delayMs: wanSettingsSchema.shape.delayMs.optional(),
+  jitterMs: wanSettingsSchema.shape.jitterMs.optional(),
+  rateBitsPerS: wanSettingsSchema.shape.rateBitsPerS.optional(),
+  state: wanSettingsSchema.shape.state.optional(),
+}, { error: 'unknown field: allowed are "delayMs", "jitterMs", "rateBitsPerS", "state"' });
+export type WanChange = z.infer<typeof wanChangeSchema>;
 
 const rateSchema = z.number({ message: 'must be a number' }).min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000 operations per second');
 
@@ -135,6 +153,7 @@ export class LabEnvironment implements LabEnvironmentApi {
       startedAt: running ? rec.startedAt : null,
       detail,
     };
+    if (rec.region) status.region = rec.region;
     if (rec.kind === 'service') {
       const fromStats = running && stats?.pid === rec.pid ? stats : null;
       status.transport = fromStats?.transport ?? (conf ? { rpc: redactUrl(conf.rpc), notify: redactUrl(conf.notify) } : null);
@@ -175,7 +194,41 @@ export class LabEnvironment implements LabEnvironmentApi {
       components,
       traffic,
       trafficRate: s?.trafficRate,
+      ...(s?.regions ? { wan: this.wanStatus() } : {}),
     };
+  }
+
+  // ---- the WAN between regions (multi-region) -------------------------------------
+
+  /** The WAN as the relays apply it, or null when this lab has no regions. */
+  wanStatus(): WanStatus | null {
+    const s = this.state();
+    if (!s?.regions) return null;
+    const w = readWanSettings(wanFile(this.paths)) ?? defaultWan();
+    return {
+      ...w,
+      cost: s.regions.wanCost,
+      regions: REGIONS.map((r) => ({ name: r.name, namespace: s.regions!.namespaces[r.name], components: s.components.filter((c) => c.region === r.name).map((c) => c.name) })),
+      relays: s.regions.relays.map((r) => ({ name: r.name, pid: this.isLive(r.pid) ? r.pid : null, running: this.isLive(r.pid) })),
+    };
+  }
+
+  /** Changes the WAN's delay, jitter, rate cap or state; the relays apply it within 100 ms. */
+  async setWan(change: WanChange): Promise<WanStatus> {
+    const r = wanChangeSchema.safeParse(change);
+    if (!r.success) throw firstIssue(r.error, 'WAN ');
+    const s = this.requireState();
+    if (!s.regions) throw new LabError('bad-input', `this lab (${s.topology}) has no WAN: "hmlab up --topology multi-region" makes one`, 'topology');
+    const old = readWanSettings(wanFile(this.paths)) ?? defaultWan();
+    const shaped = (['delayMs', 'jitterMs', 'rateBitsPerS'] as const).some((k) => r.data[k] !== undefined && r.data[k] !== old[k]);
+    const now = Date.now();
+    const next: WanSettings = {
+      ...old, ...r.data,
+      changedAt: r.data.state && r.data.state !== old.state ? now : old.changedAt,
+      settingsAt: shaped ? now : old.settingsAt ?? old.changedAt,
+    };
+    writeWanSettings(wanFile(this.paths), next);
+    return this.wanStatus() as WanStatus;
   }
 
   /** The effective transports of etc/openstack.conf and which component serves each. */
@@ -218,6 +271,12 @@ export class LabEnvironment implements LabEnvironmentApi {
     const progress = opts.onProgress ?? (() => {});
 
     this.refuseIfRunning();
+    const regions = topology === 'multi-region';
+    if (regions) {
+      const iso = isolationAvailable();
+      if (!iso.ok) throw new LabError('not-permitted', `topology multi-region puts each region in its own network namespace, so that the WAN link is the only path between them, and ${iso.why}; the other topologies run without it`, 'topology');
+    }
+    const wanCost = opts.wanCost ?? DEFAULT_WAN_COST;
 
     // What must be installed, before anything starts (the slow checks side by side).
     checkRabbitmqInstalled();
@@ -240,6 +299,8 @@ export class LabEnvironment implements LabEnvironmentApi {
       wanted.push([plan.routers[r].normal, `${r} normal listener`]);
       if (topology === 'hybrid-mesh' && r !== 'router-c') wanted.push([plan.routers[r].interRouter, `${r} inter-router listener`]);
     }
+    // Across regions the host's loopback carries the relay to broker-2 as well.
+    if (regions && plan.broker2) wanted.push([plan.broker2.amqp, 'broker-2 AMQP listener'], [plan.broker2.management, 'broker-2 management API']);
     const [embedded, free] = await Promise.all([
       routerNames.length && !qdrouterd ? embeddedRouterAvailableAsync() : Promise.resolve(false),
       Promise.all(wanted.map(([p]) => portFree(p))),
@@ -259,11 +320,13 @@ export class LabEnvironment implements LabEnvironmentApi {
       throw new LabError('port-in-use', `port ${port} (${what}) is in use: stop what listens there, or give this lab another block with --base-port N (it uses ${PORT_BLOCK} ports from N; ${busy.length > 1 ? `also busy: ${busy.slice(1).map(([p]) => p).join(', ')}` : `this block starts at ${plan.base}`})`, 'basePort');
     }
 
-    this.prepareHome(topology, plan);
+    this.prepareHome(topology, plan, wanCost);
+    const namespaces = regions ? regionNamespaces(this.paths.home) : {};
+    const nsOf = (name: string): string | null => namespaces[regionOf(name) ?? ''] ?? null;
     const specs: ComponentSpec[] = [
-      brokerSpec(this.paths, plan),
-      ...routerNames.map((r) => routerSpec(r, this.paths, plan, qdrouterd)),
-      ...SERVICES.map((s) => serviceSpec(s, this.paths, { connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null, connectsTo: this.connectsTo(s) })),
+      ...brokersOf(topology).map((b) => brokerSpec(this.paths, plan, b, nsOf(b))),
+      ...routerNames.map((r) => routerSpec(r, this.paths, plan, qdrouterd, nsOf(r))),
+      ...servicesOf(topology).map((s) => serviceSpec(s, this.paths, { connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null, connectsTo: this.connectsTo(s), namespace: nsOf(s) })),
     ];
     const state: LabState = {
       version: 1,
@@ -275,9 +338,21 @@ export class LabEnvironment implements LabEnvironmentApi {
       nodeName: nodeName(this.paths.home),
       trafficRate: rate,
       upAt: Date.now(),
-      components: specs.map((sp) => ({ name: sp.name, kind: sp.kind, state: 'starting', pid: null, endpoint: sp.endpoint, management: sp.management, product: null, startedAt: null, readyAt: null, detail: null })),
+      components: specs.map((sp) => ({
+        name: sp.name, kind: sp.kind, state: 'starting', pid: null, endpoint: sp.endpoint, management: sp.management, product: null, startedAt: null, readyAt: null, detail: null,
+        ...(regions ? { region: regionOf(sp.name), namespace: sp.namespace ?? null } : {}),
+      })),
+      ...(regions ? { regions: { namespaces, wanCost, relays: [] } } : {}),
     };
     writeState(this.paths.state, state);
+    if (regions) {
+      try {
+        await this.startRegions(namespaces, plan, progress);
+      } catch (err) {
+        await this.stopRegions();
+        throw err;
+      }
+    }
 
     // Start everything at once; services poll for their broker/router tightly.
     const abort = new AbortController();
@@ -307,6 +382,7 @@ export class LabEnvironment implements LabEnvironmentApi {
         if (pid > 0) { signalGroup(pid, 'SIGKILL'); await waitExit(pid, 3000); }
         patchComponent(this.paths.state, spec.name, spec.name === f.name ? { pid: null } : { state: 'stopped', pid: null, detail: f.name ? null : 'interrupted' });
       }));
+      await this.stopRegions();
       this.sweep();
       opts.signal?.removeEventListener('abort', interrupt);
       if (!f.name) throw new LabError('component-failed', '"hmlab up" was interrupted: everything it started has been stopped.');
@@ -331,24 +407,78 @@ export class LabEnvironment implements LabEnvironmentApi {
     }
   }
 
-  private prepareHome(topology: Topology, plan: PortPlan): void {
+  private prepareHome(topology: Topology, plan: PortPlan, wanCost = DEFAULT_WAN_COST): void {
     const p = this.paths;
     for (const d of [p.etc, p.logs, p.events, p.run, join(p.home, 'data')]) mkdirSync(d, { recursive: true });
     // A fresh `up` is a fresh lab: no old events, counters, queues or logs.
-    for (const d of [p.events, p.run, join(p.home, 'data', 'broker'), join(p.logs, 'broker')]) rmSync(d, { recursive: true, force: true });
-    for (const d of [p.events, p.run, join(p.home, 'data', 'broker'), join(p.logs, 'broker')]) mkdirSync(d, { recursive: true });
-    for (const n of ['broker', 'router-a', 'router-b', 'router-c', ...SERVICES]) writeFileSync(join(p.logs, `${n}.log`), '');
+    const fresh = [p.events, p.run, join(p.home, 'data', 'broker'), join(p.logs, 'broker'), join(p.home, 'data', 'broker-2'), join(p.logs, 'broker-2')];
+    for (const d of fresh) rmSync(d, { recursive: true, force: true });
+    for (const d of fresh) mkdirSync(d, { recursive: true });
+    for (const n of ['broker', 'broker-2', 'router-a', 'router-b', 'router-c', ...ALL_SERVICES]) writeFileSync(join(p.logs, `${n}.log`), '');
     writeFileSync(p.openstackConf, renderOpenstackConf(topology, plan));
     writeFileSync(join(p.etc, 'rabbitmq.conf'), renderRabbitConf(plan));
     writeFileSync(join(p.etc, 'enabled_plugins'), '[rabbitmq_management].\n');
     writeFileSync(join(p.etc, 'rabbitmq-env.conf'), '# the lab sets the RABBITMQ_* environment itself\n');
+    const b2 = join(p.etc, 'broker-2');
+    rmSync(b2, { recursive: true, force: true });
+    if (brokersOf(topology).includes('broker-2')) {
+      mkdirSync(b2, { recursive: true });
+      writeFileSync(join(b2, 'rabbitmq.conf'), renderRabbitConf(plan, 'broker-2'));
+      writeFileSync(join(b2, 'enabled_plugins'), '[rabbitmq_management].\n');
+      writeFileSync(join(b2, 'rabbitmq-env.conf'), '# the lab sets the RABBITMQ_* environment itself\n');
+    }
     for (const r of ['router-a', 'router-b', 'router-c']) {
       const f = join(p.etc, `${r}.conf`);
-      if (routersOf(topology).includes(r)) writeFileSync(f, renderRouterConf(r, topology, plan));
+      if (routersOf(topology).includes(r)) writeFileSync(f, renderRouterConf(r, topology, plan, { wanCost }));
       else rmSync(f, { force: true });
     }
+    for (const f of ['wan.json', 'relay-host.json', ...REGIONS.map((r) => `relay-${r.name}.json`)]) rmSync(join(p.etc, f), { force: true });
+    if (topology === 'multi-region') {
+      writeWanSettings(wanFile(p), defaultWan());
+      for (const r of relayPlans(p, plan)) writeFileSync(r.configFile, JSON.stringify(r.config, null, 2) + '\n');
+    }
     // Services stay idle until every component is ready: no failed calls at boot.
-    this.writeTraffic(0);
+    this.writeTraffic(0, topology);
+  }
+
+  /** Namespaces up, then the relays joining them (each a process we supervise by pid). */
+  private async startRegions(namespaces: Record<string, string>, plan: PortPlan, progress: (p: Progress) => void): Promise<void> {
+    const t0 = Date.now();
+    for (const ns of Object.values(namespaces)) await createNamespace(ns);
+    const relays = relayPlans(this.paths, plan);
+    const started: { name: string; namespace: string | null; pid: number | null }[] = [];
+    for (const r of relays) {
+      const ns = r.region ? namespaces[r.region] : null;
+      const base: [string, string[]] = [process.execPath, [HMLAB_BIN, 'relay', '-c', r.configFile]];
+      const [cmd, args] = ns ? wrapInNamespace(ns, ...base) : base;
+      const proc = spawnDetached(cmd, args, { env: { ...process.env, [COMPONENT_MARK]: this.paths.home }, cwd: this.paths.home, log: join(this.paths.logs, `${r.name}.log`) });
+      started.push({ name: r.name, namespace: ns, pid: proc.pid > 0 ? proc.pid : null });
+      const s = this.requireState();
+      s.regions!.relays = started;
+      writeState(this.paths.state, s);
+      progress({ component: r.name, message: `joining ${r.region ?? 'the host'} to the other side (${r.config.forwards.length} forwards)`, elapsedMs: Date.now() - t0, state: 'starting' });
+      const deadline = Date.now() + 20_000;
+      while (relayReady(r.readyFile) !== proc.pid) {
+        if (Date.now() > deadline || !alive(proc.pid)) {
+          throw new LabError('component-failed', `${r.name} did not start: ${tailLog(join(this.paths.logs, `${r.name}.log`), 5) || 'no output'}`);
+        }
+        await sleep(50);
+      }
+      progress({ component: r.name, message: 'ready', elapsedMs: Date.now() - t0, state: 'running' });
+    }
+  }
+
+  /** Relays stopped by pid, namespaces removed with anything left in them (epmd). */
+  private async stopRegions(): Promise<void> {
+    const s = this.state();
+    for (const r of s?.regions?.relays ?? []) {
+      if (this.isLive(r.pid)) await stopGroup(r.pid as number, 2000);
+    }
+    for (const ns of Object.values(s?.regions?.namespaces ?? regionNamespaces(this.paths.home))) await removeNamespace(ns);
+    if (s?.regions) {
+      s.regions.relays = s.regions.relays.map((r) => ({ ...r, pid: null }));
+      writeState(this.paths.state, s);
+    }
   }
 
   /**
@@ -360,9 +490,10 @@ export class LabEnvironment implements LabEnvironmentApi {
   private writeOverride(service: ServiceName, topology: Topology, plan: PortPlan): string | null {
     const file = join(this.paths.etc, `${service}.conf`);
     const conf = readOpenstackConf(this.paths.openstackConf);
+    if (topology === 'multi-region') return this.writeRegionOverride(service, plan, file, conf);
     const url = conf.DEFAULT?.transport_url?.value ?? null;
     const parsed = url ? parseTransportUrl(url) : null;
-    const own = plan.routers[HOME_ROUTER[service]];
+    const own = plan.routers[homeRouter(topology, service)];
     const idx = parsed && topology === 'hybrid-mesh' && parsed.hosts.length > 1
       ? parsed.hosts.findIndex((h) => h.port === own.normal && ['127.0.0.1', 'localhost'].includes(h.host))
       : -1;
@@ -373,10 +504,38 @@ export class LabEnvironment implements LabEnvironmentApi {
     const rotated = formatTransportUrl({ ...parsed, hosts: [...parsed.hosts.slice(idx), ...parsed.hosts.slice(0, idx)] });
     writeFileSync(file, `# Written by hmlab from etc/openstack.conf at every start of ${service}:
 # the same [DEFAULT] transport_url, hosts rotated so that ${service} attaches
-# to ${HOME_ROUTER[service]} first and fails over to the others in turn.
+# to ${homeRouter(topology, service)} first and fails over to the others in turn.
 # Do not edit: edit etc/openstack.conf and run "hmlab restart services".
 [DEFAULT]
 transport_url = ${rotated}
+`);
+    return file;
+  }
+
+  /**
+   * Across regions a service reaches only its own region: the RPC URL lists
+   * that region's routers (its home router first), notifications go to the
+   * region's own broker. Region 1 keeps openstack.conf's URLs (an edit of
+   * them takes effect); region 2's are the same URLs moved to its region.
+   */
+  private writeRegionOverride(service: ServiceName, plan: PortPlan, file: string, conf: ReturnType<typeof readOpenstackConf>): string {
+    const region = REGIONS.find((r) => (r.services as string[]).includes(service))!;
+    const home = homeRouter('multi-region', service);
+    const routers = [home, ...region.routers.filter((r) => r !== home)];
+    const fromConf = parseTransportUrl(conf.DEFAULT?.transport_url?.value ?? '');
+    const rpc = fromConf && fromConf.scheme === 'amqp'
+      ? formatTransportUrl({ ...fromConf, hosts: routers.map((r) => ({ user: null, password: null, host: '127.0.0.1', port: plan.routers[r].normal })) })
+      : conf.DEFAULT?.transport_url?.value ?? '';
+    const notify = brokerUrl(plan, region.broker);
+    writeFileSync(file, `# Written by hmlab from etc/openstack.conf at every start of ${service}, in ${region.name}:
+# its network namespace reaches only ${region.name}'s routers (${routers.join(', ')})
+# and its broker (${region.broker}). Anything beyond goes across the WAN, router to router.
+# Do not edit: edit etc/openstack.conf and run "hmlab restart services".
+[DEFAULT]
+transport_url = ${rpc}
+
+[oslo_messaging_notifications]
+transport_url = ${notify}
 `);
     return file;
   }
@@ -393,11 +552,11 @@ transport_url = ${rotated}
     return redactUrl(service === 'telemetry' ? t.notify : rpc);
   }
 
-  private writeTraffic(rate: number): void {
+  private writeTraffic(rate: number, topology: Topology | null = this.state()?.topology ?? null): void {
     mkdirSync(this.paths.etc, { recursive: true });
     const file = join(this.paths.etc, 'traffic.json');
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ rate, callTimeout: 10, servers: ['compute-1', 'compute-2'] }) + '\n');
+    writeFileSync(tmp, JSON.stringify({ rate, callTimeout: 10, servers: namedServersOf(topology ?? 'hybrid') }) + '\n');
     // rename: the conductor never reads a half-written file
     renameSync(tmp, file);
   }
@@ -408,7 +567,9 @@ transport_url = ${rotated}
     const launch = spec.launch();
     const log = join(this.paths.logs, `${spec.name}.log`);
     const env = { ...launch.env, [COMPONENT_MARK]: this.paths.home };
-    const proc = spawnDetached(launch.cmd, launch.args, { env, cwd: this.paths.home, log });
+    // `ip netns exec` execs in place: the pid is the component's own.
+    const [cmd, args] = spec.namespace ? wrapInNamespace(spec.namespace, launch.cmd, launch.args) : [launch.cmd, launch.args];
+    const proc = spawnDetached(cmd, args, { env, cwd: this.paths.home, log });
     if (proc.pid <= 0) {
       const error = `cannot start ${launch.cmd}`;
       patchComponent(this.paths.state, spec.name, { state: 'failed', pid: null, detail: error });
@@ -491,6 +652,7 @@ transport_url = ${rotated}
         if (this.isLive(c.pid)) await this.specFor(s, c.name, START_CONNECT_TIMEOUT_S).stop(c.pid as number);
         patchComponent(this.paths.state, c.name, { state: 'stopped', pid: null, detail: null });
       }));
+      if (s.regions) await this.stopRegions();
     }
     this.sweep();
   }
@@ -519,11 +681,12 @@ transport_url = ${rotated}
     return c;
   }
 
-  private specFor(s: LabState, name: string, connectTimeoutS: number): ComponentSpec {
-    if (name === 'broker') return brokerSpec(this.paths, s.ports);
-    if (name.startsWith('router-')) return routerSpec(name, this.paths, s.ports, s.router === 'qdrouterd' ? s.qdrouterd : null);
+  private specFor(s: LabState, name: string, connectTimeoutS: number, overrideFile: string | null = null): ComponentSpec {
+    const ns = s.components.find((c) => c.name === name)?.namespace ?? null;
+    if (name === 'broker' || name === 'broker-2') return brokerSpec(this.paths, s.ports, name, ns);
+    if (name.startsWith('router-')) return routerSpec(name, this.paths, s.ports, s.router === 'qdrouterd' ? s.qdrouterd : null, ns);
     const svc = name as ServiceName;
-    return serviceSpec(svc, this.paths, { connectTimeoutS, overrideFile: null, endpoint: null });
+    return serviceSpec(svc, this.paths, { connectTimeoutS, overrideFile, endpoint: null, connectsTo: overrideFile ? this.connectsTo(svc) : null, namespace: ns });
   }
 
   private statusOf(name: string): ComponentStatus {
@@ -541,12 +704,7 @@ transport_url = ${rotated}
       readOpenstackConf(this.paths.openstackConf); // a malformed edit stops here, by line
       // A broker or router still booting (started alongside) deserves the long wait.
       const booting = s.components.some((c) => c.kind !== 'service' && c.state === 'starting' && this.isLive(c.pid));
-      spec = serviceSpec(name as ServiceName, this.paths, {
-        connectTimeoutS: booting ? UP_CONNECT_TIMEOUT_S : START_CONNECT_TIMEOUT_S,
-        overrideFile: this.writeOverride(name as ServiceName, s.topology, s.ports),
-        endpoint: null,
-        connectsTo: this.connectsTo(name as ServiceName),
-      });
+      spec = this.specFor(s, name, booting ? UP_CONNECT_TIMEOUT_S : START_CONNECT_TIMEOUT_S, this.writeOverride(name as ServiceName, s.topology, s.ports));
     } else {
       spec = this.specFor(s, name, START_CONNECT_TIMEOUT_S);
       if (spec.endpoint) {

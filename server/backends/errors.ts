@@ -10,6 +10,7 @@ export type LabErrorCode =
   | 'bad-config' // etc/openstack.conf cannot be read
   | 'already-running' // a second `up` on a running home
   | 'not-running' // a command that needs a lab, before `up`
+  | 'not-permitted' // needs root (network namespaces)
   | 'component-failed'; // a component did not become ready
 
 export class LabError extends Error {

@@ -3,7 +3,8 @@
 // broker, routers (qdrouterd or the embedded router) and OpenStack services
 // on oslo.messaging, each a real process.
 export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
-export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, type LabConfigDescription, type TransportDescription } from './environment.js';
+export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, wanChangeSchema, type WanChange, type LabConfigDescription, type TransportDescription } from './environment.js';
+export { regionNamespaces, callsSince, calledRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export { defaultHome, labPaths, PACKAGE_ROOT } from './paths.js';
 export { DEFAULT_BASE_PORT, PORT_BLOCK, ROUTER_NAMES, planPorts, portFree, findFreePortBlock, freePort, ephemeralRange } from './ports.js';
@@ -11,6 +12,6 @@ export {
   readOpenstackConf, parseOpenstackConf, effectiveTransports, parseTransportUrl, formatTransportUrl, redactUrl,
   type OpenstackConf, type ConfEntry, type EffectiveTransports, type TransportUrl,
 } from './openstack-conf.js';
-export { renderOpenstackConf, renderRouterConf, renderRabbitConf, routersOf, SERVICES, OPENSTACK_ADDRESSES, HOME_ROUTER, type ServiceName } from './templates.js';
+export { renderOpenstackConf, renderRouterConf, renderRabbitConf, routersOf, servicesOf, brokersOf, regionOf, REGIONS, DEFAULT_WAN_COST, SERVICES, OPENSTACK_ADDRESSES, HOME_ROUTER, type ServiceName } from './templates.js';
 export { processesOfHome, signalGroup, alive, isComponentOf, tailLog, COMPONENT_MARK } from './processes.js';
 export { amqpProduct, embeddedRouterAvailable, findOnPath, nodeName, OSLO_INSTALL, RABBITMQ_INSTALL } from './components.js';

@@ -18,6 +18,8 @@ const componentRecord = z.object({
   startedAt: z.number().nullable(),
   readyAt: z.number().nullable(),
   detail: z.string().nullable(),
+  region: z.string().nullable().optional(),
+  namespace: z.string().nullable().optional(),
 });
 export type ComponentRecord = z.infer<typeof componentRecord>;
 
@@ -27,6 +29,7 @@ const portPlan = z.object({
   brokerManagement: z.number().int(),
   brokerDist: z.number().int(),
   routers: z.record(z.string(), z.object({ normal: z.number().int(), interRouter: z.number().int() })),
+  broker2: z.object({ amqp: z.number().int(), management: z.number().int(), dist: z.number().int() }).optional(),
 });
 
 const labState = z.object({
@@ -40,6 +43,12 @@ const labState = z.object({
   trafficRate: z.number().min(0),
   upAt: z.number(),
   components: z.array(componentRecord),
+  /** multi-region: the namespaces, the relays that join them, the WAN connectors' cost. */
+  regions: z.object({
+    namespaces: z.record(z.string(), z.string()),
+    wanCost: z.number().int(),
+    relays: z.array(z.object({ name: z.string(), namespace: z.string().nullable(), pid: z.number().int().nullable() })),
+  }).optional(),
 });
 export type LabState = z.infer<typeof labState>;
 

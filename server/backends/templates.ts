@@ -5,24 +5,49 @@ import type { Topology } from '../../widgets/api/wire.js';
 import type { PortPlan } from './types.js';
 
 export const SERVICES = ['compute-1', 'compute-2', 'conductor', 'telemetry'] as const;
-export type ServiceName = (typeof SERVICES)[number];
+/** A multi-region lab has a third compute, in region 2 beside compute-2. */
+export const ALL_SERVICES = [...SERVICES, 'compute-3'] as const;
+export type ServiceName = (typeof ALL_SERVICES)[number];
 export const SERVICE_ROLE: Record<ServiceName, 'compute' | 'conductor' | 'telemetry'> = {
-  'compute-1': 'compute', 'compute-2': 'compute', conductor: 'conductor', telemetry: 'telemetry',
+  'compute-1': 'compute', 'compute-2': 'compute', 'compute-3': 'compute', conductor: 'conductor', telemetry: 'telemetry',
 };
+
+export function servicesOf(topology: Topology): ServiceName[] {
+  return topology === 'multi-region' ? [...ALL_SERVICES] : [...SERVICES];
+}
 
 export function routersOf(topology: Topology): string[] {
   if (topology === 'hybrid') return ['router-a'];
-  if (topology === 'hybrid-mesh') return ['router-a', 'router-b', 'router-c'];
+  if (topology === 'hybrid-mesh' || topology === 'multi-region') return ['router-a', 'router-b', 'router-c'];
   return [];
 }
 
-/** In the mesh each service attaches to its own router first. */
-export const HOME_ROUTER: Record<ServiceName, string> = {
-  'compute-1': 'router-a', 'compute-2': 'router-b', conductor: 'router-c', telemetry: 'router-a',
-};
+/** Brokers of a topology: one, or one per region. */
+export function brokersOf(topology: Topology): string[] {
+  return topology === 'multi-region' ? ['broker', 'broker-2'] : ['broker'];
+}
 
-export function brokerUrl(plan: PortPlan): string {
-  return `rabbit://guest:guest@127.0.0.1:${plan.brokerAmqp}/`;
+/** The servers the conductor calls by name. */
+export function namedServersOf(topology: Topology): string[] {
+  return topology === 'multi-region' ? ['compute-1', 'compute-2', 'compute-3'] : ['compute-1', 'compute-2'];
+}
+
+/** In the mesh each service attaches to its own router first. */
+const MESH_HOME_ROUTER: Record<ServiceName, string> = {
+  'compute-1': 'router-a', 'compute-2': 'router-b', 'compute-3': 'router-c', conductor: 'router-c', telemetry: 'router-a',
+};
+/** Across regions: region 1 spreads over router-a and router-b, region 2 has router-c. */
+const REGION_HOME_ROUTER: Record<ServiceName, string> = {
+  conductor: 'router-a', telemetry: 'router-a', 'compute-1': 'router-b', 'compute-2': 'router-c', 'compute-3': 'router-c',
+};
+export const HOME_ROUTER = MESH_HOME_ROUTER;
+
+export function homeRouter(topology: Topology, service: ServiceName): string {
+  return (topology === 'multi-region' ? REGION_HOME_ROUTER : MESH_HOME_ROUTER)[service];
+}
+
+export function brokerUrl(plan: PortPlan, broker = 'broker'): string {
+  return `rabbit://guest:guest@127.0.0.1:${broker === 'broker-2' && plan.broker2 ? plan.broker2.amqp : plan.brokerAmqp}/`;
 }
 
 export function routerUrl(plan: PortPlan, routers: string[]): string {
@@ -30,12 +55,15 @@ export function routerUrl(plan: PortPlan, routers: string[]): string {
 }
 
 export function renderOpenstackConf(topology: Topology, plan: PortPlan): string {
-  const routers = routersOf(topology);
+  // Across regions this file is region 1's view; each service's own region
+  // (its routers, its broker) comes from etc/<service>.conf.
+  const routers = topology === 'multi-region' ? REGIONS[0].routers : routersOf(topology);
   const rpc = routers.length ? routerUrl(plan, routers) : brokerUrl(plan);
   const picture = {
     'broker-only': 'RPC and notifications both on the RabbitMQ broker (the "before" picture).',
     hybrid: 'RPC through the router (AMQP 1.0), notifications on the RabbitMQ broker.',
     'hybrid-mesh': 'RPC through a mesh of three routers (AMQP 1.0), notifications on the RabbitMQ broker.',
+    'multi-region': 'two regions, each in its own network namespace with its own routers and broker; RPC crosses a WAN link between the router meshes, notifications stay on each region\'s broker.',
   }[topology];
   const meshNote = topology === 'hybrid-mesh'
     ? `#
@@ -49,7 +77,16 @@ export function renderOpenstackConf(topology: Topology, plan: PortPlan): string 
 # compute-2: router-b, conductor: router-c). That file is rewritten from this
 # one at every start: edit this file, never those.
 `
-    : '';
+    : topology === 'multi-region'
+      ? `#
+# Two regions. This file holds what every service shares and region 1's
+# transports. A service only reaches the routers and the broker of its own
+# region (its network namespace has nothing else), so hmlab writes
+# etc/<service>.conf at every start: the same URLs for region 1, and for
+# region 2 (compute-2, compute-3) router-c and broker-2. Edit this file,
+# never those.
+`
+      : '';
   return `# oslo.messaging configuration of every OpenStack service in this lab.
 # Written by "hmlab up --topology ${topology}": ${picture}
 # Edit it, then "hmlab restart services" for the services to pick it up.
@@ -111,7 +148,8 @@ function section(name: string, entries: [string, string | number][]): string {
 }
 
 /** qdrouterd.conf for one router of the topology (also read by the embedded router). */
-export function renderRouterConf(name: string, topology: Topology, plan: PortPlan): string {
+export function renderRouterConf(name: string, topology: Topology, plan: PortPlan, opts: { wanCost?: number } = {}): string {
+  if (topology === 'multi-region') return renderRegionRouterConf(name, plan, opts.wanCost ?? DEFAULT_WAN_COST);
   const mesh = topology === 'hybrid-mesh';
   const ports = plan.routers[name];
   const parts: string[] = [];
@@ -131,16 +169,65 @@ export function renderRouterConf(name: string, topology: Topology, plan: PortPla
       parts.push(section('connector', [['name', `to-${peer}`], ['host', '127.0.0.1'], ['port', plan.routers[peer].interRouter], ['role', 'inter-router'], ['cost', 1], ['saslMechanisms', 'ANONYMOUS']]));
     }
   }
+  return finishRouterConf(parts);
+}
+
+function finishRouterConf(parts: string[]): string {
   parts.push('# OpenStack address prefixes: fanout and notifications to every\n# subscriber, calls to one server by name, topic calls balanced.\n');
   for (const a of OPENSTACK_ADDRESSES) parts.push(section('address', [['prefix', a.prefix], ['distribution', a.distribution]]));
   parts.push(section('log', [['module', 'DEFAULT'], ['enable', 'info+'], ['includeSource', 'false']]));
   return parts.join('\n');
 }
 
-export function renderRabbitConf(plan: PortPlan): string {
+/** Inter-router cost of each WAN connector unless `hmlab up --wan-cost` says otherwise. */
+export const DEFAULT_WAN_COST = 10;
+
+/**
+ * Region 1: router-a and router-b, joined at cost 1. Region 2: router-c,
+ * which joins both of them across the WAN at `wanCost`: the mesh weighs a
+ * path through the WAN as that many local hops.
+ */
+function renderRegionRouterConf(name: string, plan: PortPlan, wanCost: number): string {
+  const ports = plan.routers[name];
+  const region = REGIONS.find((r) => r.routers.includes(name))?.name ?? 'region-1';
+  const parts: string[] = [`# ${name}: interior router of ${region} in a two-region mesh, for oslo.messaging RPC.
+# Written by "hmlab up --topology multi-region". Region 1 has router-a and
+# router-b; region 2 has router-c, which joins both across the WAN link (a
+# relay the lab controls: "hmlab wan"). The connectors across the WAN carry
+# cost ${wanCost}; inside a region the cost is 1.
+`];
+  parts.push(section('router', [['mode', 'interior'], ['id', name]]));
+  parts.push(section('listener', [['host', '127.0.0.1'], ['port', ports.normal], ['role', 'normal'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS']]));
+  if (name === 'router-a' || name === 'router-b') {
+    parts.push(section('listener', [['host', '127.0.0.1'], ['port', ports.interRouter], ['role', 'inter-router'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS']]));
+  }
+  if (name === 'router-b') {
+    parts.push(section('connector', [['name', 'to-router-a'], ['host', '127.0.0.1'], ['port', plan.routers['router-a'].interRouter], ['role', 'inter-router'], ['cost', 1], ['saslMechanisms', 'ANONYMOUS']]));
+  }
+  if (name === 'router-c') {
+    parts.push('# Across the WAN: in this namespace these ports are the WAN relay, which\n# carries the connection to region 1.\n');
+    for (const peer of ['router-a', 'router-b']) {
+      parts.push(section('connector', [['name', `wan-to-${peer}`], ['host', '127.0.0.1'], ['port', plan.routers[peer].interRouter], ['role', 'inter-router'], ['cost', wanCost], ['saslMechanisms', 'ANONYMOUS']]));
+    }
+  }
+  return finishRouterConf(parts);
+}
+
+/** The regions of the multi-region topology and what runs in each. */
+export const REGIONS: { name: string; routers: string[]; broker: string; services: ServiceName[] }[] = [
+  { name: 'region-1', routers: ['router-a', 'router-b'], broker: 'broker', services: ['conductor', 'compute-1', 'telemetry'] },
+  { name: 'region-2', routers: ['router-c'], broker: 'broker-2', services: ['compute-2', 'compute-3'] },
+];
+
+export function regionOf(component: string): string | null {
+  return REGIONS.find((r) => r.routers.includes(component) || r.broker === component || (r.services as string[]).includes(component))?.name ?? null;
+}
+
+export function renderRabbitConf(plan: PortPlan, broker = 'broker'): string {
+  const b2 = broker === 'broker-2' && plan.broker2;
   return `# RabbitMQ node of this lab (written by "hmlab up"): loopback only.
-listeners.tcp.default = 127.0.0.1:${plan.brokerAmqp}
-management.tcp.port = ${plan.brokerManagement}
+listeners.tcp.default = 127.0.0.1:${b2 ? b2.amqp : plan.brokerAmqp}
+management.tcp.port = ${b2 ? b2.management : plan.brokerManagement}
 management.tcp.ip = 127.0.0.1
 loopback_users = none
 collect_statistics_interval = 1000

@@ -1,6 +1,6 @@
 // The public contract of a lab environment, used by the CLI, the lab server,
 // the observers and the lab checks alike. Implementation: ./environment.ts.
-import type { ComponentStatus, LabStatus, Topology } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabStatus, Topology, WanStatus } from '../../widgets/api/wire.js';
 
 export interface Progress {
   component: string;
@@ -14,6 +14,7 @@ export interface UpOptions {
   basePort?: number; // first port of this lab's block (default DEFAULT_BASE_PORT)
   qdrouterd?: string; // path of a qdrouterd binary; default: qdrouterd on PATH, else the embedded router
   trafficRate?: number; // conductor operations per second
+  wanCost?: number; // multi-region: inter-router cost of the WAN connectors
   onProgress?: (p: Progress) => void;
   /** Aborting it (Ctrl-C) stops everything this `up` started. */
   signal?: AbortSignal;
@@ -26,6 +27,7 @@ export interface PortPlan {
   brokerManagement: number; // base + 1
   brokerDist: number; // base + 2
   routers: Record<string, { normal: number; interRouter: number }>; // router-a: base+10 / base+20, b: +11/+21, c: +12/+22
+  broker2?: { amqp: number; management: number; dist: number }; // multi-region: region 2's broker, base+5 / +6 / +7
 }
 
 /** Files of a lab home that other concerns read. */
@@ -51,5 +53,8 @@ export interface LabEnvironmentApi {
   kill(name: ComponentName): Promise<ComponentStatus>; // SIGKILL; stays down until started
   restart(name: ComponentName): Promise<ComponentStatus>; // 'services' restarts every OpenStack service
   setTrafficRate(rate: number): Promise<void>;
+  /** multi-region: the WAN between the regions (null for other topologies). */
+  wanStatus(): WanStatus | null;
+  setWan(change: { delayMs?: number; jitterMs?: number; rateBitsPerS?: number | null; state?: 'up' | 'cut' }): Promise<WanStatus>;
   ports(): PortPlan | null; // null before the first up
 }

@@ -8,6 +8,7 @@ import { DEFAULT_BASE_PORT, LabError, openLab, PORT_BLOCK, tailLog, type LabEnvi
 import { componentAt } from '../labs/index.js';
 import { endpointKey } from '../observe/index.js';
 import { CliError } from './errors.js';
+import { formatWan } from './wan.js';
 
 const homeOption = ['--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab/lab)'] as const;
 
@@ -17,6 +18,7 @@ const upSchema = z.object({
     .min(1024, '--base-port must be at least 1024').max(65535 - PORT_BLOCK, `--base-port must be at most ${65535 - PORT_BLOCK}`),
   qdrouterd: z.string().min(1).optional(),
   rate: z.coerce.number({ message: '--rate must be a number' }).min(0, '--rate must be 0 or more').max(1000, '--rate must be at most 1000'),
+  wanCost: z.coerce.number({ message: '--wan-cost must be a number' }).int('--wan-cost must be a whole number').min(1, '--wan-cost must be at least 1').max(1000, '--wan-cost must be at most 1000').optional(),
 });
 
 function lab(opts: { home?: string }): LabEnvironment {
@@ -133,6 +135,7 @@ export function formatStatus(st: LabStatus): string {
     const c = st.components[i];
     if (c.detail && c.state !== 'running') out.push(...wrapWords(c.detail, STATUS_COLUMNS, '    '));
   }
+  if (st.wan) out.push('', formatWan(st.wan));
   const t = st.traffic;
   out.push('');
   out.push(`traffic: RPC calls ${t.rpcCalls.ok} ok / ${t.rpcCalls.failed} failed, casts ${t.rpcCasts.sent}, fanouts ${t.fanouts.sent}`);
@@ -174,7 +177,8 @@ export function registerLabCommands(program: Command): void {
     .option('--base-port <n>', `first of the ${PORT_BLOCK} loopback ports this lab uses`, String(DEFAULT_BASE_PORT))
     .option('--qdrouterd <path>', 'qdrouterd binary to use for routers (default: qdrouterd on PATH, else the embedded router)')
     .option('--rate <n>', 'conductor operations per second (0 pauses)', '5')
-    .action(async (opts: { topology: string; home?: string; basePort: string; qdrouterd?: string; rate: string }) => {
+    .option('--wan-cost <n>', 'multi-region: inter-router cost of the connectors across the WAN (default 10)')
+    .action(async (opts: { topology: string; home?: string; basePort: string; qdrouterd?: string; rate: string; wanCost?: string }) => {
       const r = upSchema.safeParse(opts);
       if (!r.success) throw new CliError(r.error.issues[0]?.message ?? 'invalid option', 2);
       const env = lab(opts);
@@ -194,6 +198,7 @@ export function registerLabCommands(program: Command): void {
           basePort: r.data.basePort,
           qdrouterd: r.data.qdrouterd,
           trafficRate: r.data.rate,
+          wanCost: r.data.wanCost,
           onProgress: (p) => view.update(p),
         }));
       } finally {

@@ -5,6 +5,8 @@ import { Command, CommanderError } from 'commander';
 import { registerLabCommands } from './lab.js';
 import { registerRouterCommands } from './router.js';
 import { registerServeCommands } from './serve.js';
+import { registerRelayCommands } from './relay.js';
+import { registerWanCommands } from './wan.js';
 import { CliError } from './errors.js';
 import { VERSION } from '../version.js';
 
@@ -17,6 +19,8 @@ const program = new Command('hmlab')
 registerLabCommands(program);
 registerRouterCommands(program);
 registerServeCommands(program);
+registerRelayCommands(program);
+registerWanCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,15 +8,16 @@ import type { Request, Response } from 'express';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type ComponentStatus, type LabEvent, type LabStatus, type Topology } from '../../widgets/api/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import { LabError, type LabErrorCode } from '../backends/errors.js';
 import { EventBus, LabObserver, Recorder, RecordingExists, listRecordings, RECORDING_NAME, type ManagementConnect, type RecorderOptions } from '../observe/index.js';
 import type { ServerContext, ServerPlugin } from './context.js';
 import { HttpError, parseBody } from './errors.js';
+import { wanChangeSchema } from '../backends/environment.js';
 import { PACKAGE_ROOT } from './index.js';
 
-const TOPOLOGY = z.enum(['broker-only', 'hybrid', 'hybrid-mesh'], { error: 'must be one of "broker-only", "hybrid", "hybrid-mesh"' });
+const TOPOLOGY = z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `must be one of ${TOPOLOGIES.map((t) => `"${t}"`).join(', ')}` });
 const RATE = z.number({ error: 'must be a number of operations per second' }).min(0, { error: 'must be 0 or more' }).max(1000, { error: 'must be at most 1000 operations per second' });
 
 export const upBody = z.strictObject({
@@ -157,7 +158,7 @@ export class LabRuntime {
 
 const STATUS_OF: Record<LabErrorCode, number> = {
   'bad-input': 400, 'unknown-topology': 400, 'unknown-component': 404, 'bad-config': 409,
-  'port-in-use': 409, 'already-running': 409, 'not-running': 409, 'not-installed': 503, 'component-failed': 502,
+  'port-in-use': 409, 'already-running': 409, 'not-running': 409, 'not-permitted': 403, 'not-installed': 503, 'component-failed': 502,
 };
 
 /** Errors from the lab environment are the user's state, not our crash: its sentence, with a fitting status. */
@@ -217,6 +218,18 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
         const body = parseBody(trafficBody, req.body);
         try { await rt.opts.lab.setTrafficRate(body.rate); } catch (err) { throw labError(err); }
         res.json({ rate: body.rate });
+      }));
+
+      api.get('/wan', wrap(async (_req, res) => {
+        const wan = rt.opts.lab.wanStatus();
+        if (!wan) throw new HttpError(404, 'this lab has no WAN: bring up the multi-region topology (POST /api/lab/up {"topology": "multi-region"})', 'topology');
+        res.json(wan);
+      }));
+
+      api.post('/wan', wrap(async (req, res) => {
+        const body = parseBody(wanChangeSchema, req.body);
+        try { res.json(await rt.opts.lab.setWan(body)); } catch (err) { throw labError(err); }
+        rt.observer.status().then((status) => rt.bus.publish({ type: 'status', t: Date.now(), status })).catch(() => { /* the next poll says it */ });
       }));
 
       api.get('/recordings', (_req, res) => { res.json(listRecordings(join(rt.publicDir, 'recordings'), rt.recordingsDir)); });

@@ -1,7 +1,13 @@
 // Kernel isolation shared by workshop seats and regions: network namespaces
-// (netns.ts), and, as they arrive, users, cgroups and Unix-socket bridges.
+// (netns.ts) and Unix-socket bridges with WAN shaping (bridge.ts); users and
+// cgroups as they arrive.
 // Each is written once here and used by both.
 export {
   NETNS_PREFIX, isolationAvailable, wrapInNamespace, listNamespaces, namespacePids, createNamespace, removeNamespace,
   type RunAs,
 } from './netns.js';
+export {
+  runRelay, readRelayConfig, relayConfigSchema, bridgeHalves, relayReady,
+  wanSettingsSchema, readWanSettings, writeWanSettings, defaultWan, parseDuration, parseRate, formatRate, DEFAULT_WAN_DELAY_MS,
+  type Endpoint, type Forward, type RelayConfig, type RunningRelay, type WanSettings,
+} from './bridge.js';

@@ -7,7 +7,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, st
 import { cpus, totalmem, type as osType, release, arch, hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import type { LabEvent, LabStatus, RecordingHeader, RecordingInfo } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type LabEvent, type LabStatus, type RecordingHeader, type RecordingInfo, type Topology } from '../../widgets/api/wire.js';
 import type { EventBus } from './bus.js';
 
 /** The distribution's name ("Debian GNU/Linux 12 (bookworm)"), else the kernel's. */
@@ -176,7 +176,7 @@ export const recordingHeaderSchema = z.object({
   type: z.literal('recording'),
   version: z.literal(1),
   machine: z.object({ os: z.string(), arch: z.string(), cpu: z.string(), cores: z.number(), memoryGiB: z.number(), node: z.string() }),
-  topology: z.enum(['broker-only', 'hybrid', 'hybrid-mesh']).nullable(),
+  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]]).nullable(),
   router: z.enum(['embedded', 'qdrouterd']).nullable(),
   startedAt: z.number(),
   scenario: z.string().optional(),

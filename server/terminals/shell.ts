@@ -92,6 +92,10 @@ function brokerEnv() {
 if (what === 'router-address') {
   const a = routerAddress();
   if (a) process.stdout.write(a + '\\n');
+} else if (what === 'broker-namespace') {
+  // multi-region: the broker runs in region 1's network namespace.
+  const b = obj(s) ? components().find((c) => obj(c) && c.name === 'broker') : null;
+  if (b && typeof b.namespace === 'string' && /^hmlab-[a-z0-9-]+$/.test(b.namespace)) process.stdout.write(b.namespace + '\\n');
 } else if (what === 'broker-env') {
   const env = brokerEnv();
   if (env) for (const [k, v] of Object.entries(env)) process.stdout.write('export ' + k + '=' + q(v) + '\\n');
@@ -150,9 +154,12 @@ if [ -z "$envs" ]; then
   exit 69
 fi
 eval "$envs"
-if [ -x /usr/lib/rabbitmq/bin/rabbitmqctl ]; then exec /usr/lib/rabbitmq/bin/rabbitmqctl "$@"; fi
+# multi-region: the node, its epmd and its ports live in region 1's namespace.
+ns=$(${q(node)} ${q(helper)} broker-namespace)
+run() { if [ -n "$ns" ]; then exec ip netns exec "$ns" "$@"; else exec "$@"; fi; }
+if [ -x /usr/lib/rabbitmq/bin/rabbitmqctl ]; then run /usr/lib/rabbitmq/bin/rabbitmqctl "$@"; fi
 real=$(PATH="$others" command -v rabbitmqctl 2>/dev/null || true)
-if [ -n "$real" ]; then exec "$real" "$@"; fi
+if [ -n "$real" ]; then run "$real" "$@"; fi
 echo "rabbitmqctl: RabbitMQ is not installed (Debian: apt-get install rabbitmq-server)" >&2
 exit 127
 `);

@@ -1,7 +1,7 @@
-// The two live demos of the talk: which recording replays them when no lab
+// The live demos of the talk: which recording replays them when no lab
 // is reachable, and the steps the presenter clicks through. Each step is a
 // real command typed into the shared terminal, so the room sees what runs.
-export type DemoName = 'dual-backends' | 'failover';
+export type DemoName = 'dual-backends' | 'failover' | 'regions';
 
 export interface DemoStep {
   label: string;
@@ -38,10 +38,22 @@ export const DEMOS: Record<DemoName, DemoDef> = {
       { label: 'Restart router-b', command: 'hmlab start router-b' },
     ],
   },
+  regions: {
+    name: 'regions',
+    recording: 'regions',
+    caption: 'Across regions: the WAN between region 1 and region 2 is cut; calls to region 2 time out, region 1 keeps working',
+    steps: [
+      // A modest rate: calls waiting on the cut WAN must not take every conductor worker.
+      { label: 'Bring up two regions', command: 'hmlab down; hmlab up --topology multi-region --rate 3' },
+      { label: 'Add 80 ms', command: 'hmlab wan --delay 80ms' },
+      { label: 'Cut the WAN', command: 'hmlab wan cut' },
+      { label: 'Heal', command: 'hmlab wan heal' },
+    ],
+  },
 };
 
 export function isDemoName(s: string | undefined): s is DemoName {
-  return s === 'dual-backends' || s === 'failover';
+  return s !== undefined && Object.hasOwn(DEMOS, s);
 }
 
 /** The terminal session every demo slide shares: one shell for the whole talk. */

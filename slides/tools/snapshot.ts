@@ -1,18 +1,19 @@
-// Pictures of the two live demos for the print export and the speaker
+// Pictures of the live demos for the print export and the speaker
 // view: each recording is replayed in the deck's own demo slide, and the
 // flow view and backend panel are photographed at the moment that tells the
 // story (failover: a few seconds after the router died; dual backends:
-// notifications waiting in their queues, or the middle of the run).
-//   node --import tsx slides/tools/snapshot.ts [dual-backends|failover ...]
+// notifications waiting in their queues, or the middle of the run; regions:
+// a few seconds into the WAN cut).
+//   node --import tsx slides/tools/snapshot.ts [dual-backends|failover|regions ...]
 // Writes slides/snapshots/NAME.png; run "npm run build" afterwards.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureWebBuild, launchBrowser, openPage, ROOT, serveStaticBuild } from '../../test/helpers/browser.js';
 
-const DEMOS = { 'dual-backends': 'demo-dual', failover: 'demo-failover' } as const;
+const DEMOS = { 'dual-backends': 'demo-dual', failover: 'demo-failover', regions: 'demo-regions' } as const;
 type Demo = keyof typeof DEMOS;
 
-interface Line { type: string; t: number; name?: string; state?: string; snapshot?: { queues?: { messages: number }[] } }
+interface Line { type: string; t: number; name?: string; state?: string; snapshot?: { queues?: { messages: number }[] }; status?: { wan?: { state: string } | null } }
 
 /** Milliseconds into the recording worth showing. */
 export function momentOf(name: Demo, text: string): number {
@@ -20,7 +21,11 @@ export function momentOf(name: Demo, text: string): number {
   if (!events.length) throw new Error(`recording ${name} holds no events`);
   const t0 = events[0].t;
   const end = events[events.length - 1].t - t0;
-  if (name === 'failover') {
+  if (name === 'regions') {
+    // The partition: a few seconds after the WAN was cut.
+    const cut = events.find((e) => e.status?.wan?.state === 'cut');
+    if (cut) return Math.min(end, cut.t - t0 + 5000);
+  } else if (name === 'failover') {
     const died = events.find((e) => (e.type === 'component' && e.name === 'router-b' && (e.state === 'failed' || e.state === 'stopped')) || e.type === 'failover');
     if (died) return Math.min(end, died.t - t0 + 4000);
   } else {

@@ -100,7 +100,7 @@ test('a bad recording name or a missing recording is reported on the page', { sk
   await page.context().close();
 });
 
-for (const name of ['dual-backends', 'failover']) {
+for (const name of ['dual-backends', 'failover', 'regions']) {
   const file = join(ROOT, 'public', 'recordings', `${name}.jsonl`);
   const why = skip ?? (existsSync(file) ? false : `public/recordings/${name}.jsonl is not in this checkout yet`);
   test(`the shipped "${name}" recording replays into the flow view`, { skip: why, timeout: 90_000 }, async () => {

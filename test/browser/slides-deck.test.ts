@@ -305,7 +305,7 @@ test('PDF export gives one page per slide, demo slides as pictures', { skip: ski
   await page.waitForFunction(() => ((window as unknown as { Reveal?: { getTotalSlides(): number } }).Reveal?.getTotalSlides() ?? 0) > 0);
   const total = await page.evaluate(() => (window as unknown as { Reveal: { getTotalSlides(): number } }).Reveal.getTotalSlides());
   assert.equal(await page.locator('.live-grid').count(), 0, 'no live widget in print');
-  assert.equal(await page.locator('.live.live-static').count(), 2, 'both demos as static pictures');
+  assert.equal(await page.locator('.live.live-static').count(), 3, 'every demo as a static picture');
   await page.emulateMedia({ media: 'print' });
   const pdf = await page.pdf({ width: '1280px', height: '720px', printBackground: true, preferCSSPageSize: true });
   const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page(?![s\w])/g) ?? []).length;

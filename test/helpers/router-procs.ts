@@ -20,6 +20,7 @@ type Cleanup = { after(fn: () => unknown): void };
 /** Ports come from outside the ephemeral range, so no client's outgoing connection takes one first. */
 export { freePort } from '../../server/backends/index.js';
 import { OPENSTACK_ADDRESSES } from '../../server/backends/index.js';
+import { wrapInNamespace } from '../../server/isolation/index.js';
 
 export function tempDir(t: Cleanup, prefix = 'hmlab-router-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
@@ -124,9 +125,11 @@ export class OsloProc {
     child.stderr!.on('data', (d) => { this.stderr = (this.stderr + d).slice(-20000); });
   }
 
-  static async start(t: Cleanup, role: 'server' | 'client' | 'notifier' | 'listener', url: string, opts: { topic?: string; server?: string; sendTimeout?: number } = {}): Promise<OsloProc> {
+  static async start(t: Cleanup, role: 'server' | 'client' | 'notifier' | 'listener', url: string, opts: { topic?: string; server?: string; sendTimeout?: number; namespace?: string } = {}): Promise<OsloProc> {
     const args = [OSLO_HELPER, role, '--url', url, '--topic', opts.topic ?? 'hmlab-test', '--server', opts.server ?? 'server-1', '--send-timeout', String(opts.sendTimeout ?? 5)];
-    const child = spawn(PYTHON, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    // In a region's namespace, for the multi-region tests: it reaches only that region.
+    const [cmd, argv] = opts.namespace ? wrapInNamespace(opts.namespace, PYTHON, args) : [PYTHON, args];
+    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     const p = new OsloProc(child);
     t.after(() => stopChild(child));
     await p.waitFor((l) => l.event === 'ready', 20000, `${role} ready`);

@@ -2,7 +2,7 @@
 // event streams with one interface: EventStream (live, WebSocket /api/events)
 // and ReplayStream (a recording played at real speed), so every widget works
 // the same with backends or with none.
-import type { ApiError, ComponentStatus, LabEvent, LabStatus, Topology } from './wire.js';
+import type { ApiError, ComponentStatus, LabEvent, LabStatus, Topology, WanStatus } from './wire.js';
 import { parseLabEvent, recordingHeaderSchema, describeIssue, type RecordingHeader } from './schema.js';
 
 // ---- HTTP API ---------------------------------------------------------------
@@ -46,6 +46,10 @@ export class LabClient {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ApiRequestError(0, `component name "${name}" is not valid: use the names "hmlab status" shows`, 'name');
     if (!COMPONENT_ACTIONS.includes(action)) throw new ApiRequestError(0, `action must be one of ${COMPONENT_ACTIONS.join(', ')}`, 'action');
     return this.request('POST', `/api/components/${encodeURIComponent(name)}/${action}`, {});
+  }
+  /** multi-region: change the WAN's delay, jitter or rate cap, or cut / heal it. */
+  wan(change: { delayMs?: number; jitterMs?: number; rateBitsPerS?: number | null; state?: 'up' | 'cut' }): Promise<WanStatus> {
+    return this.request<WanStatus>('POST', '/api/wan', change);
   }
   traffic(rate: number): Promise<unknown> {
     if (!Number.isFinite(rate) || rate < 0) throw new ApiRequestError(0, 'rate must be a number of operations per second, 0 or more', 'rate');

@@ -23,6 +23,13 @@ const componentStatus = z.looseObject({
   detail: nstr.optional(),
   transport: z.looseObject({ rpc: nstr.optional(), notify: nstr.optional() }).nullable().optional(),
   connectedTo: nstr.optional(),
+  region: nstr.optional(),
+});
+
+const wanStatus = z.looseObject({
+  delayMs: num, jitterMs: num, rateBitsPerS: num.nullable(), state: z.enum(['up', 'cut']), changedAt: num, cost: num,
+  regions: z.array(z.looseObject({ name: str, namespace: str, components: z.array(str) })),
+  relays: z.array(z.looseObject({ name: str, pid: num.nullable(), running: z.boolean() })),
 });
 
 const counters = z.looseObject({
@@ -34,12 +41,13 @@ const counters = z.looseObject({
 
 export const labStatusSchema = z.looseObject({
   home: str,
-  topology: z.enum(['broker-only', 'hybrid', 'hybrid-mesh']).nullable(),
+  topology: z.enum(['broker-only', 'hybrid', 'hybrid-mesh', 'multi-region']).nullable(),
   router: z.enum(['embedded', 'qdrouterd']).nullable(),
   transports: z.looseObject({ rpc: nstr, notify: nstr }),
   components: z.array(componentStatus),
   traffic: counters,
   trafficRate: num.optional(),
+  wan: wanStatus.nullable().optional(),
 });
 
 const serviceEvent = z.looseObject({

@@ -2,8 +2,8 @@
 // CLI's --json output). Both sides import this one module so the shapes can
 // never drift apart. Type-only: nothing here runs.
 
-export type Topology = 'broker-only' | 'hybrid' | 'hybrid-mesh';
-export const TOPOLOGIES: readonly Topology[] = ['broker-only', 'hybrid', 'hybrid-mesh'];
+export type Topology = 'broker-only' | 'hybrid' | 'hybrid-mesh' | 'multi-region';
+export const TOPOLOGIES: readonly Topology[] = ['broker-only', 'hybrid', 'hybrid-mesh', 'multi-region'];
 
 export type ComponentKind = 'broker' | 'router' | 'service';
 export type ComponentState = 'starting' | 'running' | 'stopped' | 'failed';
@@ -21,6 +21,20 @@ export interface ComponentStatus {
   detail?: string | null; // why it failed, what it waits for
   transport?: { rpc?: string | null; notify?: string | null } | null; // services: the URLs they use
   connectedTo?: string | null; // services: the router/broker endpoint their RPC connection is on now
+  region?: string | null; // multi-region: region-1 or region-2 (each its own network namespace)
+}
+
+/** The WAN link between the regions of a multi-region lab (a relay in the path applies it). */
+export interface WanStatus {
+  delayMs: number; // added each way
+  jitterMs: number; // +- around the delay, each way
+  rateBitsPerS: number | null; // bandwidth cap each way, null: none
+  state: 'up' | 'cut';
+  changedAt: number; // epoch ms of the last change of state (a heal starts the clock)
+  settingsAt?: number; // epoch ms of the last change of delay, jitter or rate
+  cost: number; // inter-router cost of the WAN connectors in the router configs
+  regions: { name: string; namespace: string; components: string[] }[];
+  relays: { name: string; pid: number | null; running: boolean }[];
 }
 
 export interface TrafficCounters {
@@ -38,6 +52,7 @@ export interface LabStatus {
   components: ComponentStatus[];
   traffic: TrafficCounters;
   trafficRate?: number; // conductor operations per second
+  wan?: WanStatus | null; // multi-region only
 }
 
 // ---- Service events: one JSON line per messaging operation -----------------

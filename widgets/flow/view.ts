@@ -10,6 +10,7 @@ import { fmtCount, fmtMs, fmtRate, h, percentile, themeColors, type ThemeColors 
 import { FlowModel, alive, edgeKey, type FlowKind, type FlowMessage, type Hop } from './model.js';
 import { attachCurve, computeLayout, serviceAnchor, MAX_QUEUES, VIEW_H, VIEW_W, type Layout, type Point } from './layout.js';
 import { ParticleLayer } from './particles.js';
+import { RegionOverlay, regionLayout } from './regions.js';
 import { LatencyChart, QueueDepthChart, RatesChart, RATE_SERIES } from './charts.js';
 import type { FlowView, FlowViewOptions, FlowViewStats } from './types.js';
 import './flow.css';
@@ -67,6 +68,8 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
   const gAttach = svg.append('g').attr('class', 'attach');
   const gRouters = svg.append('g').attr('class', 'routers');
   const gServices = svg.append('g').attr('class', 'services');
+  // Multi-region: the regions under everything else, the WAN between them.
+  const regions = new RegionOverlay(svg.insert<SVGGElement>('g', ':first-child').attr('class', 'regions-layer'), side, stream, svg);
 
   const charts = chartBoxes ? {
     queue: new QueueDepthChart(chartBoxes.queue, colors),
@@ -141,6 +144,8 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       const prev = hops[i - 1];
       const cur = hops[i];
       if (prev && 'node' in prev && 'node' in cur) {
+        const wan = regions.segment(prev.node, cur.node, layout, model.status);
+        if (wan) { pts.push(...wan.slice(1)); continue; }
         const there = layout.services.has(prev.node) && layout.routers.has(cur.node) ? curve(prev.node, cur.node)
           : layout.routers.has(prev.node) && layout.services.has(cur.node) ? curve(cur.node, prev.node)?.slice().reverse() : null;
         if (there) { pts.push(...there.slice(1)); continue; }
@@ -151,7 +156,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
   }
 
   function launch(m: FlowMessage): void {
-    const pts = pointsOf(m.hops);
+    const pts = regions.notifyPath(m.hops, layout) ?? pointsOf(m.hops);
     if (!pts) return;
     const then = m.then;
     const thenPts = then ? pointsOf(then.hops) : null;
@@ -164,7 +169,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const key = model.components.map((c) => `${c.name}:${c.kind}`).join(',') + '|' + queues.join(',');
     if (key === layoutKey) return;
     layoutKey = key;
-    layout = computeLayout(model.components, queues);
+    layout = regionLayout(model.components, queues) ?? computeLayout(model.components, queues);
     curves.clear();
     particles.clear();
     drawnVersion = -1;
@@ -184,6 +189,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     drawRouters();
     drawServices();
     drawBroker();
+    regions.draw(layout, model.status);
     drawTotals();
     drawBanner();
   }
@@ -256,7 +262,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     });
     // Notifications: each service that has a notification transport, to the broker's exchange.
     const notifyUrl = model.status?.transports.notify;
-    const nsvc = layout.broker ? model.components.filter((c) => c.kind === 'service' && layout.services.has(c.name) && (c.transport?.notify || notifyUrl)).map((c) => c.name) : [];
+    const nsvc = layout.broker ? model.components.filter((c) => c.kind === 'service' && layout.services.has(c.name) && (c.transport?.notify || notifyUrl) && regions.notifiesDrawnBroker(c)).map((c) => c.name) : [];
     const ns = gAttach.selectAll<SVGPathElement, string>('path.notify-attach').data(nsvc, (d) => d);
     ns.exit().remove();
     ns.enter().append('path').attr('class', 'notify-attach').merge(ns).classed('listener', (d) => model.notifyOnly.has(d)).attr('d', (d) => {
@@ -534,6 +540,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       ro.disconnect();
       unsubscribe();
       unState();
+      regions.dispose();
       charts?.queue.dispose();
       charts?.rates.dispose();
       charts?.latency.dispose();

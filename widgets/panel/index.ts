@@ -7,6 +7,7 @@ import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../api/wire
 import { TOPOLOGIES } from '../api/wire.js';
 import { ApiRequestError, COMPONENT_ACTIONS, type ComponentAction, type LabClient, type LabStream } from '../api/client.js';
 import { fmtUptime, h } from '../common/index.js';
+import { mountWanControl } from './wan.js';
 import './panel.css';
 
 export interface BackendPanel {
@@ -47,6 +48,9 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
     message);
   el.append(root);
 
+  // multi-region: the WAN's row, above recording (hidden for other topologies).
+  const wan = mountWanControl(client, act, readOnly);
+  recBtn.parentElement!.before(wan.element);
   let status: LabStatus | null = null;
   let recording = false;
   const progressLines = new Map<string, string>();
@@ -161,6 +165,7 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
     if (want.length !== tbody.children.length || want.some((tr, i) => tbody.children[i] !== tr)) tbody.replaceChildren(...want);
     progress.replaceChildren(...[...progressLines.entries()].map(([comp, line]) => h('li', {}, h('b', {}, comp), ` ${line}`)));
     if (status?.trafficRate !== undefined && document.activeElement !== rateInput) rateInput.value = String(status.trafficRate);
+    wan.update(status);
   }
 
   const unsub = stream.subscribe((ev: LabEvent) => {

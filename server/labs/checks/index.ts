@@ -7,6 +7,7 @@ import { meshChecks } from './mesh.js';
 import { durableChecks } from './durable.js';
 import { measureChecks } from './measure.js';
 import { operateChecks } from './operate.js';
+import { regionChecks } from './regions.js';
 
 export type { CheckDef } from './registry.js';
 export type { CheckContext, CheckResult, ConfView } from './context.js';
@@ -14,6 +15,6 @@ export { CheckFailure, createCheckContext } from './context.js';
 export { machine, type Measurement } from './measure.js';
 
 export const CHECKS: ReadonlyMap<string, CheckDef> = new Map(
-  [...brokerChecks, ...couplingChecks, ...meshChecks, ...durableChecks, ...measureChecks, ...operateChecks].map((c) => [c.id, c]),
+  [...brokerChecks, ...couplingChecks, ...meshChecks, ...durableChecks, ...measureChecks, ...operateChecks, ...regionChecks].map((c) => [c.id, c]),
 );
 export const CHECK_IDS: ReadonlySet<string> = new Set(CHECKS.keys());

@@ -1,0 +1,39 @@
+// Lab 9's checks against a real multi-region lab: each fails before its step
+// and passes after, through the workbook's HTTP API.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isolationAvailable } from '../../server/isolation/index.js';
+import { useLabsHarness, noRabbit, noRouter } from '../helpers/labs-harness.js';
+
+const iso = isolationAvailable();
+const noIsolation = iso.ok ? null : `lab 9 needs network namespaces: ${iso.why}`;
+const LAB = '09-across-regions';
+
+describe('lab 9 checks against a real multi-region lab', { skip: noRabbit ?? noRouter ?? noIsolation ?? false }, () => {
+  const h = useLabsHarness('hmlab-labs-mr-');
+  const { api, fails, passes, reset } = h;
+
+  test('regions up, WAN latency, partition, heal', async () => {
+    await reset(LAB); // start: down
+    for (const id of ['regions-up', 'wan-latency-measured', 'partition-remote-fails', 'regions-healed']) await fails(LAB, id);
+    const detail = (await api<{ steps: { actions: { kind: string; command?: string }[] }[] }>('GET', `/labs/${LAB}`)).body;
+    const base = Number(/--base-port (\d+)/.exec(detail.steps[0].actions.find((a) => a.kind === 'run')?.command ?? '')?.[1]);
+    await h.lab.up({ topology: 'multi-region', basePort: base, trafficRate: 8 });
+    assert.match((await passes(LAB, 'regions-up')).hint, /router-c reaches router-a and router-b only through the WAN/);
+
+    await fails(LAB, 'wan-latency-measured');
+    await h.lab.setWan({ delayMs: 80 });
+    const lat = await passes(LAB, 'wan-latency-measured', 60_000);
+    assert.match(lat.hint, /is the WAN's round trip/);
+
+    await fails(LAB, 'partition-remote-fails');
+    await h.lab.setWan({ state: 'cut' });
+    await fails(LAB, 'regions-healed');
+    const cut = await passes(LAB, 'partition-remote-fails', 45_000);
+    assert.match(cut.hint, /failed with MessagingTimeout/);
+
+    await h.lab.setWan({ state: 'up' });
+    const healed = await passes(LAB, 'regions-healed', 60_000);
+    assert.match(healed.hint, /succeeded [\d.]+ s after the heal/);
+  });
+});
