@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { registerLabCommands } from './lab.js';
 import { registerRouterCommands } from './router.js';
 import { registerServeCommands } from './serve.js';
+import { registerWorkshopCommands } from './workshop.js';
 import { CliError } from './errors.js';
 import { VERSION } from '../version.js';
 
@@ -17,6 +18,7 @@ const program = new Command('hmlab')
 registerLabCommands(program);
 registerRouterCommands(program);
 registerServeCommands(program);
+registerWorkshopCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,7 +5,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
@@ -21,6 +21,8 @@ export interface LabServerOptions {
   home: string;
   host?: string; // default 127.0.0.1
   port?: number; // 0 = any free port
+  /** Listen on this Unix socket instead of host:port (a workshop seat: the workshop server proxies to it). */
+  socket?: string;
   webRoot?: string; // default: dist/web of this package
   plugins?: ServerPlugin[];
   /** Fixed token (tests); otherwise read or created under the home. */
@@ -138,14 +140,25 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     });
   });
 
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(opts.port ?? 0, host, () => { server.off('error', rej); res(); });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
-  baseUrl = `http://${shownHost}:${port}`;
+  if (opts.socket) {
+    // A socket left by a server that was killed would make listen fail with EADDRINUSE.
+    rmSync(opts.socket, { force: true });
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(opts.socket, () => { server.off('error', rej); res(); });
+    });
+    chmodSync(opts.socket, 0o600); // its user (and root, the workshop server) only
+    baseUrl = `http://unix:${opts.socket}:`;
+  } else {
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(opts.port ?? 0, host, () => { server.off('error', rej); res(); });
+    });
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    baseUrl = `http://${shownHost}:${port}`;
+  }
 
   return {
     url: baseUrl,
@@ -158,6 +171,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       wss.close();
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
+      if (opts.socket) rmSync(opts.socket, { force: true });
     },
   };
 }

@@ -1,7 +1,13 @@
 // Kernel isolation shared by workshop seats and regions: network namespaces
-// (netns.ts), and, as they arrive, users, cgroups and Unix-socket bridges.
+// (netns.ts), Unix users (users.ts), cgroup limits (cgroups.ts), and, as it
+// arrives, Unix-socket bridges.
 // Each is written once here and used by both.
 export {
   NETNS_PREFIX, isolationAvailable, wrapInNamespace, listNamespaces, namespacePids, createNamespace, removeNamespace,
   type RunAs,
 } from './netns.js';
+export { USER_PREFIX, createUser, removeUser, lookupUser, listUsers, userPids, type IsolatedUser } from './users.js';
+export {
+  createCgroup, removeCgroup, addToCgroup, wrapInCgroup, cgroupPids, cgroupUsage, cgroupLimits, cgroupExists, cgroupOf,
+  type Cgroup, type CgroupLimits, type CgroupUsage,
+} from './cgroups.js';
