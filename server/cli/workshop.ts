@@ -12,7 +12,8 @@ import { CliError } from './errors.js';
 import { untilStopped } from './signals.js';
 
 export const DEFAULT_WORKSHOP_PORT = 8480;
-const defaultDir = () => join(homedir(), '.hmlab', 'workshop');
+// Seat users must walk to their homes inside it, so root's default is not under /root (0700).
+const defaultDir = () => (process.getuid?.() === 0 ? '/var/lib/hmlab/workshop' : join(homedir(), '.hmlab', 'workshop'));
 
 const int = (what: string, min: number, max: number) => z.coerce.number({ error: `${what} must be a number` }).int({ error: `${what} must be a whole number` }).min(min, { error: `${what} must be ${min}..${max}` }).max(max, { error: `${what} must be ${min}..${max}` });
 const nameOpt = z.string().regex(/^[a-z][a-z0-9]{0,11}$/, { error: '--name must be a short lowercase word (letters and digits, at most 12): it names the seats\' users, namespaces and cgroups' });
@@ -55,7 +56,7 @@ export function registerWorkshopCommands(program: Command): void {
     .option('--tls-key <file>', 'and this private key (PEM)')
     .option('--warm <k>', 'keep K free seats started ahead, so a join is instant', '0')
     .option('--idle <minutes>', 'stop a seat nobody used for this long (its progress is kept)')
-    .option('--dir <dir>', 'workshop folder: seats, state (default ~/.hmlab/workshop)')
+    .option('--dir <dir>', 'workshop folder: seats, state (default /var/lib/hmlab/workshop as root, else ~/.hmlab/workshop)')
     .option('--name <word>', 'names the seats\' users, namespaces and cgroups: hmlab-NAME-NN', 'seat')
     .option('--no-isolation', 'without root: a single seat running as you, no namespaces or limits (every page says so)')
     .option('--memory <MiB>', 'memory limit per seat', '1536')
@@ -118,7 +119,7 @@ export function registerWorkshopCommands(program: Command): void {
 
   ws.command('seats')
     .description('list the seats; --urls prints one personal URL per seat, for printed cards')
-    .option('--dir <dir>', 'workshop folder (default ~/.hmlab/workshop)')
+    .option('--dir <dir>', 'workshop folder (default /var/lib/hmlab/workshop as root, else ~/.hmlab/workshop)')
     .option('--urls', 'one URL per seat that opens that seat directly')
     .option('--base <url>', 'the address attendees use (default: the running server\'s)')
     .action((raw: { dir?: string; urls?: boolean; base?: string }) => {
@@ -140,7 +141,7 @@ export function registerWorkshopCommands(program: Command): void {
 
   ws.command('destroy')
     .description('remove every seat: its processes, user, home (files and progress), namespace and cgroup, and the workshop state')
-    .option('--dir <dir>', 'workshop folder (default ~/.hmlab/workshop)')
+    .option('--dir <dir>', 'workshop folder (default /var/lib/hmlab/workshop as root, else ~/.hmlab/workshop)')
     .option('--name <word>', 'the --name the workshop was served with', 'seat')
     .action(async (raw: { dir?: string; name: string }) => {
       const name = parse(nameOpt, raw.name);

@@ -5,9 +5,9 @@
 // (only a loopback), inside the seat's cgroup (memory and process limits),
 // listening on a Unix socket in the seat's home.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Topology } from '../../widgets/api/wire.js';
 import { PACKAGE_ROOT } from '../backends/index.js';
@@ -103,6 +103,13 @@ export class LocalSeats implements SeatBackend {
     }
     // The seat user must be able to walk to its home; nobody may list the seats.
     mkdirSync(join(opts.dir, 'seats'), { recursive: true, mode: 0o711 });
+    if (this.isolated) {
+      chmodSync(opts.dir, statSync(opts.dir).mode | 0o111);
+      for (let d = dirname(opts.dir); ; d = dirname(d)) {
+        if ((statSync(d).mode & 0o001) === 0) throw new Error(`seat users cannot reach their homes: the folder ${d} is closed to other users (mode ${(statSync(d).mode & 0o777).toString(8)}); choose a workshop --dir outside it, such as /var/lib/hmlab/workshop`);
+        if (d === dirname(d)) break;
+      }
+    }
   }
 
   /** The name of the seat's user, namespace and cgroup. */
