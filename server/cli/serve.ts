@@ -11,7 +11,7 @@ import { ManagementClient } from '../router/index.js';
 import { startLabServer, type ServerPlugin } from '../http/index.js';
 import { LabRuntime, labApiPlugin } from '../http/lab-api.js';
 import { eventsPlugin } from '../http/events.js';
-import { Recorder, type ManagementConnect } from '../observe/index.js';
+import { Recorder, RecordingExists, type ManagementConnect } from '../observe/index.js';
 import { CliError } from './errors.js';
 import { untilStopped } from './signals.js';
 
@@ -157,7 +157,13 @@ export function registerServeCommands(program: Command): void {
         await rt.stop();
         throw new CliError(`nothing is running in the lab home ${home}: bring a lab up first ("hmlab up --topology hybrid-mesh")`);
       }
-      rec.start(target, status);
+      try {
+        rec.start(target, status);
+      } catch (err) {
+        await rt.stop();
+        if (err instanceof RecordingExists) throw new CliError(`${target} already exists: name another file, or delete it first`, 2);
+        throw err;
+      }
       process.stdout.write(`recording the ${status.topology ?? ''} lab into ${target}${o.duration ? ` for ${o.duration} s` : ''} (Ctrl-C stops)\n`);
       await new Promise<void>((r) => {
         const timer = o.duration ? setTimeout(r, o.duration * 1000) : null;

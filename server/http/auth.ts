@@ -1,21 +1,33 @@
 // Token authentication, as Jupyter does it: a secret created on first start,
 // printed inside the URL, kept by the browser in a cookie. Every endpoint that
 // reads or changes lab state goes through here; so do WebSocket upgrades,
-// which additionally must come from our own origin.
+// which additionally must come from our own origin. The cookie is named after
+// the server's port: cookies are scoped by host only, and two servers on one
+// host must neither see nor overwrite each other's.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-
-export const TOKEN_COOKIE = 'hmlab_token';
+import { isSameOrigin, tokenCookieName } from './security.js';
 
 /** Who a request speaks for. Workshop seats will add more principals. */
 export interface Principal {
   kind: 'owner';
 }
 
+/**
+ * The server's token, kept in FILE readable by its owner only. An existing
+ * file others could read (a copied home, a umask of 022) is tightened to 0600
+ * before use; one we cannot tighten (not ours) is refused with what to do.
+ */
 export function loadOrCreateToken(file: string): string {
   if (existsSync(file)) {
+    const st = statSync(file);
+    if ((st.mode & 0o077) !== 0) {
+      try { chmodSync(file, 0o600); } catch (err) {
+        throw new Error(`the token file ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}) and cannot be made private (${(err as Error).message}): delete it or run "chmod 600" on it`);
+      }
+    }
     const t = readFileSync(file, 'utf8').trim();
     if (t.length >= 32) return t;
   }
@@ -47,26 +59,18 @@ export function sameSecret(a: string | null | undefined, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/**
- * Browsers send Origin on every WebSocket and POST, so a missing or foreign
- * Origin from a browser is refused. Non-browser clients (CLI, tests) may omit
- * Origin but must still present a token.
- */
-export function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  const host = req.headers.host;
-  if (!host) return false;
-  try {
-    const o = new URL(origin);
-    return o.host === host && (o.protocol === 'http:' || o.protocol === 'https:');
-  } catch {
-    return false;
-  }
-}
-
 export class Auth {
-  constructor(readonly token: string) {}
+  /** The cookie this server reads and sets; known once it listens. */
+  cookieName: string | null;
+
+  constructor(readonly token: string, port?: number) {
+    this.cookieName = port ? tokenCookieName(port) : null;
+  }
+
+  /** Called once the server knows its port. */
+  listening(port: number): void {
+    this.cookieName = tokenCookieName(port);
+  }
 
   /** The token a request carries: ?token=, Authorization: Bearer, or the cookie. */
   presented(req: IncomingMessage): string | null {
@@ -75,7 +79,7 @@ export class Auth {
     if (q) return q;
     const h = req.headers.authorization;
     if (h && /^Bearer\s+/i.test(h)) return h.replace(/^Bearer\s+/i, '').trim();
-    return parseCookies(req.headers.cookie)[TOKEN_COOKIE] ?? null;
+    return this.cookieName ? parseCookies(req.headers.cookie)[this.cookieName] ?? null : null;
   }
 
   authenticate(req: IncomingMessage): Principal | null {
@@ -83,8 +87,8 @@ export class Auth {
     return sameSecret(t, this.token) ? { kind: 'owner' } : null;
   }
 
-  /** WebSocket upgrades must come from our own origin (see sameOrigin). */
+  /** WebSocket upgrades must come from our own origin (see isSameOrigin). */
   originAllowed(req: IncomingMessage): boolean {
-    return sameOrigin(req);
+    return isSameOrigin(req);
   }
 }

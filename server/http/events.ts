@@ -19,13 +19,22 @@ const clientMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping'), t: z.number().optional() }),
 ]);
 
-export function eventsPlugin(rt: LabRuntime): ServerPlugin {
+/** Most /api/events clients at once: each holds a subscription and up to CUT_BYTES of buffer. */
+export const MAX_EVENT_CLIENTS = 32;
+
+export function eventsPlugin(rt: LabRuntime, opts: { maxClients?: number } = {}): ServerPlugin {
   const sockets = new Set<WebSocket>();
+  const maxClients = opts.maxClients ?? MAX_EVENT_CLIENTS;
   let heartbeat: NodeJS.Timeout | null = null;
   return {
     name: 'events',
     activate(ctx: ServerContext) {
       ctx.ws(EVENTS_PATH, (ws) => {
+        if (sockets.size >= maxClients) {
+          ws.send(JSON.stringify({ type: 'error', t: Date.now(), message: `too many event stream clients (${maxClients}): close a page showing the lab, then reload` } satisfies LabEvent));
+          ws.close(1013, 'too many event stream clients');
+          return;
+        }
         sockets.add(ws);
         let alive = true;
         const queue: LabEvent[] = []; // events published while hello is being prepared

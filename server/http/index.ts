@@ -9,13 +9,15 @@ import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
-import { Auth, loadOrCreateToken, TOKEN_COOKIE } from './auth.js';
+import { Auth, loadOrCreateToken } from './auth.js';
 import { HttpError, sendError } from './errors.js';
+import { securityHeaders, stateChangeRefusal } from './security.js';
 import type { ServerContext, ServerPlugin, WsHandler } from './context.js';
 
 export type { ServerContext, ServerPlugin, WsHandler } from './context.js';
 export { HttpError, parseBody, sendError } from './errors.js';
-export { Auth } from './auth.js';
+export { Auth, loadOrCreateToken, parseCookies, type Principal } from './auth.js';
+export { tokenCookieName, isSameOrigin, stateChangeRefusal, contentSecurityPolicy, securityHeaders, REQUEST_HEADER, type Refusal } from './security.js';
 
 export interface LabServerOptions {
   home: string;
@@ -61,6 +63,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   app.disable('x-powered-by');
   const server = createServer(app);
   let baseUrl = '';
+  app.use(securityHeaders({ inlineScriptsUnder: ['/slides'] }));
 
   // A page URL carrying a valid ?token= sets the cookie and redirects to the
   // same URL without it, so the secret does not linger in history or logs.
@@ -68,7 +71,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     const q = typeof req.query.token === 'string' ? req.query.token : null;
     if (q && req.method === 'GET' && !req.path.startsWith('/api/')) {
       if (auth.authenticate(req)) {
-        res.cookie(TOKEN_COOKIE, q, { httpOnly: true, sameSite: 'strict', path: '/' });
+        res.cookie(auth.cookieName!, q, { httpOnly: true, sameSite: 'strict', path: '/' });
         const u = new URL(req.originalUrl, 'http://x');
         u.searchParams.delete('token');
         res.redirect(302, u.pathname + (u.search || '') + (u.hash || ''));
@@ -79,13 +82,17 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   });
 
   const api = express.Router();
-  app.use('/api', express.json({ limit: '256kb' }), (req: Request, res: Response, next: NextFunction) => {
+  // The token and the request's origin are checked before a byte of the body
+  // is read: nobody without the token makes the server parse anything.
+  app.use('/api', (req: Request, res: Response, next: NextFunction) => {
     if (!auth.authenticate(req)) {
       sendError(res, 401, 'a valid token is required: open the URL printed by "hmlab serve", or send "Authorization: Bearer TOKEN"');
       return;
     }
+    const refused = stateChangeRefusal(req);
+    if (refused) { sendError(res, refused.status, refused.error); return; }
     next();
-  }, api);
+  }, express.json({ limit: '256kb' }), api);
 
   const wsRoutes: { path: string | RegExp; handler: WsHandler }[] = [];
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
@@ -121,6 +128,11 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     const e = err as { type?: string; status?: number; message?: string };
     if (e && e.type === 'entity.parse.failed') { sendError(res, 400, 'request body is not valid JSON'); return; }
     if (e && e.type === 'entity.too.large') { sendError(res, 413, 'request body is too large'); return; }
+    if (e && (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported')) {
+      sendError(res, 415, `${e.message ?? 'unsupported body encoding'}: send UTF-8 JSON, uncompressed or gzip/deflate`);
+      return;
+    }
+    if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) { sendError(res, e.status, e.message ?? 'bad request'); return; }
     sendError(res, 500, `internal error: ${e?.message ?? String(err)}`);
   });
 
@@ -156,6 +168,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     });
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
+    auth.listening(port);
     const shownHost = host.includes(':') ? `[${host}]` : host;
     baseUrl = `http://${shownHost}:${port}`;
   }

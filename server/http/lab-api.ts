@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../widgets/api/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import { LabError, type LabErrorCode } from '../backends/errors.js';
-import { EventBus, LabObserver, Recorder, listRecordings, RECORDING_NAME, type ManagementConnect } from '../observe/index.js';
+import { EventBus, LabObserver, Recorder, RecordingExists, listRecordings, RECORDING_NAME, type ManagementConnect, type RecorderOptions } from '../observe/index.js';
 import type { ServerContext, ServerPlugin } from './context.js';
 import { HttpError, parseBody } from './errors.js';
 import { PACKAGE_ROOT } from './index.js';
@@ -42,6 +42,8 @@ export interface LabRuntimeOptions {
   qdrouterd?: string;
   publicDir?: string; // default: public/ of the package
   maxMessagesPerSecond?: number;
+  /** Caps of recordings made through the API (size, duration). */
+  recording?: Pick<RecorderOptions, 'maxBytes' | 'maxDurationMs'>;
 }
 
 export interface Operation { operation: 'up' | 'down'; topology?: Topology; startedAt: number }
@@ -60,7 +62,7 @@ export class LabRuntime {
 
   constructor(readonly opts: LabRuntimeOptions) {
     this.observer = new LabObserver(opts.lab, this.bus, { connect: opts.connect, maxMessagesPerSecond: opts.maxMessagesPerSecond });
-    this.recorder = new Recorder(this.bus);
+    this.recorder = new Recorder(this.bus, opts.recording);
     this.publicDir = opts.publicDir ?? join(PACKAGE_ROOT, 'public');
   }
 
@@ -234,6 +236,7 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
         events: rt.recorder.events,
         bytes: rt.recorder.bytes,
         startedAt: rt.recorder.startedAt || null,
+        ...(rt.recorder.stoppedBy ? { stoppedBy: rt.recorder.stoppedBy } : {}),
       });
       api.get('/recording', (_req, res) => { res.json(recordingState()); });
       api.post('/recording', wrap(async (req, res) => {
@@ -241,10 +244,19 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
         if (body.action === 'start') {
           if (rt.recorder.active) throw new HttpError(409, 'already recording: stop it first with {"action":"stop"}', 'action');
           const name = body.name ?? `lab-${new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '')}`;
-          rt.recorder.start(join(rt.recordingsDir, `${name}.jsonl`), rt.bus.status ?? await rt.observer.status(), body.scenario);
+          const status = rt.bus.status ?? await rt.observer.status();
+          try {
+            rt.recorder.start(join(rt.recordingsDir, `${name}.jsonl`), status, body.scenario);
+          } catch (err) {
+            if (err instanceof RecordingExists) throw new HttpError(409, err.message, 'name');
+            throw err;
+          }
           res.json({ ...recordingState(), name, url: `/api/recordings/${name}.jsonl` });
         } else {
-          if (!rt.recorder.active) throw new HttpError(409, 'not recording: start one with {"action":"start"}', 'action');
+          if (!rt.recorder.active) {
+            const why = rt.recorder.stoppedBy ? `the last recording already stopped because ${rt.recorder.stoppedBy}` : 'not recording';
+            throw new HttpError(409, `${why}: start one with {"action":"start"}`, 'action');
+          }
           const r = await rt.recorder.stop();
           res.json({ active: false, file: r.file ? r.file.split(/[\\/]/).pop() : null, events: r.events, bytes: r.bytes, durationMs: r.durationMs });
         }

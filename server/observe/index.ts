@@ -6,4 +6,4 @@ export { MessageSampler, RateCounter, summarize, percentile } from './sampler.js
 export { RouterPoller, buildRouterSnapshot, addressOf, OBSERVER_CONTAINER, type ManagementConnect, type ManagementLike } from './routers.js';
 export { BrokerPoller, buildBrokerSnapshot } from './broker.js';
 export { DirectoryTail } from './tail.js';
-export { Recorder, readRecording, listRecordings, describeMachine, RECORDING_NAME, type RecorderOptions } from './recording.js';
+export { Recorder, RecordingExists, RECORDING_LIMITS, readRecording, listRecordings, describeMachine, RECORDING_NAME, type RecorderOptions } from './recording.js';

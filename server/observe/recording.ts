@@ -37,7 +37,13 @@ export interface RecorderOptions {
   scenario?: string;
   /** What the lab home is called in the file (default "~/.hmlab"): a recording is shared, this machine's paths are not. */
   homeAlias?: string;
+  /** A recording stops by itself at this size (default 64 MiB)... */
+  maxBytes?: number;
+  /** ...or after this long (default 1 hour): a forgotten recording must not fill the disk. */
+  maxDurationMs?: number;
 }
+
+export const RECORDING_LIMITS = { maxBytes: 64 * 2 ** 20, maxDurationMs: 60 * 60_000 };
 
 export class Recorder {
   private out: WriteStream | null = null;
@@ -49,18 +55,23 @@ export class Recorder {
   private kept = new Map<string, boolean>();
   private redactions: [string, string][] = [];
   private lastStatus = { t: 0, key: '' };
+  private cap: NodeJS.Timeout | null = null;
   events = 0;
   bytes = 0;
   startedAt = 0;
   file: string | null = null;
+  /** Why the last recording stopped by itself (a cap), or null. */
+  stoppedBy: string | null = null;
 
   constructor(private readonly bus: EventBus, private readonly opts: RecorderOptions = {}) {}
 
   get active(): boolean { return this.out !== null; }
 
+  /** Starts recording into FILE, which must not exist yet (throws RecordingExists). */
   start(file: string, status: LabStatus | null, scenario = this.opts.scenario): void {
     if (this.out) throw new Error(`already recording to ${this.file}`);
     mkdirSync(dirname(file), { recursive: true });
+    if (existsSync(file)) throw new RecordingExists(file);
     this.file = file;
     this.startedAt = Date.now();
     this.events = 0; this.bytes = 0;
@@ -70,8 +81,13 @@ export class Recorder {
     if (status?.home) this.redactions.push([JSON.stringify(status.home).slice(1, -1), this.opts.homeAlias ?? '~/.hmlab']);
     const host = hostname();
     if (host) this.redactions.push([`/container/${host}/`, '/container/host/']);
-    this.out = createWriteStream(file, { flags: 'w' });
+    this.stoppedBy = null;
+    // 'wx': never replace a recording, even one created since the check above
+    this.out = createWriteStream(file, { flags: 'wx' });
     this.out.on('error', () => { void this.stop(); });
+    const maxDurationMs = this.opts.maxDurationMs ?? RECORDING_LIMITS.maxDurationMs;
+    this.cap = setTimeout(() => this.stopBy(`it reached the ${Math.round(maxDurationMs / 1000)} s limit`), maxDurationMs);
+    this.cap.unref?.();
     const header: RecordingHeader = {
       type: 'recording', version: 1, machine: describeMachine(),
       topology: status?.topology ?? null, router: status?.router ?? null, startedAt: this.startedAt,
@@ -88,9 +104,17 @@ export class Recorder {
     if (!this.out) return;
     let line = JSON.stringify(o) + '\n';
     for (const [from, to] of this.redactions) if (line.includes(from)) line = line.split(from).join(to);
+    const maxBytes = this.opts.maxBytes ?? RECORDING_LIMITS.maxBytes;
+    if (this.bytes + Buffer.byteLength(line) > maxBytes) { this.stopBy(`it reached the ${maxBytes >= 2 ** 20 ? `${Math.round(maxBytes / 2 ** 20)} MiB` : `${Math.round(maxBytes / 1024)} KiB`} limit`); return; }
     this.bytes += Buffer.byteLength(line);
     this.events++;
     this.out.write(line);
+  }
+
+  private stopBy(reason: string): void {
+    if (!this.out) return;
+    this.stoppedBy = reason;
+    void this.stop();
   }
 
   private offer(e: LabEvent): void {
@@ -132,12 +156,19 @@ export class Recorder {
   }
 
   async stop(): Promise<{ file: string | null; events: number; bytes: number; durationMs: number }> {
+    if (this.cap) { clearTimeout(this.cap); this.cap = null; }
     this.unsubscribe?.();
     this.unsubscribe = null;
     const out = this.out;
     this.out = null;
     if (out) await new Promise<void>((r) => out.end(() => r()));
     return { file: this.file, events: this.events, bytes: this.bytes, durationMs: this.startedAt ? Date.now() - this.startedAt : 0 };
+  }
+}
+
+export class RecordingExists extends Error {
+  constructor(readonly file: string) {
+    super(`a recording named "${basename(file).replace(/\.jsonl$/, '')}" already exists: choose another name, or delete ${basename(file)} first`);
   }
 }
 

@@ -18,6 +18,8 @@ export interface TerminalsPluginOptions extends Omit<TerminalManagerOptions, 'ho
   shell?: string | string[];
   /** Ping interval for attached clients; a client that misses a pong is dropped. */
   heartbeatMs?: number;
+  /** Most WebSocket clients attached at once, over all sessions. Default 32. */
+  maxClients?: number;
 }
 
 export interface TerminalsPlugin extends ServerPlugin {
@@ -40,6 +42,8 @@ function nameParam(req: Request): string {
 export function terminalsPlugin(opts: TerminalsPluginOptions = {}): TerminalsPlugin {
   let manager: TerminalManager | null = null;
   const heartbeatMs = opts.heartbeatMs ?? 30_000;
+  const maxClients = opts.maxClients ?? 32;
+  let clients = 0; // every attached socket holds a screen copy and output buffers: bound them
 
   function attach(ws: WebSocket, url: URL): void {
     ws.on('error', () => { /* a broken socket ends in 'close' */ });
@@ -54,6 +58,11 @@ export function terminalsPlugin(opts: TerminalsPluginOptions = {}): TerminalsPlu
     if (!query.success) {
       send(ws, { type: 'error', message: `connection query: ${describeQueryError(query.error)}` });
       ws.close(TERMINAL_CLOSE.invalid, 'invalid query');
+      return;
+    }
+    if (clients >= maxClients) {
+      send(ws, { type: 'error', message: `too many terminal connections (${maxClients}): close a tab or window showing a terminal, then reconnect` });
+      ws.close(TERMINAL_CLOSE.full, 'too many terminal connections');
       return;
     }
     const readOnly = query.data.readonly === '1' || query.data.readonly === 'true';
@@ -76,6 +85,7 @@ export function terminalsPlugin(opts: TerminalsPluginOptions = {}): TerminalsPlu
       readOnly,
     };
     session.attach(client);
+    clients++;
 
     let alive = true;
     ws.on('pong', () => { alive = true; });
@@ -102,6 +112,7 @@ export function terminalsPlugin(opts: TerminalsPluginOptions = {}): TerminalsPlu
       }
     });
     ws.on('close', () => {
+      clients--;
       clearInterval(beat);
       session.detach(client);
     });

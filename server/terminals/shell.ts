@@ -115,9 +115,11 @@ export function prepareShell(home: string, opts: ShellOptions = {}): ShellSpec {
     chmodSync(f, 0o755);
   };
   // Every wrapper defaults HMLAB_HOME to this lab, and finds the real tools
-  // on PATH without finding itself again.
+  // on PATH without finding itself again. The home is a plain single-quoted
+  // assignment: inside "\${VAR:=...}" quotes would stay literal and $(...)
+  // would run, whatever the home's name holds.
   const prelude = `#!/bin/sh
-: "\${HMLAB_HOME:=${q(home)}}"; export HMLAB_HOME
+if [ -z "\${HMLAB_HOME:-}" ]; then HMLAB_HOME=${q(home)}; fi; export HMLAB_HOME
 others=$(printf '%s' "$PATH" | tr ':' '\\n' | grep -vxF ${q(bin)} | paste -sd: -)
 `;
 

@@ -14,8 +14,9 @@ import httpProxy from 'http-proxy-3';
 import { z } from 'zod';
 import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../widgets/api/wire.js';
 import { PACKAGE_ROOT } from '../backends/index.js';
-import { HttpError, parseBody, sendError } from '../http/index.js';
-import { cookieName, cookieOf, sameOrigin, sameSecret, securityHeaders } from './guards.js';
+import { HttpError, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal } from '../http/index.js';
+import { sameSecret } from '../http/auth.js';
+import { cookieName, cookieOf } from './guards.js';
 import { progressOf, readSeat, whereStuck, type SeatReading } from './progress.js';
 import { seatLabel, seatRequest, type SeatBackend } from './seats.js';
 import { WorkshopStore, cardKey, type SeatRecord } from './store.js';
@@ -182,10 +183,18 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   // ---- HTTP ----
   const app = express();
   app.disable('x-powered-by');
+  // The deck's speaker view needs inline scripts under /slides, as on the lab server.
+  app.use(securityHeaders({ inlineScriptsUnder: ['/slides'] }));
   app.use((req, res, next) => {
-    securityHeaders(res);
-    // State-changing requests must come from our own pages.
-    if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !sameOrigin(req)) { sendError(res, 403, 'cross-origin request refused: use the workshop\'s own pages'); return; }
+    // State-changing requests must come from our own pages. The join form is
+    // a plain form post: its Origin is checked; everything else also needs
+    // JSON (or the project's request header), as on the lab server.
+    if (req.method === 'POST' && /^\/join\/[^/]+$/.test(req.path)) {
+      if (!isSameOrigin(req)) { sendError(res, 403, 'a join must come from the workshop\'s own join page'); return; }
+    } else {
+      const refused = stateChangeRefusal(req);
+      if (refused) { sendError(res, refused.status, refused.error); return; }
+    }
     next();
   });
 
@@ -425,7 +434,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       socket.destroy();
     };
     socket.on('error', () => socket.destroy());
-    if (!sameOrigin(req)) return refuse(403, 'Forbidden');
+    if (!isSameOrigin(req)) return refuse(403, 'Forbidden');
     const r = route(req);
     if ('status' in r) return refuse(r.status, r.status === 403 ? 'Forbidden' : r.status === 401 ? 'Unauthorized' : 'Not Found');
     if (!r.host) store.touch(r.seat);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
-import { EventBus, Recorder, readRecording, listRecordings } from '../../server/observe/index.js';
+import { EventBus, Recorder, RecordingExists, readRecording, listRecordings } from '../../server/observe/index.js';
 
 const status: LabStatus = {
   home: 'lab', topology: 'hybrid-mesh', router: 'embedded', transports: { rpc: null, notify: null }, components: [],
@@ -55,4 +55,32 @@ test('recordings are listed from the project and the lab home; a file that is no
   const list = listRecordings(join(dir, 'pub'), join(dir, 'home'));
   assert.deepEqual(list.map((r) => [r.name, r.source, r.url]), [['mine', 'home', '/api/recordings/mine.jsonl'], ['failover', 'public', '/recordings/failover.jsonl']]);
   assert.throws(() => readRecording(join(dir, 'home', 'mine.jsonl')), /not a recording header \(type/);
+});
+
+test('a recording never replaces another, and stops by itself at its size or duration cap', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmlab-rec-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bus = new EventBus();
+  const file = join(dir, 'demo.jsonl');
+  writeFileSync(file, 'kept\n');
+  const rec = new Recorder(bus, { maxBytes: 4096, maxDurationMs: 300 });
+  assert.throws(() => rec.start(file, status), (e: Error) => e instanceof RecordingExists && /already exists.*choose another name/.test(e.message));
+  assert.equal(readFileSync(file, 'utf8'), 'kept\n', 'the existing recording is untouched');
+  assert.equal(rec.active, false);
+
+  const big = join(dir, 'big.jsonl');
+  rec.start(big, status);
+  const t0 = Date.now();
+  for (let i = 0; i < 500; i++) bus.publish({ type: 'component', t: t0 + i, name: `router-${i}`, state: 'running', pid: i });
+  assert.equal(rec.active, false, 'stopped at the size cap');
+  assert.match(rec.stoppedBy ?? '', /4 KiB limit/);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(readFileSync(big).length <= 4096, 'the file stays within the cap');
+
+  const long = join(dir, 'long.jsonl');
+  rec.start(long, status);
+  assert.equal(rec.stoppedBy, null);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(rec.active, false, 'stopped at the duration cap');
+  assert.match(rec.stoppedBy ?? '', /s limit/);
 });
