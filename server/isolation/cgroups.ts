@@ -28,8 +28,10 @@ export interface Cgroup {
 
 export interface CgroupUsage {
   memoryBytes: number;
+  /** The most memory the cgroup has held (v1 max_usage_in_bytes, v2 memory.peak where the kernel has it). */
+  memoryPeakBytes: number;
   pids: number;
-  /** Times an allocation hit the memory limit (v1 failcnt, v2 memory.events max). */
+  /** Times an allocation hit the memory limit (v1 failcnt of memory and memory+swap, v2 memory.events max). */
   memoryLimitHits: number;
   /** Times a fork was refused by the pids limit. */
   pidsLimitHits: number;
@@ -136,13 +138,16 @@ export function cgroupUsage(cg: Cgroup): CgroupUsage {
   if (cg.version === 1) {
     return {
       memoryBytes: readNum(cg.memoryDir, 'memory.usage_in_bytes'),
+      memoryPeakBytes: readNum(cg.memoryDir, 'memory.max_usage_in_bytes'),
       pids: readNum(cg.pidsDir, 'pids.current'),
-      memoryLimitHits: readNum(cg.memoryDir, 'memory.failcnt'),
+      // With memory+swap limited to the same figure, the memsw counter is the one that trips.
+      memoryLimitHits: readNum(cg.memoryDir, 'memory.failcnt') + readNum(cg.memoryDir, 'memory.memsw.failcnt'),
       pidsLimitHits: readKey(cg.pidsDir, 'pids.events', 'max'),
     };
   }
   return {
     memoryBytes: readNum(cg.memoryDir, 'memory.current'),
+    memoryPeakBytes: readNum(cg.memoryDir, 'memory.peak'),
     pids: readNum(cg.pidsDir, 'pids.current'),
     memoryLimitHits: readKey(cg.memoryDir, 'memory.events', 'max'),
     pidsLimitHits: readKey(cg.pidsDir, 'pids.events', 'max'),
