@@ -60,13 +60,19 @@ export async function createUser(name: string, home: string): Promise<IsolatedUs
   return u;
 }
 
-/** Pids of every process running as `uid` (read from /proc, so nothing is killed by name). */
+/**
+ * Pids of every live process running as `uid` (read from /proc, so nothing
+ * is killed by name). Zombies are left out: they have ended and hold nothing
+ * but their pid until their new parent (init) collects them.
+ */
 export function userPids(uid: number): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      if (statSync(join('/proc', e)).uid === uid) out.push(Number(e));
+      if (statSync(join('/proc', e)).uid !== uid) continue;
+      const stat = readFileSync(join('/proc', e, 'stat'), 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z') out.push(Number(e));
     } catch { /* ended meanwhile */ }
   }
   return out;
