@@ -329,11 +329,32 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     void startSeat(n);
     res.status(202).json({ ok: true });
   }));
+  /**
+   * A lab back to its starting state in one seat, in the background: the
+   * seat's reset runs for tens of seconds; when it is done the attendee's
+   * place is set to the lab's first step, so the dashboard shows them there.
+   */
+  const resetLab = (n: number, lab: string) => {
+    void (async () => {
+      await onSeat(n, 'POST', `/api/labs/${lab}/reset`, {});
+      const deadline = Date.now() + 5 * 60_000;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const st = JSON.parse((await onSeat(n, 'GET', `/api/labs/${lab}/reset`)).body) as { state: string; message: string };
+        if (st.state === 'failed') throw new Error(st.message);
+        if (st.state !== 'running') break;
+        if (Date.now() > deadline) throw new Error('the reset did not finish within 5 minutes');
+      }
+      await onSeat(n, 'POST', `/api/labs/${lab}/progress`, { step: 0 });
+    })().catch((err: Error) => store.log(n, 'reset failed', `${lab}: ${err.message}`));
+  };
+
   hostApi.post('/seats/:n/reset', wrap(async (req, res) => {
     const n = seatN(req);
     const b = parseBody(resetBody, req.body);
+    if (!backend.address(n)) throw new HttpError(409, `seat ${seatLabel(n)} is not running`);
     store.log(n, b.clearProgress ? 'reset lab (progress cleared)' : 'restart lab (progress kept)', b.lab);
-    if (b.clearProgress) await onSeat(n, 'POST', `/api/labs/${b.lab}/reset`, {});
+    if (b.clearProgress) resetLab(n, b.lab);
     else {
       const lab = (JSON.parse((await onSeat(n, 'GET', `/api/labs/${b.lab}`)).body) as { topology: Topology });
       await onSeat(n, 'POST', '/api/lab/down', { wait: true });
@@ -359,16 +380,12 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     store.answerHelp(n);
     res.json({ ok: true });
   }));
-  hostApi.post('/all/lab', wrap(async (req, res) => {
+  hostApi.post('/all/lab', wrap((req, res) => {
     const b = parseBody(allLabBody, req.body);
     store.log(null, 'everyone to lab', b.lab);
     const ready = store.seats(opts.seats).filter((s) => s.token && backend.address(s.seat));
-    const results = await Promise.allSettled(ready.map(async (s) => {
-      await onSeat(s.seat, 'POST', `/api/labs/${b.lab}/reset`, {});
-      await onSeat(s.seat, 'POST', `/api/labs/${b.lab}/progress`, { step: 0 });
-    }));
-    const failed = results.map((r, i) => (r.status === 'rejected' ? `${seatLabel(ready[i]!.seat)}: ${(r.reason as Error).message}` : null)).filter(Boolean);
-    res.status(202).json({ seats: ready.length, failed });
+    for (const s of ready) resetLab(s.seat, b.lab);
+    res.status(202).json({ seats: ready.length });
   }));
   hostApi.post('/all/traffic', wrap(async (req, res) => {
     const b = parseBody(trafficBody, req.body);

@@ -109,6 +109,10 @@ describe('workshop dashboard in Chromium', { skip }, () => {
       return st.components.every((c) => c.state !== 'running');
     }, 120_000, 1000);
     await waitFor('the dashboard shows no running component', async () => (await host.locator('.ws-comp[data-state="running"]').count()) === 0, 20_000, 300);
+    await waitFor('the dashboard shows both seats at lab 1, step 1', async () => {
+      const rows = await Promise.all(['01', '02'].map(async (l) => await row(l).textContent() ?? ''));
+      return rows.every((t) => /One broker for everything · step 1/.test(t));
+    }, 60_000, 500);
     assert.match(await host.textContent('.ws-log') ?? '', /everyone to lab: 01-one-broker/);
     assert.match(await host.textContent('.ws-log') ?? '', /seat 01\s+reset lab \(progress cleared\)/);
     await shot(host, 'dashboard-after-reset');

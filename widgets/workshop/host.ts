@@ -120,7 +120,7 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
       h('td', {}, String(r.seats)),
       h('td', {}, String(r.passed)),
       h('td', { class: 'ws-hint' }, ...r.hints.map((x) => h('div', {}, `${x.seats} seat${x.seats === 1 ? '' : 's'}: ${x.hint}`))))) : [h('tr', {}, h('td', { colspan: 4, class: 'hm-muted' }, 'no checks run yet'))]));
-    logBox.replaceChildren(...room.log.map((e) => h('div', {}, `${new Date(e.at).toLocaleTimeString()}  ${e.seat ? `seat ${String(e.seat).padStart(2, '0')}  ` : 'all      '}${e.action}${e.detail ? `: ${e.detail}` : ''}`)));
+    logBox.replaceChildren(...room.log.map((e) => h('div', {}, `${new Date(e.at).toLocaleTimeString()}  ${e.seat ? `seat ${String(e.seat).padStart(2, '0')}  ` : 'room     '}${e.action}${e.detail ? `: ${e.detail}` : ''}`)));
   }
   void refresh();
   setInterval(() => void refresh(), 2000);
