@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { Topology } from '../../widgets/api/wire.js';
 import { LocalSeats, startWorkshopServer, type WorkshopServer } from '../../server/workshop/index.js';
@@ -83,6 +84,8 @@ export async function waitSeatLab(base: string, cookie: string, timeoutMs = 240_
 export interface SeatTerminal {
   /** Types a line and waits for output matching `until`; returns the output since typing. */
   run(line: string, until: RegExp, timeoutMs?: number): Promise<string>;
+  /** Types one key and resolves with the milliseconds until the shell echoes it. */
+  keystroke(key: string): Promise<number>;
   close(): void;
 }
 
@@ -105,6 +108,20 @@ export async function terminal(base: string, cookie: string, name: string, path 
         const s = out.slice(from);
         return until.test(s) ? s : null;
       }, timeoutMs, 100);
+    },
+    keystroke(key) {
+      return new Promise((resolve, reject) => {
+        const t0 = performance.now();
+        const timer = setTimeout(() => { ws.off('message', on); reject(new Error(`no echo of ${JSON.stringify(key)} within 10 s`)); }, 10_000);
+        const on = (d: WebSocket.RawData) => {
+          if (!String(d).includes('"output"')) return;
+          clearTimeout(timer);
+          ws.off('message', on);
+          resolve(performance.now() - t0);
+        };
+        ws.on('message', on);
+        ws.send(JSON.stringify({ type: 'input', data: key }));
+      });
     },
     close() { ws.close(); },
   };
