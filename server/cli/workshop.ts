@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { renderSVG } from 'uqr';
 import { z } from 'zod';
 import { TOPOLOGIES, type Topology } from '../../widgets/api/wire.js';
 import { isolationAvailable, listNamespaces, listUsers, cgroupOf, removeCgroup, removeNamespace, removeUser } from '../isolation/index.js';
@@ -121,8 +122,9 @@ export function registerWorkshopCommands(program: Command): void {
     .description('list the seats; --urls prints one personal URL per seat, for printed cards')
     .option('--dir <dir>', 'workshop folder (default /var/lib/hmlab/workshop as root, else ~/.hmlab/workshop)')
     .option('--urls', 'one URL per seat that opens that seat directly')
+    .option('--qr <dir>', 'with --urls: also write each URL as a QR code, DIR/seat-NN.svg (and DIR/join.svg)')
     .option('--base <url>', 'the address attendees use (default: the running server\'s)')
-    .action((raw: { dir?: string; urls?: boolean; base?: string }) => {
+    .action((raw: { dir?: string; urls?: boolean; qr?: string; base?: string }) => {
       const dir = resolve(raw.dir ?? defaultDir());
       const db = join(dir, 'private', 'workshop.sqlite');
       if (!existsSync(db)) throw new CliError(`no workshop in ${dir}: start one with "hmlab workshop serve --dir ${dir}"`);
@@ -131,11 +133,19 @@ export function registerWorkshopCommands(program: Command): void {
       const store = new WorkshopStore(db, 0);
       const seats = store.seats(running?.seats ?? 200);
       const base = raw.base ?? running?.url ?? `http://127.0.0.1:${DEFAULT_WORKSHOP_PORT}`;
+      const qrDir = raw.urls && raw.qr ? resolve(raw.qr) : null;
+      if (qrDir) {
+        mkdirSync(qrDir, { recursive: true });
+        writeFileSync(join(qrDir, 'join.svg'), renderSVG(`${base}/join/${store.joinCode}`));
+      }
       for (const s of seats) {
-        if (raw.urls) process.stdout.write(`seat ${seatLabel(s.seat)}  ${base}/card/${s.seat}/${cardKey(store.hostToken, s.seat)}\n`);
+        const card = `${base}/card/${s.seat}/${cardKey(store.hostToken, s.seat)}`;
+        if (qrDir) writeFileSync(join(qrDir, `seat-${seatLabel(s.seat)}.svg`), renderSVG(card));
+        if (raw.urls) process.stdout.write(`seat ${seatLabel(s.seat)}  ${card}\n`);
         else process.stdout.write(`seat ${seatLabel(s.seat)}  ${s.token ? `taken${s.attendee ? ` by ${s.attendee}` : ''}` : 'free'}${s.help ? `  asks for help: ${s.help.question}` : ''}\n`);
       }
       if (!raw.urls) process.stdout.write(`join: ${base}/join/${store.joinCode}\n`);
+      if (qrDir) process.stdout.write(`QR codes (SVG) in ${qrDir}: join.svg and seat-NN.svg\n`);
       store.close();
     });
 

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import httpProxy from 'http-proxy-3';
+import { renderSVG } from 'uqr';
 import { z } from 'zod';
 import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../widgets/api/wire.js';
 import { PACKAGE_ROOT } from '../backends/index.js';
@@ -54,6 +55,8 @@ export interface WorkshopServer {
 
 interface SeatRuntime {
   state: SeatState;
+  /** Host terminals open read-write on this seat. */
+  hostTyping: number;
   reason: string;
   starting: Promise<void> | null;
   reading?: SeatReading;
@@ -78,7 +81,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   const rt = new Map<number, SeatRuntime>();
   const runtime = (n: number): SeatRuntime => {
     let r = rt.get(n);
-    if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null }; rt.set(n, r); }
+    if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0 }; rt.set(n, r); }
     return r;
   };
   let port = opts.port ?? 0;
@@ -253,7 +256,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   app.get('/workshop/me', (req, res) => {
     const seat = seatOf(req);
     if (!seat) { sendError(res, 401, 'join the workshop first: open the join URL the host gave you'); return; }
-    res.json({ seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: runtime(seat.seat).state, help: seat.help, warnings });
+    res.json({ seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: runtime(seat.seat).state, help: seat.help, warnings, hostTyping: runtime(seat.seat).hostTyping > 0 });
   });
   app.post('/workshop/help', express.json({ limit: '8kb' }), (req, res) => {
     const seat = seatOf(req);
@@ -323,6 +326,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   };
 
   hostApi.get('/room', (_req, res) => { res.json(room()); });
+  // The join URL as a QR code, to show on the projector.
+  hostApi.get('/join.svg', (_req, res) => { res.type('image/svg+xml').send(renderSVG(`${baseUrl}/join/${store.joinCode}`)); });
   hostApi.post('/seats/:n/start', wrap(async (req, res) => {
     const n = seatN(req);
     store.log(n, 'start seat');
@@ -455,6 +460,13 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const r = route(req);
     if ('status' in r) return refuse(r.status, r.status === 403 ? 'Forbidden' : r.status === 401 ? 'Unauthorized' : 'Not Found');
     if (!r.host) store.touch(r.seat);
+    // The attendee sees when the host types in their terminal.
+    const hostTyping = r.host && /\/api\/terminals\//.test(req.url ?? '') && !/[?&]readonly=1\b/.test(req.url ?? '');
+    if (hostTyping) {
+      const rtS = runtime(r.seat);
+      rtS.hostTyping++;
+      socket.once('close', () => { rtS.hostTyping--; });
+    }
     void addressFor(r.seat).then((a) => {
       if (!a) return refuse(503, 'Service Unavailable');
       const path = new URL(req.url ?? '/', 'http://x').pathname.startsWith('/seats/') ? r.path : req.url!;

@@ -90,6 +90,20 @@ describe('workshop dashboard in Chromium', { skip }, () => {
     await waitFor('the answered request leaves the top', async () => (await host.locator('tbody tr').first().getAttribute('data-seat')) === '01', 20_000, 300);
   });
 
+  it('lets the host type in a seat\'s terminal, and the attendee sees it', async () => {
+    const svg = await host.evaluate(async () => { const r = await fetch('/host/api/join.svg'); return `${r.status} ${r.headers.get('content-type')} ${(await r.text()).slice(0, 60)}`; });
+    assert.match(svg, /^200 image\/svg\+xml.*<svg/, 'the join QR code');
+    const typing = attendee.locator('.ws-host-typing');
+    assert.equal(await typing.isHidden(), true);
+    const term = await host.context().newPage();
+    await term.goto(`${base}/host/seats/1/open?to=${encodeURIComponent('/terminal?name=main')}`);
+    await term.waitForSelector('.xterm-screen', { timeout: 30_000 });
+    await typing.waitFor({ state: 'visible', timeout: 20_000 });
+    await shot(attendee, 'attendee-host-typing');
+    await term.close();
+    await typing.waitFor({ state: 'hidden', timeout: 20_000 });
+  });
+
   it('resets one seat, then moves everyone to a lab, on the real seats', async () => {
     // Seat 01 is on lab 1 (its last touched lab); reset clears its progress and brings the lab to its start (down).
     await row('01').getByRole('button', { name: 'reset lab' }).click();

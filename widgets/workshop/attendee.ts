@@ -3,7 +3,7 @@
 // workshop /workshop/me does not exist and nothing is shown.
 import { h } from '../common/index.js';
 
-interface Me { label: string; attendee: string; help: { question: string } | null; warnings: string[] }
+interface Me { label: string; attendee: string; help: { question: string } | null; warnings: string[]; hostTyping: boolean }
 
 export async function mountSeatBar(parent: HTMLElement = document.body): Promise<HTMLElement | null> {
   let me: Me;
@@ -27,5 +27,17 @@ export async function mountSeatBar(parent: HTMLElement = document.body): Promise
     ...me.warnings.map((w) => h('span', { style: 'color:#ffe8a3' }, w)),
     h('span', { style: 'flex:1' }), input, button, status);
   parent.prepend(bar);
+  // Whether the host has the seat's terminal open to type, or the help request was answered.
+  const typing = h('strong', { class: 'ws-host-typing', style: 'color:#ffb224', hidden: true }, 'the host is typing in your terminal');
+  bar.insertBefore(typing, input);
+  setInterval(async () => {
+    try {
+      const res = await fetch('/workshop/me', { credentials: 'same-origin' });
+      if (!res.ok) return;
+      const now = await res.json() as Me;
+      typing.hidden = !now.hostTyping;
+      if (!now.help && /^asked:/.test(status.textContent ?? '')) status.textContent = 'the host answered';
+    } catch { /* the next poll tries again */ }
+  }, 3000);
   return bar;
 }

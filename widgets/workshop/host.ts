@@ -75,7 +75,8 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
   const counts = h('span', { class: 'hm-muted' });
 
   root.replaceChildren(
-    h('div', { class: 'ws-top' }, h('h1', {}, 'Workshop: the room'), h('span', {}, 'join: '), joinBox, counts),
+    h('div', { class: 'ws-top' }, h('h1', {}, 'Workshop: the room'), h('span', {}, 'join: '), joinBox, counts,
+      h('a', { href: '/host/api/join.svg', target: '_blank' }, 'join QR code')),
     warnBox,
     h('div', { class: 'ws-actions' },
       h('span', {}, 'Everyone to'), labSelect,
