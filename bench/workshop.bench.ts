@@ -17,6 +17,24 @@ const ECHO_P95_BUDGET_MS = 50;
 const CHECK_BUDGET_MS = 2000;
 const TICKS_PER_S = 100; // USER_HZ on Linux
 
+/** Where a seat's cost goes: resident memory and idle CPU by part of the lab. */
+type Breakdown = Record<string, { processes: number; rssMiB: number; idleCpuPct: number }>;
+
+function partOf(pid: number): string {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    if (/beam\.smp|rabbitmq|epmd|erl_child_setup|inet_gethost/.test(cmd)) return 'broker';
+    if (/ router -c /.test(cmd) || /qdrouterd/.test(cmd)) return 'routers';
+    if (/hmlab_openstack/.test(cmd)) return 'services';
+    if (/ serve --socket /.test(cmd)) return 'seat server';
+    return 'shells and tools';
+  } catch { return 'ended'; }
+}
+
+function rssMiB(pid: number): number {
+  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024; } catch { return 0; }
+}
+
 interface Round {
   seats: number;
   echoP95Ms: number; // worst seat
@@ -25,6 +43,7 @@ interface Round {
   processesPerSeat: number;
   idleCpuPerSeatPct: number; // % of one core
   withinBudget: boolean;
+  perSeat: Breakdown;
 }
 
 const p95 = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(0.95 * s.length))] ?? NaN; };
@@ -75,15 +94,27 @@ async function measure(n: number, topology: Topology, log: (s: string) => void):
     await Promise.all(cookies.map((c) => api(base, c, '/api/traffic', { method: 'POST', body: { rate: 0 } })));
     await new Promise((r) => setTimeout(r, 3000));
     const pids = seatsUsage.flatMap((u) => u.processes);
+    const parts = new Map(pids.map((p) => [p, partOf(p)]));
+    const before = new Map(pids.map((p) => [p, cpuTicks([p])]));
     const c0 = cpuTicks(pids);
     await new Promise((r) => setTimeout(r, 10_000));
     const idleCpu = ((cpuTicks(pids) - c0) / TICKS_PER_S / 10) * 100 / n;
+    const breakdown: Breakdown = {};
+    for (const p of pids) {
+      const part = parts.get(p)!;
+      const b = (breakdown[part] ??= { processes: 0, rssMiB: 0, idleCpuPct: 0 });
+      b.processes += 1 / n;
+      b.rssMiB += rssMiB(p) / n;
+      b.idleCpuPct += ((cpuTicks([p]) - before.get(p)!) / TICKS_PER_S / 10) * 100 / n;
+    }
+    for (const b of Object.values(breakdown)) { b.processes = round1(b.processes); b.rssMiB = Math.round(b.rssMiB); b.idleCpuPct = round1(b.idleCpuPct); }
     const echoP95Ms = Math.max(...perSeat.map((s) => s.echoP95));
     const checkMaxMs = Math.max(...perSeat.map((s) => s.checkMs));
     return {
       seats: n, echoP95Ms: round1(echoP95Ms), checkMaxMs: Math.round(checkMaxMs), memoryPerSeatMiB: Math.round(memory),
       processesPerSeat: round1(procs), idleCpuPerSeatPct: round1(idleCpu),
       withinBudget: perSeat.every((s) => s.ok) && echoP95Ms < ECHO_P95_BUDGET_MS && checkMaxMs < CHECK_BUDGET_MS,
+      perSeat: breakdown,
     };
   } finally {
     if (w) await w.cleanup();
@@ -98,6 +129,10 @@ export async function run({ log = console.log }: { log?: (s: string) => void } =
   log(`seats per machine: ${topology} seats, traffic 5 ops/s, on ${cpus().length} cores; budgets: echo p95 < ${ECHO_P95_BUDGET_MS} ms, check < ${CHECK_BUDGET_MS} ms`);
   const reference = await measure(1, topology, log);
   log(`  reference, 1 seat alone: echo p95 ${reference.echoP95Ms} ms, check ${reference.checkMaxMs} ms, ${reference.memoryPerSeatMiB} MiB, ${reference.processesPerSeat} processes, idle CPU ${reference.idleCpuPerSeatPct}% of a core`);
+  log('  where a seat\'s cost goes (one seat, traffic paused):');
+  for (const [part, b] of Object.entries(reference.perSeat).sort((a, b) => b[1].rssMiB - a[1].rssMiB)) {
+    log(`    ${part.padEnd(17)} ${String(b.processes).padStart(4)} processes  ${String(b.rssMiB).padStart(5)} MiB resident  ${String(b.idleCpuPct).padStart(5)}% of a core`);
+  }
   const rounds: Round[] = [];
   let most = reference.withinBudget ? 1 : 0;
   for (const n of series) {
