@@ -116,6 +116,8 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     res.sendFile(f);
   };
   app.get('/terminal', page('widgets/pages/terminal.html'));
+  // The workbook asks whether it runs in a workshop seat; a lab server of its own is not one.
+  app.get('/workshop/me', (_req: Request, res: Response) => { res.status(204).end(); });
   app.get('/flow', page('widgets/pages/flow.html'));
   app.use(express.static(webRoot, { index: 'index.html', redirect: true }));
   app.use(express.static(join(PACKAGE_ROOT, 'public')));

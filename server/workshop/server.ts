@@ -255,6 +255,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   });
   app.get('/workshop/me', (req, res) => {
     const seat = seatOf(req);
+    if (!seat && isHost(req)) { res.status(204).end(); return; } // the host viewing a seat has no seat bar
     if (!seat) { sendError(res, 401, 'join the workshop first: open the join URL the host gave you'); return; }
     res.json({ seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: runtime(seat.seat).state, help: seat.help, warnings, hostTyping: runtime(seat.seat).hostTyping > 0 });
   });

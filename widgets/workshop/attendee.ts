@@ -1,6 +1,6 @@
 // In a workshop, the workbook shows which seat this is, any warning the
 // host must pass on (no isolation), and an "Ask for help" button. Outside a
-// workshop /workshop/me does not exist and nothing is shown.
+// workshop the lab server answers /workshop/me with 204 and nothing is shown.
 import { h } from '../common/index.js';
 
 interface Me { label: string; attendee: string; help: { question: string } | null; warnings: string[]; hostTyping: boolean }
@@ -9,7 +9,7 @@ export async function mountSeatBar(parent: HTMLElement = document.body): Promise
   let me: Me;
   try {
     const res = await fetch('/workshop/me', { credentials: 'same-origin' });
-    if (!res.ok) return null;
+    if (res.status !== 200) return null;
     me = await res.json() as Me;
   } catch { return null; }
   const status = h('span', { class: 'ws-seat-status' }, me.help ? `asked: ${me.help.question}` : '');
