@@ -11,6 +11,7 @@ const pages = [
   'labs/index.html',
   'widgets/pages/flow.html',
   'widgets/pages/terminal.html',
+  'widgets/pages/workshop-host.html',
 ].filter((p) => existsSync(resolve(import.meta.dirname, p)));
 
 export default defineConfig({

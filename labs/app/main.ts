@@ -8,6 +8,7 @@ import { h } from '../../widgets/common/index.js';
 import { mountTerminal, runInTerminal, type TerminalHandle } from '../../widgets/terminal/index.js';
 import { mountFlowView, type FlowView } from '../../widgets/flow/index.js';
 import { createStream, type LabStream } from '../../widgets/api/index.js';
+import { mountSeatBar } from '../../widgets/workshop/index.js';
 import { labsApi, type CheckResult, type DiffLine, type LabDetail, type LabStartState, type LabSummary, type MeasureChart } from './api.js';
 
 const app = document.getElementById('app')!;
@@ -395,3 +396,5 @@ function measureChart(c: MeasureChart): HTMLElement {
 
 window.addEventListener('hashchange', route);
 route();
+// In a workshop seat: the seat's name and the "Ask for help" button.
+void mountSeatBar();

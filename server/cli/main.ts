@@ -7,6 +7,7 @@ import { registerRouterCommands } from './router.js';
 import { registerServeCommands } from './serve.js';
 import { registerRelayCommands } from './relay.js';
 import { registerWanCommands } from './wan.js';
+import { registerWorkshopCommands } from './workshop.js';
 import { CliError } from './errors.js';
 import { VERSION } from '../version.js';
 
@@ -21,6 +22,7 @@ registerRouterCommands(program);
 registerServeCommands(program);
 registerRelayCommands(program);
 registerWanCommands(program);
+registerWorkshopCommands(program);
 
 try {
   await program.parseAsync(process.argv);

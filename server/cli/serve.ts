@@ -13,6 +13,7 @@ import { LabRuntime, labApiPlugin } from '../http/lab-api.js';
 import { eventsPlugin } from '../http/events.js';
 import { Recorder, RecordingExists, type ManagementConnect } from '../observe/index.js';
 import { CliError } from './errors.js';
+import { untilStopped } from './signals.js';
 
 export const DEFAULT_PORT = 8470;
 
@@ -24,6 +25,7 @@ const topologyOpt = z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `--
 const serveOptions = z.object({
   host: z.string().min(1, { error: '--host must not be empty' }),
   port: portOpt('--port'),
+  socket: z.string().min(1, { error: '--socket must be a file path' }).max(100, { error: '--socket must be at most 100 characters (the kernel limits Unix socket paths to 108 bytes)' }).optional(),
   home: z.string().optional(),
   up: topologyOpt.optional(),
   basePort: portOpt('--base-port').optional(),
@@ -53,6 +55,7 @@ export function registerServeCommands(program: Command): void {
     .description('start the lab server: the deck, the labs and the flow view in a browser, the lab API and its event stream')
     .option('--host <host>', 'address to listen on (loopback unless you mean to share it)', '127.0.0.1')
     .option('--port <n>', 'port to listen on', String(DEFAULT_PORT))
+    .option('--socket <path>', 'listen on this Unix socket instead of --host/--port (a workshop seat)')
     .option('--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab/lab)')
     .option('--up <topology>', `also bring a lab up once listening: ${TOPOLOGIES.join(', ')}`)
     .option('--base-port <n>', 'first port of the lab\'s block (with --up)')
@@ -75,10 +78,11 @@ export function registerServeCommands(program: Command): void {
 
       let server;
       try {
-        server = await startLabServer({ home, host: o.host, port: o.port, plugins });
+        server = await startLabServer({ home, host: o.host, port: o.port, socket: o.socket ? resolve(o.socket) : undefined, plugins });
       } catch (err) {
         await rt.stop().catch(() => {});
         const e = err as NodeJS.ErrnoException;
+        if (o.socket && (e.code === 'EACCES' || e.code === 'ENOENT')) throw new CliError(`cannot listen on the socket ${o.socket}: ${e.code === 'ENOENT' ? 'its folder does not exist' : 'no permission in its folder'}; choose another --socket PATH`);
         if (e.code === 'EADDRINUSE') throw new CliError(`port ${o.port} on ${o.host} is busy (another "hmlab serve"?): choose another with --port N`);
         if (e.code === 'EADDRNOTAVAIL') throw new CliError(`cannot listen on ${o.host}: no such address on this machine; use --host 127.0.0.1`);
         throw err;
@@ -90,28 +94,20 @@ export function registerServeCommands(program: Command): void {
       const out = (s: string) => process.stdout.write(s + '\n');
       // Signal handlers come before the URL is printed: whoever reads the URL
       // may stop the server at once, and must not find it without them.
-      let closing = false;
-      const done = new Promise<void>((resolveDone) => {
-        const shutdown = async (signal: string) => {
-          if (closing) return;
-          closing = true;
-          out(`\n${signal}: stopping the lab server`);
-          try { await server.close(); } catch { /* closing anyway */ }
-          rmSync(info, { force: true });
-          if (o.downOnExit) {
-            out('stopping the lab backends (--down-on-exit)');
-            try { await lab.down(); } catch (err) { process.stderr.write(`hmlab: stopping the lab failed: ${(err as Error).message}\n`); }
-          }
-          resolveDone();
-        };
-        process.once('SIGINT', () => void shutdown('SIGINT'));
-        process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      const { done, closing } = untilStopped(async (signal) => {
+        out(`\n${signal}: stopping the lab server`);
+        try { await server.close(); } catch { /* closing anyway */ }
+        rmSync(info, { force: true });
+        if (o.downOnExit) {
+          out('stopping the lab backends (--down-on-exit)');
+          try { await lab.down(); } catch (err) { process.stderr.write(`hmlab: stopping the lab failed: ${(err as Error).message}\n`); }
+        }
       });
 
       out(`hmlab lab server for the lab home ${home}`);
-      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
+      if (!o.socket && !['127.0.0.1', 'localhost', '::1'].includes(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
       out(`  Ctrl-C stops the server; the lab backends ${o.downOnExit ? 'stop with it (--down-on-exit)' : 'keep running (stop them with "hmlab down", or serve with --down-on-exit)'}`);
-      out(`  open: ${server.openUrl}`); // last, so whoever waits for the URL has read everything before it
+      out(o.socket ? `  listening on the Unix socket ${o.socket}` : `  open: ${server.openUrl}`); // last, so whoever waits for the URL has read everything before it
 
       if (o.up) {
         const already = await lab.status();
@@ -130,12 +126,12 @@ export function registerServeCommands(program: Command): void {
             const comps = s.components.map((c) => `${c.name} ${c.state}`).join(', ');
             out(`the ${o.up} lab is up (${s.router === 'qdrouterd' ? 'qdrouterd' : 'embedded router'}): ${comps}`);
           } catch (err) {
-            if (!closing) process.stderr.write(`hmlab: bringing the lab up failed: ${(err as Error).message}\n  the server keeps running; fix the cause and use the backend panel or "hmlab up"\n`);
+            if (!closing()) process.stderr.write(`hmlab: bringing the lab up failed: ${(err as Error).message}\n  the server keeps running; fix the cause and use the backend panel or "hmlab up"\n`);
           } finally {
             unsubscribe();
           }
         }
-        if (!closing) out(`  open: ${server.openUrl}`);
+        if (!closing()) out(o.socket ? `  listening on the Unix socket ${o.socket}` : `  open: ${server.openUrl}`);
       }
       await done;
       process.exit(0);

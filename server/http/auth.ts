@@ -51,7 +51,9 @@ export function parseCookies(header: string | undefined): Record<string, string>
   return out;
 }
 
-function same(a: string, b: string): boolean {
+/** Constant-time comparison of a presented secret with the real one. */
+export function sameSecret(a: string | null | undefined, b: string): boolean {
+  if (!a) return false;
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
@@ -82,14 +84,10 @@ export class Auth {
 
   authenticate(req: IncomingMessage): Principal | null {
     const t = this.presented(req);
-    return t && same(t, this.token) ? { kind: 'owner' } : null;
+    return sameSecret(t, this.token) ? { kind: 'owner' } : null;
   }
 
-  /**
-   * WebSocket upgrades: browsers send Origin on every WebSocket, so a
-   * missing or foreign Origin from a browser is refused. Non-browser clients
-   * (CLI, tests) may omit Origin but must still present the token.
-   */
+  /** WebSocket upgrades must come from our own origin (see isSameOrigin). */
   originAllowed(req: IncomingMessage): boolean {
     return isSameOrigin(req);
   }

@@ -5,7 +5,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
@@ -23,6 +23,8 @@ export interface LabServerOptions {
   home: string;
   host?: string; // default 127.0.0.1
   port?: number; // 0 = any free port
+  /** Listen on this Unix socket instead of host:port (a workshop seat: the workshop server proxies to it). */
+  socket?: string;
   webRoot?: string; // default: dist/web of this package
   plugins?: ServerPlugin[];
   /** Fixed token (tests); otherwise read or created under the home. */
@@ -114,6 +116,8 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     res.sendFile(f);
   };
   app.get('/terminal', page('widgets/pages/terminal.html'));
+  // The workbook asks whether it runs in a workshop seat; a lab server of its own is not one.
+  app.get('/workshop/me', (_req: Request, res: Response) => { res.status(204).end(); });
   app.get('/flow', page('widgets/pages/flow.html'));
   app.use(express.static(webRoot, { index: 'index.html', redirect: true }));
   app.use(express.static(join(PACKAGE_ROOT, 'public')));
@@ -150,15 +154,26 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     });
   });
 
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(opts.port ?? 0, host, () => { server.off('error', rej); res(); });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
-  auth.listening(port);
-  const shownHost = host.includes(':') ? `[${host}]` : host;
-  baseUrl = `http://${shownHost}:${port}`;
+  if (opts.socket) {
+    // A socket left by a server that was killed would make listen fail with EADDRINUSE.
+    rmSync(opts.socket, { force: true });
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(opts.socket, () => { server.off('error', rej); res(); });
+    });
+    chmodSync(opts.socket, 0o600); // its user (and root, the workshop server) only
+    baseUrl = `http://unix:${opts.socket}:`;
+  } else {
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(opts.port ?? 0, host, () => { server.off('error', rej); res(); });
+    });
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 0;
+    auth.listening(port);
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    baseUrl = `http://${shownHost}:${port}`;
+  }
 
   return {
     url: baseUrl,
@@ -171,6 +186,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
       wss.close();
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
+      if (opts.socket) rmSync(opts.socket, { force: true });
     },
   };
 }

@@ -227,3 +227,51 @@ export interface ResetState {
   startedAt: number | null;
   finishedAt: number | null;
 }
+
+// ---- Workshop hosting: the host dashboard's view of the room (GET /host/api/room) ----
+
+export type SeatState = 'free' | 'starting' | 'ready' | 'stopped' | 'failed';
+
+export interface WorkshopSeatView {
+  seat: number;
+  label: string; // "01"
+  state: SeatState;
+  /** Why a seat failed or stopped, in words. */
+  reason: string;
+  attendee: string;
+  taken: boolean;
+  /** The lab and step the attendee is on (the lab touched last), if any. */
+  lab: string | null;
+  step: number | null;
+  /** Checks passed per lab. */
+  labs: { id: string; title: string; passed: number; total: number }[];
+  components: { name: string; state: string }[];
+  lastActivity: number | null;
+  help: { question: string; at: number } | null;
+  memoryBytes: number | null;
+  processes: number | null;
+}
+
+export interface StuckRow {
+  lab: string;
+  step: number;
+  title: string;
+  /** Seats that passed every check of this step. */
+  passed: number;
+  /** Seats whose current lab is this one. */
+  seats: number;
+  /** Failing checks' hints counted across seats, most common first. */
+  hints: { hint: string; seats: number }[];
+}
+
+export interface WorkshopRoom {
+  title: string;
+  joinUrl: string;
+  isolated: boolean;
+  /** Warnings the host must see (no TLS on a public address, no isolation). */
+  warnings: string[];
+  seats: WorkshopSeatView[];
+  stuck: StuckRow[];
+  log: { at: number; seat: number | null; action: string; detail: string }[];
+  labs: { id: string; title: string }[];
+}
