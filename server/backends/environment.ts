@@ -21,6 +21,8 @@ import {
 import { patchComponent, readState, writeState, type ComponentRecord, type LabState } from './state.js';
 
 export const DEFAULT_TRAFFIC_RATE = 5;
+/** How status() words a component whose process is gone while state.json still says it runs. */
+export const UNEXPECTED_EXIT = 'exited unexpectedly';
 /** How long a service started during `up` waits for its broker or router. */
 const UP_CONNECT_TIMEOUT_S = 90;
 /** ... and when started on its own, against components that already run. */
@@ -122,7 +124,7 @@ export class LabEnvironment implements LabEnvironmentApi {
     let detail = rec.detail;
     if (!running && (state === 'running' || state === 'starting')) {
       state = 'failed';
-      detail = `exited unexpectedly: see "hmlab logs ${rec.name}"`;
+      detail = `${UNEXPECTED_EXIT}: see "hmlab logs ${rec.name}"`;
     }
     const status: ComponentStatus = {
       name: rec.name,
@@ -175,6 +177,7 @@ export class LabEnvironment implements LabEnvironmentApi {
       components,
       traffic,
       trafficRate: s?.trafficRate,
+      upAt: s?.upAt ?? null,
     };
   }
 

@@ -3,7 +3,7 @@
 // broker, routers (qdrouterd or the embedded router) and OpenStack services
 // on oslo.messaging, each a real process.
 export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
-export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, type LabConfigDescription, type TransportDescription } from './environment.js';
+export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, type LabConfigDescription, type TransportDescription } from './environment.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export { defaultHome, labPaths, PACKAGE_ROOT } from './paths.js';
 export { DEFAULT_BASE_PORT, PORT_BLOCK, ROUTER_NAMES, planPorts, portFree, findFreePortBlock, freePort, ephemeralRange } from './ports.js';

@@ -38,6 +38,7 @@ export interface LabStatus {
   components: ComponentStatus[];
   traffic: TrafficCounters;
   trafficRate?: number; // conductor operations per second
+  upAt?: number | null; // when this lab was brought up (epoch ms): a new value is a new lab, its counters start at zero
 }
 
 // ---- Service events: one JSON line per messaging operation -----------------
