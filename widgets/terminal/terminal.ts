@@ -51,7 +51,7 @@ export const TERMINAL_FONT = '"Source Code Pro Variable"';
  * cell, and at a fractional scale (the deck at 1440x900) a cell exactly one
  * font box high cut the underscores and descenders of every other row.
  */
-export const TERMINAL_LINE_HEIGHT = 1.2;
+export const TERMINAL_LINE_HEIGHT = 1.1;
 
 /**
  * Wait (briefly) for the terminal's web font: xterm measures its cell once,
