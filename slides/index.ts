@@ -9,7 +9,7 @@ import './styles/deck.css';
 import './styles/live.css';
 import Reveal from 'reveal.js';
 import Notes from 'reveal.js/plugin/notes';
-import { assembleSlides, deckMode, isDemoName, renderStaticDemo } from './deck/index.js';
+import { assembleSlides, deckHeight, deckMode, isDemoName, renderStaticDemo } from './deck/index.js';
 
 const mode = deckMode();
 document.documentElement.dataset.deckMode = mode;
@@ -29,7 +29,7 @@ if (mode !== 'present') {
 
 const deck = new Reveal(root, {
   width: 1280,
-  height: 720,
+  height: deckHeight(mode),
   margin: 0, // one CSS pixel is one screen pixel at 1280x720
   minScale: 0.2,
   maxScale: 2.0,

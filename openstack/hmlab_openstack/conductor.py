@@ -4,6 +4,10 @@ Issues calls (to the compute topic and to a named compute), casts and
 fanouts at the rate in etc/traffic.json, which it re-reads every second so
 the lab can change the rate (0 pauses) without a restart. It also serves
 topic "conductor", as the real one does.
+
+Like nova-conductor, it runs many calls at once: a pool of workers
+(`[hmlab] conductor_workers` in openstack.conf), so a call stuck on a dead
+router holds one worker until its timeout while the others carry on.
 """
 import json
 import os
@@ -17,6 +21,22 @@ PATTERN = ['call', 'call-server', 'cast', 'call', 'fanout',
            'call-server', 'cast-reboot', 'call']
 DEFAULTS = {'rate': 5.0, 'callTimeout': 10,
             'servers': ['compute-1', 'compute-2']}
+DEFAULT_WORKERS = 32
+
+
+def register_opts(rt):
+    """[hmlab] conductor_workers: how many operations may be in flight at once."""
+    cfg = rt.cfg
+    rt.conf.register_opts([cfg.IntOpt(
+        'conductor_workers', default=DEFAULT_WORKERS, min=1, max=256,
+        help='Operations the conductor runs at once. A call whose reply '
+             'died with a router holds its worker until the call times '
+             'out; the other workers carry on.')], group='hmlab')
+    try:
+        return rt.conf.hmlab.conductor_workers
+    except (cfg.Error, ValueError) as e:
+        rt.fail(2, 'configuration error: [hmlab] conductor_workers: %s '
+                   '(give a whole number from 1 to 256)' % e)
 
 
 class Traffic(object):
@@ -59,13 +79,14 @@ class ConductorEndpoint(object):
 
 
 class Conductor(object):
-    def __init__(self, rt):
+    def __init__(self, rt, workers):
         self.rt = rt
         om = rt.om
         self.client = om.get_rpc_client(rt.rpc_transport,
                                         om.Target(topic='compute'))
         self.traffic = Traffic(rt)
-        self.pool = ThreadPoolExecutor(max_workers=8)
+        self.workers = workers
+        self.pool = ThreadPoolExecutor(max_workers=workers)
         self.inflight = 0
         self.named = 0  # calls to a named server so far, to take turns
         self.lock = threading.Lock()
@@ -148,7 +169,7 @@ class Conductor(object):
             # after a pause or a stall, do not burst to catch up
             next_t = max(next_t + 1.0 / rate, now - 1.0)
             with self.lock:
-                busy = self.inflight >= 32
+                busy = self.inflight >= self.workers
                 if not busy:
                     self.inflight += 1
             if busy:
@@ -159,7 +180,8 @@ class Conductor(object):
 
 def run(rt):
     om = rt.om
-    conductor = Conductor(rt)
+    conductor = Conductor(rt, register_opts(rt))
+    rt.log.info('conductor: %d workers', conductor.workers)
     server = om.get_rpc_server(
         rt.rpc_transport, om.Target(topic='conductor', server=rt.name),
         [ConductorEndpoint(rt)], executor='threading',

@@ -29,6 +29,10 @@ import {
 import { patchComponent, readState, writeState, type ComponentRecord, type LabState } from './state.js';
 
 export const DEFAULT_TRAFFIC_RATE = 5;
+/** How status() words a component whose process is gone while state.json still says it runs. */
+export const UNEXPECTED_EXIT = 'exited unexpectedly';
+/** Recorded before a deliberate stop, so a process gone before the stop is recorded is not taken for a crash. */
+const STOPPING = 'stopping';
 /** How long a service started during `up` waits for its broker or router. */
 const UP_CONNECT_TIMEOUT_S = 90;
 /** ... and when started on its own, against components that already run. */
@@ -138,9 +142,12 @@ export class LabEnvironment implements LabEnvironmentApi {
     const running = this.isLive(rec.pid);
     let state = rec.state;
     let detail = rec.detail;
-    if (!running && (state === 'running' || state === 'starting')) {
-      state = 'failed';
-      detail = `exited unexpectedly: see "hmlab logs ${rec.name}"`;
+    if (rec.state === 'starting' && rec.pid === null) {
+      // Not launched yet: "up" starts the broker, then the routers, then the services.
+      detail = detail ?? 'waiting for the components it needs';
+    } else if (!running && (state === 'running' || state === 'starting')) {
+      state = rec.detail === STOPPING ? 'stopped' : 'failed';
+      detail = rec.detail === STOPPING ? null : `${UNEXPECTED_EXIT}: see "hmlab logs ${rec.name}"`;
     }
     const status: ComponentStatus = {
       name: rec.name,
@@ -195,6 +202,7 @@ export class LabEnvironment implements LabEnvironmentApi {
       traffic,
       trafficRate: s?.trafficRate,
       ...(s?.regions ? { wan: this.wanStatus() } : {}),
+      upAt: s?.upAt ?? null,
     };
   }
 
@@ -648,6 +656,7 @@ transport_url = ${notify}
   async down(): Promise<void> {
     const s = this.state();
     if (s) {
+      for (const c of s.components) if (this.isLive(c.pid)) patchComponent(this.paths.state, c.name, { detail: STOPPING });
       await Promise.all(s.components.map(async (c) => {
         if (this.isLive(c.pid)) await this.specFor(s, c.name, START_CONNECT_TIMEOUT_S).stop(c.pid as number);
         patchComponent(this.paths.state, c.name, { state: 'stopped', pid: null, detail: null });
@@ -719,7 +728,10 @@ transport_url = ${notify}
   async stop(name: ComponentName): Promise<ComponentStatus> {
     const rec = this.requireComponent(name);
     const s = this.requireState();
-    if (this.isLive(rec.pid)) await this.specFor(s, name, START_CONNECT_TIMEOUT_S).stop(rec.pid as number);
+    if (this.isLive(rec.pid)) {
+      patchComponent(this.paths.state, name, { detail: STOPPING });
+      await this.specFor(s, name, START_CONNECT_TIMEOUT_S).stop(rec.pid as number);
+    }
     patchComponent(this.paths.state, name, { state: 'stopped', pid: null, detail: null });
     return this.statusOf(name);
   }

@@ -3,7 +3,7 @@
 // broker, routers (qdrouterd or the embedded router) and OpenStack services
 // on oslo.messaging, each a real process.
 export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
-export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, wanChangeSchema, type WanChange, type LabConfigDescription, type TransportDescription } from './environment.js';
+export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, wanChangeSchema, type WanChange, type LabConfigDescription, type TransportDescription } from './environment.js';
 export { regionNamespaces, callsSince, calledRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export { defaultHome, labPaths, PACKAGE_ROOT } from './paths.js';

@@ -15,7 +15,7 @@ const homeOption = ['--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/
 const upSchema = z.object({
   topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), { message: `--topology must be one of ${TOPOLOGIES.join(', ')}` }),
   basePort: z.coerce.number({ message: '--base-port must be a number' }).int('--base-port must be a whole number')
-    .min(1024, '--base-port must be at least 1024').max(65535 - PORT_BLOCK, `--base-port must be at most ${65535 - PORT_BLOCK}`),
+    .min(1024, '--base-port must be at least 1024').max(65535 - PORT_BLOCK, `--base-port must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1).optional(),
   rate: z.coerce.number({ message: '--rate must be a number' }).min(0, '--rate must be 0 or more').max(1000, '--rate must be at most 1000'),
   wanCost: z.coerce.number({ message: '--wan-cost must be a number' }).int('--wan-cost must be a whole number').min(1, '--wan-cost must be at least 1').max(1000, '--wan-cost must be at most 1000').optional(),
@@ -174,11 +174,11 @@ export function registerLabCommands(program: Command): void {
     .description('start a lab: broker, routers and OpenStack services, each a real process; returns when all are ready')
     .option('-t, --topology <topology>', `${TOPOLOGIES.join(' | ')}`, 'hybrid')
     .option(...homeOption)
-    .option('--base-port <n>', `first of the ${PORT_BLOCK} loopback ports this lab uses`, String(DEFAULT_BASE_PORT))
+    .option('--base-port <n>', `first of the ${PORT_BLOCK} loopback ports this lab uses (default: the block this home used last, else ${DEFAULT_BASE_PORT})`)
     .option('--qdrouterd <path>', 'qdrouterd binary to use for routers (default: qdrouterd on PATH, else the embedded router)')
     .option('--rate <n>', 'conductor operations per second (0 pauses)', '5')
     .option('--wan-cost <n>', 'multi-region: inter-router cost of the connectors across the WAN (default 10)')
-    .action(async (opts: { topology: string; home?: string; basePort: string; qdrouterd?: string; rate: string; wanCost?: string }) => {
+    .action(async (opts: { topology: string; home?: string; basePort?: string; qdrouterd?: string; rate: string; wanCost?: string }) => {
       const r = upSchema.safeParse(opts);
       if (!r.success) throw new CliError(r.error.issues[0]?.message ?? 'invalid option', 2);
       const env = lab(opts);
@@ -195,7 +195,8 @@ export function registerLabCommands(program: Command): void {
         st = await run(() => env.up({
           signal: interrupted.signal,
           topology: r.data.topology as (typeof TOPOLOGIES)[number],
-          basePort: r.data.basePort,
+          // "hmlab down; hmlab up" keeps the ports the home had, so it never collides with another lab.
+          basePort: r.data.basePort ?? env.ports()?.base ?? DEFAULT_BASE_PORT,
           qdrouterd: r.data.qdrouterd,
           trafficRate: r.data.rate,
           wanCost: r.data.wanCost,

@@ -4,6 +4,7 @@
 // over the services' event files. Everything it sees goes onto the bus.
 import type { ComponentStatus, LabEvent, LabStatus } from '../../widgets/api/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
+import { UNEXPECTED_EXIT } from '../backends/index.js';
 import { EventBus } from './bus.js';
 import { BrokerPoller } from './broker.js';
 import { RouterPoller, type ManagementConnect } from './routers.js';
@@ -17,6 +18,18 @@ export interface LabObserverOptions {
   maxMessagesPerSecond?: number; // default 200
   /** How to reach a router's $management (server/router's ManagementClient.connect). */
   connect: ManagementConnect;
+  /**
+   * How long a process that is gone while the lab still lists it as running
+   * may take to be recorded as stopped before it counts as a crash
+   * (default 3000 ms): "hmlab down" and "hmlab stop" record the stop only
+   * after the process has exited, the broker's a second or more later.
+   */
+  exitGraceMs?: number;
+}
+
+/** A process gone while state.json still says it runs: a crash, or a stop not yet recorded. */
+function unexplainedExit(c: ComponentStatus): boolean {
+  return c.state === 'failed' && (c.detail ?? '').startsWith(UNEXPECTED_EXIT);
 }
 
 /** What about a status makes the picture change (states, pids, where things attach). */
@@ -31,6 +44,7 @@ export class LabObserver {
   private lastJson = '';
   private lastStatusEmit = 0;
   private components = new Map<string, ComponentStatus>();
+  private exitSeen = new Map<string, number>(); // component -> when its unexplained exit was first seen
   private routers = new Map<string, RouterPoller>();
   private broker: BrokerPoller | null = null;
   readonly services: ServiceEventObserver;
@@ -63,9 +77,7 @@ export class LabObserver {
 
   /** The latest status, fresh (used for hello and GET /api/status). */
   async status(): Promise<LabStatus> {
-    const s = await this.lab.status();
-    this.observeStatus(s);
-    return s;
+    return this.observeStatus(await this.lab.status());
   }
 
   /** Poll now, e.g. right after an operation changed something. */
@@ -84,8 +96,29 @@ export class LabObserver {
     }
   }
 
-  private observeStatus(s: LabStatus): void {
+  /**
+   * A deliberate stop is not a crash: an unexplained exit is shown as the
+   * state before it until the grace ends; a stop recorded meanwhile shows
+   * as a stop, never as a failure.
+   */
+  private explainExits(s: LabStatus, now: number): LabStatus {
+    const grace = this.opts.exitGraceMs ?? 3000;
+    let masked = false;
+    const components = s.components.map((c) => {
+      if (!unexplainedExit(c)) { this.exitSeen.delete(c.name); return c; }
+      const before = this.components.get(c.name);
+      const since = this.exitSeen.get(c.name) ?? now;
+      this.exitSeen.set(c.name, since);
+      if (now - since >= grace || !before || unexplainedExit(before) || before.state === 'failed' || before.state === 'stopped') return c;
+      masked = true;
+      return before;
+    });
+    return masked ? { ...s, components } : s;
+  }
+
+  private observeStatus(raw: LabStatus): LabStatus {
     const now = Date.now();
+    const s = this.explainExits(raw, now);
     const events: LabEvent[] = [];
     for (const c of s.components) {
       const before = this.components.get(c.name);
@@ -112,6 +145,7 @@ export class LabObserver {
     }
     for (const e of events) this.bus.publish(e);
     if (changed && this.started) this.reconcile(s);
+    return s;
   }
 
   /** Keep exactly one poller per live router and one for a live broker. */

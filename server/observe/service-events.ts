@@ -76,6 +76,9 @@ export class FailoverTracker {
       const k = endpointKey(c.endpoint);
       if (k) this.byEndpoint.set(k, { name: c.name, kind: c.kind });
     }
+    // A service that is not running (stopped, or starting afresh, as after
+    // "hmlab down; hmlab up") attaches anew: where it was is no failover's origin.
+    for (const c of components) if (c.kind === 'service' && c.state !== 'running') this.forget(c.name);
     // Where each service's RPC connection is now, as the lab reports it: the
     // connection events that told us happened before we started watching.
     for (const c of components) {
@@ -91,6 +94,12 @@ export class FailoverTracker {
     if (!ep) return null;
     const comp = this.byEndpoint.get(ep);
     return { ep, key: `${e.service}|${comp?.kind ?? 'unknown'}`, name: comp?.name ?? ep };
+  }
+
+  /** A service stopping on purpose: its next connection is a fresh start, not a failover. */
+  forget(service: string): void {
+    for (const k of [...this.last.keys()]) if (k.startsWith(`${service}|`)) this.last.delete(k);
+    for (const k of [...this.lostSince]) if (k.startsWith(`${service}|`)) this.lostSince.delete(k);
   }
 
   /** A connection went away: the next connection of the same kind elsewhere is a failover. */
@@ -176,6 +185,7 @@ export class ServiceEventObserver {
     this.rates.add(e);
     const now = Date.now();
     if (e.kind === 'transport.lost') this.failovers.lost(e);
+    if (e.kind === 'service.stopping') this.failovers.forget(e.service);
     if (e.kind === 'transport.connected') {
       const f = this.failovers.connected(e);
       if (f) this.emit({ type: 'failover', t: now, service: e.service, from: f.from, to: f.to, endpoint: f.endpoint });

@@ -16,3 +16,14 @@ export function deckMode(loc: Pick<Location, 'search'> = window.location): DeckM
   }
   return 'present';
 }
+
+/**
+ * The slide height reveal.js lays out: 720 (16:9 at 1280 wide), except in
+ * the speaker view's copies, whose current-slide pane is taller than 16:9:
+ * there the slide takes the pane's shape, so its title sits at the top of
+ * the pane instead of letterboxed halfway down.
+ */
+export function deckHeight(mode: DeckMode, view: { innerWidth: number; innerHeight: number } = window): number {
+  if (mode !== 'receiver' || !view.innerWidth || !view.innerHeight) return 720;
+  return Math.max(720, Math.min(2000, Math.round((1280 * view.innerHeight) / view.innerWidth)));
+}

@@ -21,9 +21,9 @@ export const DEMOS: Record<DemoName, DemoDef> = {
     recording: 'dual-backends',
     caption: 'Dual backends: RPC over the router mesh, notifications into the broker',
     steps: [
-      // Whatever ran before (npm start brings up the one-router lab), the demo
-      // starts from a clean hybrid mesh.
-      { label: 'Start the mesh', command: 'hmlab down; hmlab up --topology hybrid-mesh' },
+      // Whatever ran before, the demo starts from a clean hybrid mesh with no
+      // traffic yet: step 3 is where the room sees the messages start.
+      { label: 'Start the mesh', command: 'hmlab down; hmlab up --topology hybrid-mesh --rate 0' },
       { label: 'Show transports', command: 'hmlab config' },
       { label: 'Start traffic', command: 'hmlab traffic 10' },
     ],
@@ -33,7 +33,8 @@ export const DEMOS: Record<DemoName, DemoDef> = {
     recording: 'failover',
     caption: 'Failover: router-b is killed, services move to the next router of their URL',
     steps: [
-      { label: 'Start traffic', command: 'hmlab traffic 10' },
+      // Traffic from the first demo keeps running; this makes sure of it after a skipped slide.
+      { label: 'Traffic on', command: 'hmlab traffic 10' },
       { label: 'Kill router-b', command: 'hmlab kill router-b' },
       { label: 'Restart router-b', command: 'hmlab start router-b' },
     ],

@@ -79,7 +79,7 @@ export async function mountDemo(root: HTMLElement, name: DemoName): Promise<void
 function attachTerminal(host: HTMLElement): void {
   if (terminal && terminal.host === host) return;
   if (!terminal) {
-    const handle = mountTerminal(host, { name: PRESENTER_TERMINAL, fontSize: 18 });
+    const handle = mountTerminal(host, { name: PRESENTER_TERMINAL, fontSize: 16 });
     terminal = { handle, host };
     return;
   }

@@ -2,8 +2,9 @@
 // view: each recording is replayed in the deck's own demo slide, and the
 // flow view and backend panel are photographed at the moment that tells the
 // story (failover: a few seconds after the router died; dual backends:
-// notifications waiting in their queues, or the middle of the run; regions:
-// a few seconds into the WAN cut).
+// notifications flowing into their queue and telemetry consuming them, as
+// the caption says, or the middle of the run; regions: a few seconds into
+// the WAN cut).
 //   node --import tsx slides/tools/snapshot.ts [dual-backends|failover|regions ...]
 // Writes slides/snapshots/NAME.png; run "npm run build" afterwards.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { ensureWebBuild, launchBrowser, openPage, ROOT, serveStaticBuild } from 
 const DEMOS = { 'dual-backends': 'demo-dual', failover: 'demo-failover', regions: 'demo-regions' } as const;
 type Demo = keyof typeof DEMOS;
 
-interface Line { type: string; t: number; name?: string; state?: string; snapshot?: { queues?: { messages: number }[] }; status?: { wan?: { state: string } | null } }
+interface Line { type: string; t: number; name?: string; state?: string; snapshot?: { queues?: { messages?: number; consumers?: number; deliverRate?: number }[] }; status?: { wan?: { state: string } | null } }
 
 /** Milliseconds into the recording worth showing. */
 export function momentOf(name: Demo, text: string): number {
@@ -29,8 +30,9 @@ export function momentOf(name: Demo, text: string): number {
     const died = events.find((e) => (e.type === 'component' && e.name === 'router-b' && (e.state === 'failed' || e.state === 'stopped')) || e.type === 'failover');
     if (died) return Math.min(end, died.t - t0 + 4000);
   } else {
-    const piled = events.find((e) => e.type === 'broker' && (e.snapshot?.queues ?? []).some((q) => q.messages >= 5));
-    if (piled) return Math.min(end, piled.t - t0 + 3000);
+    // A few seconds into notifications being delivered to their consumer.
+    const flowing = events.find((e) => e.type === 'broker' && (e.snapshot?.queues ?? []).some((q) => (q.consumers ?? 0) > 0 && (q.deliverRate ?? 0) > 0));
+    if (flowing) return Math.min(end, flowing.t - t0 + 6000);
   }
   return Math.round(end * 0.6);
 }

@@ -157,3 +157,39 @@ test('a view that first sees a stopped listener does not guess a router for it',
   assert.ok(model.notifyOnly.has('telemetry'));
   assert.equal(model.attachment.get('conductor'), 'router-a', 'RPC services are still on their routers');
 });
+
+test('"hmlab down; hmlab up" again: services starting on their own routers are no failover, and the new lab counts from zero', () => {
+  const { model, status } = labModel();
+  const first = { ...structuredClone(status), upAt: T - 60_000 };
+  model.apply({ type: 'status', t: T, status: first });
+  // The first lab ran traffic: calls, one failed, a real failover.
+  model.apply(msg(T + 1, { service: 'compute-1', kind: 'rpc.request', id: 'c1', target: { topic: 'compute' } }));
+  model.apply(msg(T + 2, { service: 'conductor', kind: 'rpc.call', id: 'c1', ok: true, latencyMs: 3 }));
+  model.apply(msg(T + 3, { service: 'conductor', kind: 'rpc.call', id: 'c2', ok: false, error: 'MessagingTimeout' }));
+  model.apply({ type: 'failover', t: T + 4, service: 'compute-2', from: 'router-c', to: 'router-b' });
+  assert.equal(model.failovers.length, 1);
+  assert.equal(model.perKind.get('rpc.failed')?.total, 1);
+
+  // Down: every component stopped, deliberately.
+  const down = structuredClone(first);
+  for (const c of down.components) { c.state = 'stopped'; c.pid = null; if (c.kind === 'service') c.connectedTo = null; }
+  model.apply({ type: 'status', t: T + 10_000, status: down });
+  // Up afresh: a new lab. Services first start with no connection (the view can only guess the URL's first
+  // router, router-a), then connect to their own routers: compute-1 on router-b, compute-2 on router-c.
+  const starting = { ...structuredClone(down), upAt: T + 11_000 };
+  for (const c of starting.components) { c.state = c.kind === 'service' ? 'starting' : 'running'; c.pid = 5000; }
+  model.apply({ type: 'status', t: T + 20_000, status: starting });
+  const up = { ...structuredClone(status), upAt: T + 11_000 };
+  model.apply({ type: 'status', t: T + 25_000, status: up });
+  model.apply(msg(T + 25_100, { service: 'compute-1', kind: 'transport.connected', transport: 'amqp://127.0.0.1:15811' }));
+  assert.equal(model.attachment.get('compute-1'), 'router-b');
+  assert.equal(model.attachment.get('compute-2'), 'router-c');
+  assert.equal(model.failovers.length, 0, 'starting on the configured router is not a failover');
+  assert.equal(model.perKind.get('rpc.call')?.total ?? 0, 0, 'the new lab counts its calls from zero');
+  assert.equal(model.perKind.get('rpc.failed')?.total ?? 0, 0, 'the old lab\'s failed calls are not the new one\'s');
+  assert.equal(model.perComponent.get('conductor')?.failed ?? 0, 0);
+
+  // A real failover in the new lab still shows.
+  model.apply(msg(T + 30_000, { service: 'compute-1', kind: 'transport.connected', transport: 'amqp://127.0.0.1:15812' }));
+  assert.deepEqual(model.failovers.map((f) => [f.service, f.from, f.to]), [['compute-1', 'router-b', 'router-c']]);
+});

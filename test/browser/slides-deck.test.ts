@@ -236,6 +236,9 @@ test('the speaker view shows notes and a timer and opens no second terminal sess
   assert.ok(current, 'the speaker view loads the deck in a preview');
   await current!.waitForFunction(() => (window as unknown as { hmDeck?: { mode: string } }).hmDeck?.mode === 'receiver', null, { timeout: 15_000 });
   await current!.locator('section.present .live.live-static').waitFor({ timeout: 10_000 });
+  // The preview pane is taller than 16:9: the slide's title still sits at its top, not letterboxed halfway down.
+  const titleAt = await current!.evaluate(() => document.querySelector('section.present h2')!.getBoundingClientRect().top / window.innerHeight);
+  assert.ok(titleAt < 0.12, `the preview's title is ${(titleAt * 100).toFixed(0)}% down its pane`);
   await page.waitForTimeout(2000);
   await popup.screenshot({ path: join(SHOTS, 'speaker-view.png') });
   assert.deepEqual(sockets.filter((u) => /terminal|events/.test(u)), [], 'the speaker view opens no terminal or event stream');

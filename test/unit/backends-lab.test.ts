@@ -61,3 +61,25 @@ test('only processes carrying the lab mark count as the lab\'s', async (t) => {
   assert.equal(isComponentOf(bystander.pid, home), false);
   assert.equal(isComponentOf(marked.pid, home + '-other'), false);
 });
+
+test('status: a component not launched yet is starting, one stopped on purpose is stopped, one gone unasked failed', async () => {
+  const h = mkdtempSync(join(tmpdir(), 'hmlab-unit-status-'));
+  try {
+    const rec = (name: string, state: string, pid: number | null, detail: string | null) => ({ name, kind: 'router', state, pid, endpoint: null, management: null, product: null, startedAt: null, readyAt: null, detail });
+    const gonePid = 2 ** 22 + 12345; // above pid_max: no such process
+    writeFileSync(join(h, 'state.json'), JSON.stringify({
+      version: 1, home: h, topology: 'hybrid-mesh', ports: { base: 15800, brokerAmqp: 15800, brokerManagement: 15801, brokerDist: 35800, routers: {} },
+      router: 'embedded', qdrouterd: null, nodeName: 'x@localhost', trafficRate: 0, upAt: 1, components: [
+        rec('router-a', 'starting', null, null), // "up" has not launched it yet
+        rec('router-b', 'running', gonePid, 'stopping'), // "down" recorded the stop before signalling it
+        rec('router-c', 'running', gonePid, null), // nobody asked it to stop
+      ],
+    }));
+    const st = await openLab(h).status();
+    assert.deepEqual(st.components.map((c) => [c.name, c.state]), [['router-a', 'starting'], ['router-b', 'stopped'], ['router-c', 'failed']]);
+    assert.match(st.components[2].detail ?? '', /exited unexpectedly/);
+    assert.equal(st.upAt, 1);
+  } finally {
+    rmSync(h, { recursive: true, force: true });
+  }
+});

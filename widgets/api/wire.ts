@@ -53,6 +53,7 @@ export interface LabStatus {
   traffic: TrafficCounters;
   trafficRate?: number; // conductor operations per second
   wan?: WanStatus | null; // multi-region only
+  upAt?: number | null; // when this lab was brought up (epoch ms): a new value is a new lab, its counters start at zero
 }
 
 // ---- Service events: one JSON line per messaging operation -----------------

@@ -68,6 +68,12 @@ export class FlowModel {
   attachment = new Map<string, string>();
   private attachedAt = new Map<string, number>();
   /**
+   * Attachments guessed from configuration (a service not connected yet is
+   * drawn at the first router of its URL): its real connection elsewhere is
+   * where it starts, not a failover.
+   */
+  private guessed = new Set<string>();
+  /**
    * Services that only listen for notifications (telemetry): their one
    * connection is to the broker, so they are drawn there, never on a router,
    * whatever their RPC transport says.
@@ -115,7 +121,7 @@ export class FlowModel {
           if (ev.detail !== undefined) c.detail = ev.detail;
           if (ev.state === 'running' && !wasAlive) c.startedAt = ev.t;
           // A service that stops or restarts attaches afresh: that is no failover.
-          if (c.kind === 'service' && ev.state !== 'running') this.attachment.delete(c.name);
+          if (c.kind === 'service' && ev.state !== 'running') { this.attachment.delete(c.name); this.guessed.delete(c.name); }
           if (alive(c) !== wasAlive) this.invalidateRoutes();
         }
         return [];
@@ -157,6 +163,9 @@ export class FlowModel {
   private setStatus(st: LabStatus, t: number): void {
     const names = (cs: ComponentStatus[]) => cs.map((c) => `${c.name}:${c.kind}`).join(',');
     const changed = names(st.components) !== names(this.components) || st.topology !== this.status?.topology;
+    // A lab brought up afresh (same components or not) starts from zero: counters, failovers, attachments.
+    const fresh = !!this.status && (changed || (!!st.upAt && !!this.status.upAt && st.upAt !== this.status.upAt));
+    if (fresh) this.resetCounters();
     this.status = st;
     this.components = st.components.map((c) => ({ ...c }));
     // A different lab (topology or components) is not a failover: attachments start afresh.
@@ -173,7 +182,7 @@ export class FlowModel {
       // A stopped service is drawn at its configured router only once it is known to use RPC.
       if (!c.connectedTo && !this.rpcUsers.has(c.name)) continue;
       const to = this.componentForEndpoint(c.connectedTo ?? firstHost(c.transport?.rpc));
-      if (to) this.attach(c.name, to, t);
+      if (to) this.attach(c.name, to, t, !c.connectedTo);
     }
     if (changed) {
       this.topologyVersion++;
@@ -208,11 +217,16 @@ export class FlowModel {
     return this.componentForEndpoint(firstHost(c?.transport?.notify ?? this.status?.transports.notify)) ?? this.brokerName();
   }
 
-  /** Move a service's RPC attachment; a move between two components is a failover worth showing. */
-  private attach(service: string, to: string | null, t: number | null): void {
+  /**
+   * Move a service's RPC attachment; a move between two components is a
+   * failover worth showing, unless the first was only a guess.
+   */
+  private attach(service: string, to: string | null, t: number | null, guess = false): void {
     if (!to || this.notifyOnly.has(service)) return;
     const from = this.attachment.get(service) ?? null;
-    if (from === to) return;
+    if (from === to) { if (!guess) this.guessed.delete(service); return; }
+    // A guess never moves a service that is known to be connected elsewhere.
+    if (guess && from && !this.guessed.has(service)) return;
     const target = this.components.find((c) => c.name === to);
     // Late news (a status polled before the move, an event sent before it) must not move a service back.
     if (from && target && !alive(target)) return;
@@ -221,11 +235,33 @@ export class FlowModel {
     this.attachment.set(service, to);
     const svc = this.components.find((c) => c.name === service);
     if (svc) { const ep = this.components.find((c) => c.name === to)?.endpoint; if (ep) svc.connectedTo = ep; }
-    if (from && t !== null) {
+    const wasGuess = this.guessed.has(service);
+    if (guess) this.guessed.add(service); else this.guessed.delete(service);
+    if (from && t !== null && !guess && !wasGuess) {
       this.failovers.push({ service, from, to, t });
       if (this.failovers.length > 20) this.failovers.shift();
     }
     this.invalidateRoutes();
+  }
+
+  /** A new lab: what the previous one counted, failed and moved is not this one's. */
+  private resetCounters(): void {
+    this.perKind.clear();
+    this.perComponent.clear();
+    this.perRouter.clear();
+    this.perEdge.clear();
+    this.serverRates = null;
+    this.latencies.fill(0);
+    this.latencyCount = 0;
+    this.messages = 0;
+    this.failovers = [];
+    this.lastError = null;
+    this.attachment.clear();
+    this.attachedAt.clear();
+    this.guessed.clear();
+    this.idToServer.clear();
+    this.castClients.clear();
+    this.topicServers.clear();
   }
 
   componentForEndpoint(endpoint: string | null | undefined): string | null {

@@ -4,7 +4,7 @@
 import { select, type Selection } from 'd3';
 // Registers selection.transition()/interrupt(); a bare import keeps the bundler from dropping it.
 import 'd3-transition';
-import type { LabEvent } from '../api/wire.js';
+import type { LabEvent, RouterSnapshot } from '../api/wire.js';
 import type { LabStream, StreamState } from '../api/client.js';
 import { fmtCount, fmtMs, fmtRate, h, percentile, themeColors, type ThemeColors } from '../common/index.js';
 import { FlowModel, alive, edgeKey, type FlowKind, type FlowMessage, type Hop } from './model.js';
@@ -302,7 +302,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       const rate = model.perRouter.get(d.name)?.rate(now) ?? 0;
       gg.select('text.name').attr('x', p.x).attr('y', p.y + p.r + 24).text(d.name);
       gg.select('text.rate').attr('x', p.x).attr('y', p.y + p.r + 46)
-        .text(dead ? `${STATE_WORD[d.state]}${d.detail ? ` · ${shortDetail(d.detail)}` : ''}` : `${fmtRate(rate)}${snap ? ` · ${fmtCount(snap.snap.deliveries.in)} in` : ''}`);
+        .text(dead ? `${STATE_WORD[d.state]}${d.detail ? ` · ${shortDetail(d.detail)}` : ''}` : `${fmtRate(rate)}${snap ? ` · ${fmtCount(clientDeliveries(snap.snap))} in` : ''}`);
       const xm = gg.select<SVGGElement>('g.xmark');
       if (dead) deadMark(xm, p.x, p.y, p.r * 0.75); else xm.selectAll('*').remove();
     });
@@ -386,9 +386,10 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
       s.select('rect.fill').attr('x', q.x).attr('y', q.y).attr('height', q.h).attr('width', q.w * frac);
       // Text on the right half: messages arrive on the left and wait there.
       // Messages land at the left end of the pipe; the text starts after that landing spot.
-      s.select('text.qname').attr('x', q.x + 40).attr('y', q.y + q.h / 2 + 6)
+      const label = s.select<SVGTextElement>('text.qname').attr('x', q.x + 40).attr('y', q.y + q.h / 2 + 6)
         .classed('no-consumer', !!info && info.consumers === 0)
         .text(`${q.name.length > 24 ? `${q.name.slice(0, 22)}…` : q.name}${info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ', no consumer' : ''}` : ''}`);
+      fitText(label.node(), q.w - 48);
       s.select('title').remove();
       s.append('title').text(info ? `${q.name} (vhost ${info.vhost}): ${depth} messages, ${info.consumers} consumers, in ${fmtRate(info.publishRate)}, out ${fmtRate(info.deliverRate)}` : q.name);
     });
@@ -444,10 +445,15 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const s = Math.min(w / VIEW_W, hgt / VIEW_H);
     scale = { s, ox: (w - VIEW_W * s) / 2, oy: (hgt - VIEW_H * s) / 2, dpr, w, h: hgt };
   }
+  // Compact (a demo slide): the legend is one strip under the diagram, so
+  // notices in the side column never push it out of view.
+  function placeLegend(): void {
+    if (compact) body.append(legend); else side.insertBefore(legend, banner);
+  }
   function fitSize(): void {
     const now = root.getBoundingClientRect().width < COMPACT_BELOW;
     root.dataset.size = now ? 'compact' : 'wide';
-    if (now !== compact) { compact = now; drawHeader(); }
+    if (now !== compact) { compact = now; drawHeader(); placeLegend(); }
   }
   const ro = new ResizeObserver(() => { fitSize(); fitCanvas(); });
   ro.observe(stage);
@@ -558,4 +564,27 @@ function shortDetail(detail: string): string {
 function pushRing(a: number[], v: number): void {
   a.push(v);
   if (a.length > 1200) a.splice(0, a.length - 1200);
+}
+
+/**
+ * Messages the lab's clients sent into a router over their links. The
+ * router's own total also counts the mesh's control traffic and the lab's
+ * management queries, which rise with no client attached; inter-router
+ * links (no address of their own) carry other routers' messages.
+ */
+function clientDeliveries(snap: RouterSnapshot): number {
+  let n = 0;
+  for (const l of snap.links) if (l.dir === 'in' && l.address !== null) n += l.deliveries;
+  return n;
+}
+
+/** Shrink an SVG label's font until it fits its width (never below 11 units), instead of running out of its box. */
+function fitText(node: SVGTextElement | null, width: number): void {
+  if (!node) return;
+  node.style.fontSize = '';
+  let len = 0;
+  try { len = node.getComputedTextLength(); } catch { return; } // not rendered yet
+  if (len <= width) return;
+  const size = parseFloat(getComputedStyle(node).fontSize) || 15;
+  node.style.fontSize = `${Math.max(11, Math.floor(size * width / len * 10) / 10)}px`;
 }

@@ -7,6 +7,8 @@ import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import '@xterm/xterm/css/xterm.css';
+// The bundled monospace font: the same glyphs on every machine, offline too.
+import '@fontsource-variable/source-code-pro';
 import './terminal.css';
 import {
   MAX_FRAME_BYTES, TERMINAL_CLOSE, TERMINAL_NAME_HINT, TERMINAL_NAME_PATTERN,
@@ -43,6 +45,23 @@ export interface TerminalHandle {
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
+export const TERMINAL_FONT = '"Source Code Pro Variable"';
+/**
+ * Rows a little taller than the font's own box: xterm clips each row to its
+ * cell, and at a fractional scale (the deck at 1440x900) a cell exactly one
+ * font box high cut the underscores and descenders of every other row.
+ */
+export const TERMINAL_LINE_HEIGHT = 1.1;
+
+/**
+ * Wait (briefly) for the terminal's web font: xterm measures its cell once,
+ * and a cell measured on a fallback font clips the real one's glyphs.
+ */
+function fontReady(size: number): Promise<unknown> {
+  const load = document.fonts?.load(`${size}px ${TERMINAL_FONT}`) ?? Promise.resolve();
+  return Promise.race([load.catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+}
+
 export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): TerminalHandle {
   if (!TERMINAL_NAME_PATTERN.test(opts.name)) {
     throw new Error(`terminal name "${opts.name}" is not valid: ${TERMINAL_NAME_HINT}`);
@@ -61,9 +80,11 @@ export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): Term
 
   const styles = getComputedStyle(document.documentElement);
   const cssVar = (n: string, d: string) => styles.getPropertyValue(n).trim() || d;
+  const fontSize = opts.fontSize ?? 16;
   const term = new Terminal({
-    fontFamily: cssVar('--hm-mono', 'monospace'),
-    fontSize: opts.fontSize ?? 16,
+    fontFamily: `${TERMINAL_FONT}, ${cssVar('--hm-mono', 'monospace')}`,
+    fontSize,
+    lineHeight: TERMINAL_LINE_HEIGHT,
     cursorBlink: !opts.readOnly,
     disableStdin: !!opts.readOnly,
     scrollback: 1000,
@@ -76,7 +97,7 @@ export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): Term
     event.preventDefault();
     window.open(uri, '_blank', 'noopener');
   }));
-  term.open(screen);
+  let mounted = false;
 
   // Copy and paste as in desktop terminals: Ctrl+Shift+C copies the
   // selection (Ctrl+C stays interrupt); Ctrl+Shift+V and the context menu
@@ -127,7 +148,7 @@ export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): Term
   };
 
   const refit = () => {
-    if (disposed || opts.readOnly || !screen.clientWidth || !screen.clientHeight) return;
+    if (disposed || !mounted || opts.readOnly || !screen.clientWidth || !screen.clientHeight) return;
     try { fit.fit(); } catch { /* not laid out yet */ }
     sendSize();
   };
@@ -219,7 +240,13 @@ export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): Term
   ro.observe(screen);
   // Keep the connection alive through proxies that drop idle sockets.
   const keepAlive = window.setInterval(() => sendMsg({ type: 'ping' }), 25_000);
-  connect();
+  // Open (and size the session) only once the font is there, so the cell fits its glyphs.
+  void fontReady(fontSize).then(() => {
+    if (disposed) return;
+    term.open(screen);
+    mounted = true;
+    connect();
+  });
 
   return {
     run(command: string) {
