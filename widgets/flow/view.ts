@@ -365,8 +365,9 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     const dead = !alive(comp);
     gg.attr('data-state', comp.state).classed('dead', dead).classed('starting', comp.state === 'starting');
     gg.select('rect.body').attr('x', b.x).attr('y', b.y).attr('width', b.w).attr('height', b.h);
-    gg.select('text.title').attr('x', b.x + 14).attr('y', b.y + 26)
+    const title = gg.select<SVGTextElement>('text.title').attr('x', b.x + 14).attr('y', b.y + 26)
       .text(`${comp.name} · ${comp.product ?? 'RabbitMQ'}${dead ? ` · ${STATE_WORD[comp.state]}` : ' · notifications wait in queues'}`);
+    fitText(title.node(), b.w - 28);
     gg.select('circle.exchange').attr('cx', b.exchange.x).attr('cy', b.exchange.y).attr('r', 26);
     gg.select('text.exchange-label').attr('x', b.exchange.x).attr('y', b.exchange.y + 46).text('exchange');
     const qinfo = new Map(model.visibleQueues(MAX_QUEUES).map((q) => [q.name, q]));
@@ -578,13 +579,24 @@ function clientDeliveries(snap: RouterSnapshot): number {
   return n;
 }
 
-/** Shrink an SVG label's font until it fits its width (never below 11 units), instead of running out of its box. */
+/** Shrink an SVG label's font until it fits its width (never below 11 px on screen), then cut it with an ellipsis, instead of running out of its box. */
 function fitText(node: SVGTextElement | null, width: number): void {
   if (!node) return;
   node.style.fontSize = '';
+  const full = node.textContent ?? ''; // just set by the caller
   let len = 0;
   try { len = node.getComputedTextLength(); } catch { return; } // not rendered yet
   if (len <= width) return;
+  // The diagram itself scales down on small screens: the floor is 11 px as
+  // the room reads it, so in user units it grows as the scale shrinks.
+  const scale = node.getScreenCTM()?.a || 1;
+  const floor = Math.ceil(110 / Math.min(1, scale)) / 10;
   const size = parseFloat(getComputedStyle(node).fontSize) || 15;
-  node.style.fontSize = `${Math.max(11, Math.floor(size * width / len * 10) / 10)}px`;
+  node.style.fontSize = `${Math.max(floor, Math.floor(size * width / len * 10) / 10)}px`;
+  // Still too long at the floor: cut the end and say so with an ellipsis.
+  let text = full;
+  while (text.length > 1 && node.getComputedTextLength() > width) {
+    text = text.slice(0, -1);
+    node.textContent = `${text.trimEnd()}…`;
+  }
 }
