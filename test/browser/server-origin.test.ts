@@ -85,7 +85,8 @@ test('a page on another port of 127.0.0.1 cannot trigger the lab\'s POSTs with t
     ]).catch((e) => String(e))));
   </script>`;
   const statuses: { url: string; status: number }[] = [];
-  page.on('response', (r) => { if (r.url().startsWith(a!.url + '/api/')) statuses.push({ url: r.url(), status: r.status() }); });
+  // Only the attacker's POSTs: the lab's own landing page may still be polling /api/status.
+  page.on('response', (r) => { if (r.request().method() === 'POST' && r.url().startsWith(a!.url + '/api/')) statuses.push({ url: r.url(), status: r.status() }); });
   const progress: string[] = [];
   const unsubscribe = rtA!.bus.subscribe((e) => { if (e.type === 'progress') progress.push(`${e.component}: ${e.message}`); });
   await page.goto(attackerUrl);
