@@ -73,6 +73,14 @@ describe('workshop dashboard in Chromium', { skip }, () => {
 
     const bar = row('01').locator('.ws-bar[data-lab="01-one-broker"]');
     assert.equal(await bar.getAttribute('data-passed'), '0');
+    // The seat's lab was up before Ada began lab 1, which starts down: the
+    // workbook has her bring it down and up herself before its first check passes.
+    assert.equal((await api(base, cookieA, '/api/labs/01-one-broker')).status, 200); // opening the lab begins it
+    const early = await api(base, cookieA, '/api/labs/01-one-broker/checks/broker-running', { method: 'POST', body: {} });
+    assert.equal(early.json.pass, false, 'a lab that ran before the attendee began lab 1 is not her work');
+    assert.equal((await api(base, cookieA, '/api/lab/down', { method: 'POST', body: { wait: true } })).status, 200);
+    const up = await api(base, cookieA, '/api/lab/up', { method: 'POST', body: { topology: 'broker-only', wait: true } });
+    assert.equal(up.status, 200, JSON.stringify(up.json));
     const pass = await api(base, cookieA, '/api/labs/01-one-broker/checks/broker-running', { method: 'POST', body: {} });
     assert.equal(pass.json.pass, true, pass.json.hint);
     await waitFor('seat 01\'s progress bar moves', async () => (await bar.getAttribute('data-passed')) === '1', 20_000, 300);
