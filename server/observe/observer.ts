@@ -21,8 +21,9 @@ export interface LabObserverOptions {
   /**
    * How long a process that is gone while the lab still lists it as running
    * may take to be recorded as stopped before it counts as a crash
-   * (default 3000 ms): "hmlab down" and "hmlab stop" record the stop only
-   * after the process has exited, the broker's a second or more later.
+   * (default 1000 ms): "hmlab down" and "hmlab stop" mark a component as
+   * stopping before they signal it, so this only covers a record written a
+   * moment late; a real crash still shows within two seconds.
    */
   exitGraceMs?: number;
 }
@@ -102,7 +103,7 @@ export class LabObserver {
    * as a stop, never as a failure.
    */
   private explainExits(s: LabStatus, now: number): LabStatus {
-    const grace = this.opts.exitGraceMs ?? 3000;
+    const grace = this.opts.exitGraceMs ?? 1000;
     let masked = false;
     const components = s.components.map((c) => {
       if (!unexplainedExit(c)) { this.exitSeen.delete(c.name); return c; }

@@ -97,8 +97,17 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       s.on('sendable', pump);
       const timer = setInterval(pump, 20);
       t.after(() => clearInterval(timer));
-      await sleep(2500);
-      const sentThen = transferred();
+      // The link buffers between producer and consumer fill first (slower on a
+      // loaded machine): wait until a second passes with nothing sent, then
+      // nothing more may go for another second.
+      await sleep(1500);
+      let sentThen = transferred();
+      for (const end = Date.now() + 15_000; Date.now() < end;) {
+        await sleep(1000);
+        const now = transferred();
+        if (now === sentThen) break;
+        sentThen = now;
+      }
       await sleep(1000);
       const sent = transferred();
       clearInterval(timer);
