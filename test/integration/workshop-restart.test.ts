@@ -59,6 +59,12 @@ describe('workshop server restarts', { skip: isolationSkip }, () => {
     await waitSeatLab(base, seat.cookie);
     // Progress the attendee made: a step and a passed check.
     assert.equal((await api(base, seat.cookie, '/api/labs/01-one-broker/progress', { method: 'POST', body: { step: 2 } })).status, 200);
+    // Lab 1 starts down: the lab the seat came with is not the attendee's work,
+    // so having opened the lab, they bring it down and up.
+    assert.equal((await api(base, seat.cookie, '/api/labs/01-one-broker')).status, 200);
+    assert.equal((await api(base, seat.cookie, '/api/lab/down', { method: 'POST', body: { wait: true } })).status, 200);
+    const up = await api(base, seat.cookie, '/api/lab/up', { method: 'POST', body: { topology: 'broker-only', wait: true } });
+    assert.equal(up.status, 200, JSON.stringify(up.json));
     const check = await api(base, seat.cookie, '/api/labs/01-one-broker/checks/broker-running', { method: 'POST', body: {} });
     assert.equal(check.json.pass, true, check.json.hint);
 
