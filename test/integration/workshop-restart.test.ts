@@ -74,7 +74,8 @@ describe('workshop server restarts', { skip: isolationSkip }, () => {
     first.child.kill('SIGKILL');
     await exited(first.child);
     await waitFor('every seat process ended', () => userPids(user.uid).length === 0, 30_000, 200);
-    assert.ok(!(await listNamespaces()).includes(`${prefix}01`), 'the seat\'s namespace is gone');
+    // The reaper removes the namespace right after the last process ends.
+    await waitFor('the seat\'s namespace is gone', async () => !(await listNamespaces()).includes(`${prefix}01`), 10_000, 200);
     console.log(`workshop server killed: ${before.length} seat processes ended by the reaper, namespace removed`);
 
     const second = serve(args);
