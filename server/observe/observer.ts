@@ -2,7 +2,7 @@
 // few times a second) and keeps the right pollers running for what is up:
 // one management poller per router, one API poller for the broker, one tail
 // over the services' event files. Everything it sees goes onto the bus.
-import type { ComponentStatus, LabEvent, LabStatus } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import { UNEXPECTED_EXIT } from '../backends/index.js';
 import { EventBus } from './bus.js';
@@ -40,7 +40,9 @@ function structure(s: LabStatus): string {
 
 export class LabObserver {
   private statusTimer: NodeJS.Timeout | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
   private polling = false;
+  private pollAgain = false;
   private lastStructure = '';
   private lastJson = '';
   private lastStatusEmit = 0;
@@ -69,6 +71,8 @@ export class LabObserver {
     this.started = false;
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.statusTimer = null;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.graceTimer = null;
     this.services.stop();
     this.broker?.stop();
     this.broker = null;
@@ -83,7 +87,8 @@ export class LabObserver {
 
   /** Poll now, e.g. right after an operation changed something. */
   async pollStatus(): Promise<void> {
-    if (this.polling) return; // a slow status() must not pile up calls
+    // a slow status() must not pile up calls; one asked for meanwhile runs right after it
+    if (this.polling) { this.pollAgain = true; return; }
     this.polling = true;
     try {
       this.observeStatus(await this.lab.status());
@@ -95,6 +100,7 @@ export class LabObserver {
     } finally {
       this.polling = false;
     }
+    if (this.pollAgain && this.started) { this.pollAgain = false; void this.pollStatus(); }
   }
 
   /**
@@ -112,9 +118,16 @@ export class LabObserver {
       this.exitSeen.set(c.name, since);
       if (now - since >= grace || !before || unexplainedExit(before) || before.state === 'failed' || before.state === 'stopped') return c;
       masked = true;
+      this.pollWhenGraceEnds(since + grace - now);
       return before;
     });
     return masked ? { ...s, components } : s;
+  }
+
+  /** Look again as soon as a masked exit's grace is over, so a crash shows then, not a tick later. */
+  private pollWhenGraceEnds(ms: number): void {
+    if (this.graceTimer || !this.started) return;
+    this.graceTimer = setTimeout(() => { this.graceTimer = null; void this.pollStatus(); }, Math.max(0, ms) + 10);
   }
 
   private observeStatus(raw: LabStatus): LabStatus {
@@ -165,7 +178,9 @@ export class LabObserver {
     }
     for (const [name, w] of wanted) {
       if (this.routers.has(name)) continue;
-      const p = new RouterPoller({ name, ...w }, this.opts.connect, (snapshot) => this.bus.publish({ type: 'router', t: Date.now(), snapshot }), this.opts.routerIntervalMs ?? 333);
+      const emit = (snapshot: RouterSnapshot) => this.bus.publish({ type: 'router', t: Date.now(), snapshot });
+      // a router that stops answering has most likely exited: look at the lab now, not at the next tick
+      const p = new RouterPoller({ name, ...w }, this.opts.connect, emit, this.opts.routerIntervalMs ?? 333, () => { void this.pollStatus(); });
       this.routers.set(name, p);
       p.start();
     }

@@ -147,7 +147,14 @@ export class RouterPoller {
   polls = 0;
   lastError: string | null = null;
 
-  constructor(readonly target: RouterTarget, private readonly connect: ManagementConnect, private readonly emit: (s: RouterSnapshot) => void, private readonly intervalMs = 333) {}
+  /** `onLost` hears that the router stopped answering: a crash is usually seen here first. */
+  constructor(
+    readonly target: RouterTarget,
+    private readonly connect: ManagementConnect,
+    private readonly emit: (s: RouterSnapshot) => void,
+    private readonly intervalMs = 333,
+    private readonly onLost: () => void = () => {},
+  ) {}
 
   start(): void { this.schedule(0); }
 
@@ -181,6 +188,7 @@ export class RouterPoller {
       this.schedule(Math.max(0, this.intervalMs - (Date.now() - began)));
     } catch (err) {
       this.lastError = (err as Error)?.message ?? String(err);
+      if (this.polls > 0 && this.backoffMs === 0) this.onLost();
       const old = this.client;
       this.client = null;
       this.prev = null;
