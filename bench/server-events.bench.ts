@@ -10,7 +10,7 @@ import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import type { LabEvent, LabStatus } from '../widgets/api/wire.js';
+import type { LabEvent, LabStatus } from '../common/wire.js';
 import { summarize } from '../server/observe/sampler.js';
 import { freePort, findFreePortBlock } from '../server/backends/index.js';
 

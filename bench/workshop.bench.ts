@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { cpus } from 'node:os';
-import type { Topology } from '../widgets/api/wire.js';
+import type { Topology } from '../common/wire.js';
 import { isolationAvailable } from '../server/isolation/index.js';
 import { api, joinSeat, startTestWorkshop, terminal, waitSeatLab, type TestWorkshop } from '../test/helpers/workshop.js';
 

@@ -2,7 +2,7 @@
 // right now: the lab's topology, which router product carries RPC, the state
 // of every component.
 import { ApiRequestError, LabClient } from '../widgets/api/client.js';
-import type { LabStatus, RecordingInfo } from '../widgets/api/wire.js';
+import type { LabStatus, RecordingInfo } from '../common/wire.js';
 import { h } from '../widgets/common/index.js';
 import './landing.css';
 

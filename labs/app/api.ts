@@ -1,8 +1,8 @@
 // The workbook's view of the labs API (server/labs/plugin.ts). Every call
 // goes to the lab server the page came from; the cookie carries the token.
 
-export type { LabStartState, LabSummary, StepAction, CheckRecord, LabProgress, LabDetail, CheckResult, MeasureChart, DiffLine, EditResult, ResetState } from '../../widgets/api/wire.js';
-import type { LabStartState, LabSummary, LabProgress, LabDetail, CheckResult, EditResult, ResetState } from '../../widgets/api/wire.js';
+export type { LabStartState, LabSummary, StepAction, CheckRecord, LabProgress, LabDetail, CheckResult, MeasureChart, DiffLine, EditResult, ResetState } from '../../common/wire.js';
+import type { LabStartState, LabSummary, LabProgress, LabDetail, CheckResult, EditResult, ResetState } from '../../common/wire.js';
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) { super(message); }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { delimiter, join } from 'node:path';
 import { connect as tcpConnect } from 'node:net';
 import rhea from 'rhea';
-import type { ComponentKind } from '../../widgets/api/wire.js';
+import type { ComponentKind } from '../../common/wire.js';
 import type { LabPaths, PortPlan } from './types.js';
 import { LabError } from './errors.js';
 import { HMLAB_BIN, OPENSTACK_DIR } from './paths.js';

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
 import { z } from 'zod';
-import { TOPOLOGIES, type ComponentStatus, type LabStatus, type Topology, type TrafficCounters, type WanStatus } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type ComponentStatus, type LabStatus, type Topology, type TrafficCounters, type WanStatus } from '../../common/wire.js';
 import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
 import { LabError } from './errors.js';
 import { HMLAB_BIN, defaultHome, labPaths } from './paths.js';

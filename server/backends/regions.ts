@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceEvent } from '../../widgets/api/wire.js';
+import type { ServiceEvent } from '../../common/wire.js';
 import { bridgeHalves, type Forward, type RelayConfig } from '../isolation/index.js';
 import type { LabPaths, PortPlan } from './types.js';
 import { LabError } from './errors.js';

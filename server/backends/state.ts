@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type Topology } from '../../common/wire.js';
 import { LabError } from './errors.js';
 
 const componentRecord = z.object({

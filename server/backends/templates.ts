@@ -1,7 +1,7 @@
 // The configuration files `hmlab up` writes into etc/: openstack.conf for the
 // services, one qdrouterd.conf per router, rabbitmq.conf for the broker.
 // Written once per `up`; the labs teach editing them afterwards.
-import type { Topology } from '../../widgets/api/wire.js';
+import type { Topology } from '../../common/wire.js';
 import type { PortPlan } from './types.js';
 
 export const SERVICES = ['compute-1', 'compute-2', 'conductor', 'telemetry'] as const;

@@ -1,6 +1,6 @@
 // The public contract of a lab environment, used by the CLI, the lab server,
 // the observers and the lab checks alike. Implementation: ./environment.ts.
-import type { ComponentStatus, LabStatus, Topology, WanStatus } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabStatus, Topology, WanStatus } from '../../common/wire.js';
 
 export interface Progress {
   component: string;

@@ -3,7 +3,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { TOPOLOGIES, type ComponentStatus, type LabStatus } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type ComponentStatus, type LabStatus } from '../../common/wire.js';
 import { DEFAULT_BASE_PORT, LabError, openLab, PORT_BLOCK, tailLog, type LabEnvironment, type Progress } from '../backends/index.js';
 import { componentAt } from '../labs/index.js';
 import { endpointKey } from '../observe/index.js';

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type Topology } from '../../common/wire.js';
 import { openLab, defaultHome } from '../backends/index.js';
 import { ManagementClient } from '../router/index.js';
 import { startLabServer, type ServerPlugin } from '../http/index.js';

@@ -2,7 +2,7 @@
 // change the WAN link between the regions of a multi-region lab. The relay in
 // region 2 applies the change within 100 ms.
 import type { Command } from 'commander';
-import type { WanStatus } from '../../widgets/api/wire.js';
+import type { WanStatus } from '../../common/wire.js';
 import { LabError, firstCrossRegionSuccess, openLab, type WanChange } from '../backends/index.js';
 import { formatRate, parseDuration, parseRate } from '../isolation/index.js';
 import { CliError } from './errors.js';

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type Topology } from '../../common/wire.js';
 import { isolationAvailable, listNamespaces, listUsers, cgroupOf, removeCgroup, removeNamespace, removeUser } from '../isolation/index.js';
 import { LocalSeats, Reaper, WorkshopStore, cardKey, seatLabel, startWorkshopServer } from '../workshop/index.js';
 import { CliError } from './errors.js';

@@ -2,7 +2,7 @@
 // to fix it, and the field when a request body was at fault.
 import type { Response } from 'express';
 import type { z } from 'zod';
-import type { ApiError } from '../../widgets/api/wire.js';
+import type { ApiError } from '../../common/wire.js';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly field?: string) {

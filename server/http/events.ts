@@ -5,7 +5,7 @@
 // off only when hopelessly behind, so it can never hold the server's memory.
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
-import type { LabEvent } from '../../widgets/api/wire.js';
+import type { LabEvent } from '../../common/wire.js';
 import type { ServerContext, ServerPlugin } from './context.js';
 import type { LabRuntime } from './lab-api.js';
 

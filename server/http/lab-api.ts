@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type ComponentStatus, type LabEvent, type LabStatus, type Topology } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type ComponentStatus, type LabEvent, type LabStatus, type Topology } from '../../common/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import { LabError, type LabErrorCode } from '../backends/errors.js';
 import { EventBus, LabObserver, Recorder, RecordingExists, listRecordings, RECORDING_NAME, type ManagementConnect, type RecorderOptions } from '../observe/index.js';

@@ -4,7 +4,7 @@
 import matter from 'gray-matter';
 import MarkdownIt, { type Token } from 'markdown-it';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type Topology } from '../../common/wire.js';
 
 type Md = ReturnType<typeof MarkdownIt>;
 

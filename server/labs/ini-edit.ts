@@ -31,7 +31,7 @@ export function applySettings(text: string, settings: readonly Pick<IniSetting, 
   return lines.join('\n') + (trailingNewline || !text ? '\n' : '');
 }
 
-import type { DiffLine } from '../../widgets/api/wire.js';
+import type { DiffLine } from '../../common/wire.js';
 export type { DiffLine };
 
 /** Line diff (jsdiff), with `context` unchanged lines around each change. */

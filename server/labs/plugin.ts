@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Topology } from '../../widgets/api/wire.js';
+import type { Topology } from '../../common/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import { DEFAULT_BASE_PORT, openLab } from '../backends/index.js';
 import type { ServerContext, ServerPlugin } from '../http/context.js';
@@ -19,7 +19,7 @@ import type { LabAction, LabFile } from './format.js';
 import { applySettings, lineDiff } from './ini-edit.js';
 import { ProgressStore } from './progress.js';
 import { startState, topologyMismatch, upBeforeBegun } from './start-state.js';
-import type { ResetState } from '../../widgets/api/wire.js';
+import type { ResetState } from '../../common/wire.js';
 
 /** What reset needs from the lab server's runtime, when one is there (progress events, one operation at a time). */
 export interface LabOperations {

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-import type { CheckRecord, LabProgress } from '../../widgets/api/wire.js';
+import type { CheckRecord, LabProgress } from '../../common/wire.js';
 export type { CheckRecord, LabProgress };
 
 /** A row of action_done that is not an action: when the learner began the lab. */

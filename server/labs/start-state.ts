@@ -2,7 +2,7 @@
 // workbook says so when a lab is opened on another lab's state, and no check
 // passes on a topology the lab does not run on.
 import { readFile } from 'node:fs/promises';
-import type { LabStartState, LabStatus } from '../../widgets/api/wire.js';
+import type { LabStartState, LabStatus } from '../../common/wire.js';
 import { DEFAULT_TRAFFIC_RATE, parseOpenstackConf, redactUrl, renderOpenstackConf, type OpenstackConf } from '../backends/index.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import type { LabFile } from './format.js';

@@ -1,7 +1,7 @@
 // Broker observer: RabbitMQ's management HTTP API once a second (queues with
 // depth, publish/deliver rates and consumers; connections). The broker being
 // down is a normal state of the lab, not an error: we simply try again.
-import type { BrokerSnapshot } from '../../widgets/api/wire.js';
+import type { BrokerSnapshot } from '../../common/wire.js';
 
 type Json = Record<string, unknown>;
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);

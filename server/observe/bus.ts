@@ -2,7 +2,7 @@
 // stream, the recorder and the CLI subscribe. It also keeps the latest state
 // (status, one snapshot per router, the broker's) so a client that joins late
 // can draw the whole picture at once instead of waiting for the next poll.
-import type { BrokerSnapshot, LabEvent, LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
+import type { BrokerSnapshot, LabEvent, LabStatus, RouterSnapshot } from '../../common/wire.js';
 
 export type LabEventListener = (e: LabEvent) => void;
 

@@ -2,7 +2,7 @@
 // few times a second) and keeps the right pollers running for what is up:
 // one management poller per router, one API poller for the broker, one tail
 // over the services' event files. Everything it sees goes onto the bus.
-import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot } from '../../common/wire.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import { UNEXPECTED_EXIT } from '../backends/index.js';
 import { EventBus } from './bus.js';

@@ -7,7 +7,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, st
 import { cpus, totalmem, type as osType, release, arch, hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type LabEvent, type LabStatus, type RecordingHeader, type RecordingInfo, type Topology } from '../../widgets/api/wire.js';
+import { TOPOLOGIES, type LabEvent, type LabStatus, type RecordingHeader, type RecordingInfo, type Topology } from '../../common/wire.js';
 import type { EventBus } from './bus.js';
 
 /** The distribution's name ("Debian GNU/Linux 12 (bookworm)"), else the kernel's. */

@@ -3,7 +3,7 @@
 // router (both answer with qdrouterd's entity types and attribute names).
 // Counters become rates from the difference between two polls. A router that
 // dies is retried with a backoff; nothing here may throw past its own loop.
-import type { RouterSnapshot } from '../../widgets/api/wire.js';
+import type { RouterSnapshot } from '../../common/wire.js';
 
 export type Row = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
 // request and its reply animate as a pair), never drop the rare events that
 // tell a story (failures, connections, service start/stop), and let each kept
 // event say how many it stands for.
-import type { ServiceEvent } from '../../widgets/api/wire.js';
+import type { ServiceEvent } from '../../common/wire.js';
 
 export interface SamplerOptions {
   maxPerSecond?: number; // default 200

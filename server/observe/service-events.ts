@@ -3,7 +3,7 @@
 // events (sampled when busy), `rates` once a second, and `failover` when a
 // service's RPC connection comes back on a different router.
 import { z } from 'zod';
-import type { ComponentStatus, LabEvent, ServiceEvent } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabEvent, ServiceEvent } from '../../common/wire.js';
 import { DirectoryTail } from './tail.js';
 import { MessageSampler, RateCounter } from './sampler.js';
 

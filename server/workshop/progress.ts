@@ -3,7 +3,7 @@
 // the seat server stays the only writer of its progress database, and the
 // same reads work unchanged for a seat in a Kubernetes pod, where there is
 // no shared file system.
-import type { LabProgress, LabStatus, LabSummary, StuckRow, WorkshopSeatView } from '../../widgets/api/wire.js';
+import type { LabProgress, LabStatus, LabSummary, StuckRow, WorkshopSeatView } from '../../common/wire.js';
 import { seatRequest, type SeatAddress } from './seats.js';
 
 export interface SeatReading {

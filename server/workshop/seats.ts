@@ -9,7 +9,7 @@ import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readF
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Topology } from '../../widgets/api/wire.js';
+import type { Topology } from '../../common/wire.js';
 import { PACKAGE_ROOT } from '../backends/index.js';
 import {
   createCgroup, createNamespace, createUser, cgroupOf, cgroupPids, cgroupUsage, isolationAvailable, listNamespaces, lookupUser,

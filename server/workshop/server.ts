@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import httpProxy from 'http-proxy-3';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
-import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../widgets/api/wire.js';
+import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../common/wire.js';
 import { PACKAGE_ROOT } from '../backends/index.js';
 import { HttpError, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal } from '../http/index.js';
 import { sameSecret } from '../http/auth.js';

@@ -3,7 +3,7 @@
 // where a service is attached after a failover.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LabEvent, LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
+import type { LabEvent, LabStatus, RouterSnapshot } from '../../common/wire.js';
 import { FlowModel, type FlowMessage } from '../../widgets/flow/model.js';
 import { syntheticEvents } from '../../widgets/flow/synthetic.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { startLabServer, type LabServer, type ServerPlugin } from '../../server/http/index.js';
-import type { LabEvent } from '../../widgets/api/wire.js';
+import type { LabEvent } from '../../common/wire.js';
 import { syntheticEvents, syntheticRecording } from '../../widgets/flow/synthetic.js';
 import { browserSkipReason, ensureWebBuild, launchBrowser, openPage, screenshot, WEB_ROOT } from '../helpers/browser.js';
 

@@ -2,7 +2,7 @@
 // benchmark (longer): kill a random router of a running mesh every few
 // seconds and start it again, then judge the conductor's calls from the
 // services' own event files.
-import type { ServiceEvent } from '../../widgets/api/wire.js';
+import type { ServiceEvent } from '../../common/wire.js';
 import { percentile } from '../../server/observe/index.js';
 import { readEvents } from './lab-env.js';
 

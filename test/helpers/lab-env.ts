@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LabStatus, ServiceEvent } from '../../widgets/api/wire.js';
+import type { LabStatus, ServiceEvent } from '../../common/wire.js';
 import { findFreePortBlock, openLab, processesOfHome, type LabEnvironment } from '../../server/backends/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openLab, findFreePortBlock, embeddedRouterAvailable, findOnPath, type LabEnvironment } from '../../server/backends/index.js';
 import { startLabServer, type LabServer } from '../../server/http/index.js';
 import { labsPlugin } from '../../server/labs/index.js';
-import type { LabStartState } from '../../widgets/api/wire.js';
+import type { LabStartState } from '../../common/wire.js';
 
 const TOKEN = 'labs-test-token-0123456789abcdef0123456789abcdef';
 

@@ -7,7 +7,7 @@ import { join as joinPath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import type { Topology } from '../../widgets/api/wire.js';
+import type { Topology } from '../../common/wire.js';
 import { LocalSeats, startWorkshopServer, type WorkshopServer } from '../../server/workshop/index.js';
 import { listNamespaces, listUsers, isolationAvailable } from '../../server/isolation/index.js';
 import { waitFor } from './lab-env.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LabStatus } from '../../widgets/api/wire.js';
+import type { LabStatus } from '../../common/wire.js';
 import { findFreePortBlock, processesOfHome } from '../../server/backends/index.js';
 import { component, hmlab, moreCalls, readEvents, tempLab, waitFor, type TempLab } from '../helpers/lab-env.js';
 

@@ -8,7 +8,7 @@
 // Afterwards no namespace and no process of the lab is left.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LabStatus } from '../../widgets/api/wire.js';
+import type { LabStatus } from '../../common/wire.js';
 import { isolationAvailable, listNamespaces, namespacePids } from '../../server/isolation/index.js';
 import { alive, processesOfHome } from '../../server/backends/index.js';
 import { component, readEvents, tempLab, waitFor } from '../helpers/lab-env.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import WebSocket from 'ws';
-import type { LabEvent, LabStatus } from '../../widgets/api/wire.js';
+import type { LabEvent, LabStatus } from '../../common/wire.js';
 import { openLab } from '../../server/backends/index.js';
 import { ManagementClient } from '../../server/router/index.js';
 import { startLabServer, tokenCookieName, type LabServer } from '../../server/http/index.js';

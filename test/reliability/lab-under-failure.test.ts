@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
-import type { ComponentStatus, LabEvent, LabStatus } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus } from '../../common/wire.js';
 import { findFreePortBlock, freePort, processesOfHome, signalGroup } from '../../server/backends/index.js';
 import { applySettings, loadLabs } from '../../server/labs/index.js';
 import { browserSkipReason, ensureWebBuild, launchBrowser, openPage, ROOT, screenshot } from '../helpers/browser.js';

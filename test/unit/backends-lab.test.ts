@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMPONENT_MARK, isComponentOf, LabError, openLab, processesOfHome } from '../../server/backends/index.js';
-import type { Topology } from '../../widgets/api/wire.js';
+import type { Topology } from '../../common/wire.js';
 
 const home = mkdtempSync(join(tmpdir(), 'hmlab-unit-lab-'));
 after(() => rmSync(home, { recursive: true, force: true }));

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatComponent, formatStatus, STATUS_COLUMNS } from '../../server/cli/lab.js';
-import type { ComponentStatus, LabStatus } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabStatus } from '../../common/wire.js';
 
 const BASE = 15800;
 const ep = (port: number) => `amqp://127.0.0.1:${port}`;

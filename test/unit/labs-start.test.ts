@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { labPaths, planPorts, renderOpenstackConf, routersOf, SERVICES } from '../../server/backends/index.js';
 import type { LabEnvironmentApi } from '../../server/backends/types.js';
 import { loadLabs, startState, topologyMismatch, upBeforeBegun, type LabFile } from '../../server/labs/index.js';
-import type { ComponentStatus, LabStatus, Topology } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabStatus, Topology } from '../../common/wire.js';
 import { ROOT } from '../helpers/lab-env.js';
 
 const home = mkdtempSync(join(tmpdir(), 'hmlab-unit-start-'));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ComponentStatus, LabEvent, LabStatus } from '../../widgets/api/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus } from '../../common/wire.js';
 import { EventBus, LabObserver } from '../../server/observe/index.js';
 import { UNEXPECTED_EXIT, type LabEnvironmentApi } from '../../server/backends/index.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LabStatus, RouterSnapshot } from '../../widgets/api/wire.js';
+import type { LabStatus, RouterSnapshot } from '../../common/wire.js';
 import { EventBus, Recorder, RecordingExists, readRecording, listRecordings } from '../../server/observe/index.js';
 
 const status: LabStatus = {

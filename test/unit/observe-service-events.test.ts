@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LabEvent, ServiceEvent } from '../../widgets/api/wire.js';
+import type { LabEvent, ServiceEvent } from '../../common/wire.js';
 import { ServiceEventObserver, parseServiceEvent, endpointKey, MessageSampler } from '../../server/observe/index.js';
 
 const line = (e: Partial<ServiceEvent>) => JSON.stringify({ t: Date.now(), service: 'conductor', kind: 'rpc.call', ...e }) + '\n';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkshopStore, cardKey } from '../../server/workshop/index.js';
 import { whereStuck, type SeatReading } from '../../server/workshop/progress.js';
-import type { LabSummary } from '../../widgets/api/wire.js';
+import type { LabSummary } from '../../common/wire.js';
 
 describe('workshop store', () => {
   it('gives each attendee their own seat until none is left, and keeps its secrets across a restart', () => {

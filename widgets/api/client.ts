@@ -2,7 +2,7 @@
 // event streams with one interface: EventStream (live, WebSocket /api/events)
 // and ReplayStream (a recording played at real speed), so every widget works
 // the same with backends or with none.
-import type { ApiError, ComponentStatus, LabEvent, LabStatus, Topology, WanStatus } from './wire.js';
+import type { ApiError, ComponentStatus, LabEvent, LabStatus, Topology, WanStatus } from '../../common/wire.js';
 import { parseLabEvent, recordingHeaderSchema, describeIssue, type RecordingHeader } from './schema.js';
 
 // ---- HTTP API ---------------------------------------------------------------

@@ -2,4 +2,4 @@
 // streams, the schemas that guard them, and the wire types.
 export * from './client.js';
 export { parseLabEvent, labEventSchema, labStatusSchema, recordingHeaderSchema, type RecordingHeader } from './schema.js';
-export type * from './wire.js';
+export type * from '../../common/wire.js';

@@ -3,7 +3,7 @@
 // a malformed event is reported by field and dropped, never drawn half-way.
 // Objects are loose: a newer server may add fields, an older widget ignores them.
 import { z } from 'zod';
-import type { LabEvent, LabStatus } from './wire.js';
+import type { LabEvent, LabStatus } from '../../common/wire.js';
 
 const num = z.number();
 const str = z.string();

@@ -3,7 +3,7 @@
 // queues along the bottom. Coordinates are in the diagram's own units
 // (VIEW_W x VIEW_H); SVG and canvas both scale them to the screen. Counters
 // and the legend sit beside the diagram, never on it.
-import type { ComponentStatus } from '../api/wire.js';
+import type { ComponentStatus } from '../../common/wire.js';
 
 export const VIEW_W = 900;
 export const VIEW_H = 470;

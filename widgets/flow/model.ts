@@ -2,7 +2,7 @@
 // components and their states, which router each service is attached to, the
 // inter-router links, broker queues, counters, rates and latencies. No DOM
 // here, so the same logic serves live streams, replays and benchmarks.
-import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot, BrokerSnapshot, ServiceEvent } from '../api/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot, BrokerSnapshot, ServiceEvent } from '../../common/wire.js';
 import { hostPort } from '../common/format.js';
 
 /** Kinds of travelling message the view draws. */

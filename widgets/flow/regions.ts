@@ -7,7 +7,7 @@
 // heal, the time to the first call across that succeeded.
 // Kept apart from view.ts, which calls it at four points.
 import type { Selection } from 'd3';
-import type { ComponentStatus, LabEvent, LabStatus } from '../api/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus } from '../../common/wire.js';
 import type { LabStream } from '../api/client.js';
 import { fmtMs, h, percentile } from '../common/index.js';
 import { MAX_QUEUES, VIEW_H, VIEW_W, serviceAnchor, type Layout, type Point, type QueueSlot } from './layout.js';

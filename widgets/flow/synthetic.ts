@@ -2,7 +2,7 @@
 // (components, snapshots, calls, casts, fanouts, notifications, a router kill
 // with failover) at any message rate. It drives the frame-time benchmark and
 // the widget tests; it is never shown as a measurement.
-import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot, ServiceEvent } from '../api/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot, ServiceEvent } from '../../common/wire.js';
 
 export interface SyntheticOptions {
   durationMs?: number; // default 20 s

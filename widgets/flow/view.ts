@@ -4,7 +4,7 @@
 import { select, type Selection } from 'd3';
 // Registers selection.transition()/interrupt(); a bare import keeps the bundler from dropping it.
 import 'd3-transition';
-import type { LabEvent, RouterSnapshot } from '../api/wire.js';
+import type { LabEvent, RouterSnapshot } from '../../common/wire.js';
 import type { LabStream, StreamState } from '../api/client.js';
 import { fmtCount, fmtMs, fmtRate, h, percentile, themeColors, type ThemeColors } from '../common/index.js';
 import { FlowModel, alive, edgeKey, type FlowKind, type FlowMessage, type Hop } from './model.js';

@@ -3,8 +3,8 @@
 // traffic rate; bringing the lab up or down with progress; recording. It
 // acts through the HTTP API and shows the result from the event stream, so
 // what it shows is what the lab did, not what was asked.
-import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../api/wire.js';
-import { TOPOLOGIES } from '../api/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../common/wire.js';
+import { TOPOLOGIES } from '../../common/wire.js';
 import { ApiRequestError, COMPONENT_ACTIONS, type ComponentAction, type LabClient, type LabStream } from '../api/client.js';
 import { fmtUptime, h } from '../common/index.js';
 import { mountWanControl } from './wan.js';

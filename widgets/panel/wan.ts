@@ -1,7 +1,7 @@
 // The backend panel's WAN row (multi-region only): the WAN's state and delay,
 // a delay to set, and cut / heal. Acts through POST /api/wan; shows what the
 // status then says, not what was asked.
-import type { LabStatus } from '../api/wire.js';
+import type { LabStatus } from '../../common/wire.js';
 import type { LabClient } from '../api/client.js';
 import { h } from '../common/index.js';
 

@@ -3,7 +3,7 @@
 import '../common/theme.css';
 import './host.css';
 import { h } from '../common/index.js';
-import type { WorkshopRoom, WorkshopSeatView } from '../api/wire.js';
+import type { WorkshopRoom, WorkshopSeatView } from '../../common/wire.js';
 
 async function call(method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(path, {

@@ -1,6 +1,6 @@
 // Small readers shared by the checks: RabbitMQ queues, transport URLs,
 // service events. Each returns plain numbers a hint can quote.
-import type { LabStatus, ServiceEvent } from '../../../widgets/api/wire.js';
+import type { LabStatus, ServiceEvent } from '../../../common/wire.js';
 import type { CheckContext, CheckResult } from './context.js';
 
 export interface RabbitQueue {

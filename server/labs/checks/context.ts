@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readOpenstackConf, type OpenstackConf } from '../../backends/index.js';
 import type { LabEnvironmentApi, PortPlan } from '../../backends/types.js';
-import type { ComponentStatus, LabStatus, ServiceEvent } from '../../../widgets/api/wire.js';
+import type { ComponentStatus, LabStatus, ServiceEvent } from '../../../common/wire.js';
 import { queryManagement } from '../../router/index.js';
 
 export interface CheckResult {

@@ -5,7 +5,7 @@ import { cpus, totalmem } from 'node:os';
 import type { CheckContext, CheckResult } from './context.js';
 import type { CheckDef } from './registry.js';
 import { calls, fail, pass, round, stats, transportKind } from './common.js';
-import type { MeasureChart } from '../../../widgets/api/wire.js';
+import type { MeasureChart } from '../../../common/wire.js';
 import { DEFAULT_TRAFFIC_RATE } from '../../backends/index.js';
 
 export interface Measurement {

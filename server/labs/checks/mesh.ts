@@ -1,6 +1,6 @@
 // Checks of labs 4 and 5: a mesh of routers, its distributions, moving a
 // service, and failover when a router dies.
-import type { LabStatus, ServiceEvent } from '../../../widgets/api/wire.js';
+import type { LabStatus, ServiceEvent } from '../../../common/wire.js';
 import type { CheckContext } from './context.js';
 import type { CheckDef } from './registry.js';
 import { component, running } from './context.js';

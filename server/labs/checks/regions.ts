@@ -3,7 +3,7 @@
 // cut fails calls to region 2 at their timeout while region 1 keeps working,
 // and after the heal calls across succeed again. They read the WAN settings
 // the relays apply, the routers' management and the conductor's call events.
-import type { LabStatus, ServiceEvent, WanStatus } from '../../../widgets/api/wire.js';
+import type { LabStatus, ServiceEvent, WanStatus } from '../../../common/wire.js';
 import { regionOf } from '../../backends/index.js';
 import type { CheckContext, CheckResult } from './context.js';
 import type { CheckDef } from './registry.js';

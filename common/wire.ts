@@ -1,6 +1,6 @@
 // Types that cross the wire between the lab server and the browser (and the
 // CLI's --json output). Both sides import this one module so the shapes can
-// never drift apart. Type-only: nothing here runs.
+// never drift apart. Types, plus the few constants both sides list (TOPOLOGIES).
 
 export type Topology = 'broker-only' | 'hybrid' | 'hybrid-mesh' | 'multi-region';
 export const TOPOLOGIES: readonly Topology[] = ['broker-only', 'hybrid', 'hybrid-mesh', 'multi-region'];
