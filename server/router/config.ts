@@ -14,7 +14,16 @@ export interface ConnectionSettings {
   initialHandshakeTimeoutSeconds: number; // listeners: no AMQP Open within this long closes it (0: never)
 }
 
-export interface ListenerConfig extends ConnectionSettings { name?: string; host: string; port: number; role: Role; cost: number; saslMechanisms: string[]; authenticatePeer: boolean; line: number }
+export interface ListenerConfig extends ConnectionSettings {
+  name?: string;
+  host: string;
+  port: number;
+  role: Role;
+  cost: number;
+  saslMechanisms: string[];
+  authenticatePeer: boolean;
+  line: number;
+}
 export interface ConnectorConfig extends ListenerConfig {}
 export interface AddressConfig { prefix: string; distribution: Distribution; line: number }
 export interface LogConfig { module: string; enable: string; output?: string; includeTimestamp: boolean; line: number }
@@ -55,6 +64,11 @@ function camel(key: string): string {
   return key.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
+/** The error for a key given twice in one section. */
+function givenTwice(file: string, n: number, raw: string, section: RawSection, key: string): ConfigError {
+  return new ConfigError(`${file}:${n}: "${raw}" is given twice in "${section.type}" (first on line ${section.attrs.get(key)!.line})`);
+}
+
 function unquote(v: string): string {
   const t = v.trim();
   if (t.length >= 2 && ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'")))) return t.slice(1, -1);
@@ -72,7 +86,9 @@ export function parseSections(text: string, file = 'config'): RawSection[] {
     if (current === null) {
       const m = /^([A-Za-z][\w.-]*)\s*\{$/.exec(line);
       if (!m) {
-        if (/^[A-Za-z][\w.-]*\s*\{.*\}\s*$/.test(line)) throw new ConfigError(`${file}:${n}: one-line sections are not valid qdrouterd.conf syntax; put "{" and "}" on their own lines`);
+        if (/^[A-Za-z][\w.-]*\s*\{.*\}\s*$/.test(line)) {
+          throw new ConfigError(`${file}:${n}: one-line sections are not valid qdrouterd.conf syntax; put "{" and "}" on their own lines`);
+        }
         throw new ConfigError(`${file}:${n}: expected a section start like "listener {", got "${line}"`);
       }
       current = { type: m[1], line: n, attrs: new Map() };
@@ -90,16 +106,18 @@ export function parseSections(text: string, file = 'config'): RawSection[] {
         text += '\n' + lines[j].replace(/(^|\s)#.*$/, '').trim();
       }
       const key = camel(map[1]);
-      if (current.attrs.has(key)) throw new ConfigError(`${file}:${n}: "${map[1]}" is given twice in "${current.type}" (first on line ${current.attrs.get(key)!.line})`);
+      if (current.attrs.has(key)) throw givenTwice(file, n, map[1], current, key);
       current.attrs.set(key, { value: text, line: n, raw: map[1] });
       i = j;
       continue;
     }
-    if (line.endsWith('{')) throw new ConfigError(`${file}:${n}: section "${current.type}" opened on line ${current.line} is not closed before a new one starts; add "}"`);
+    if (line.endsWith('{')) {
+      throw new ConfigError(`${file}:${n}: section "${current.type}" opened on line ${current.line} is not closed before a new one starts; add "}"`);
+    }
     const m = /^([A-Za-z][\w-]*)\s*:\s*(.*)$/.exec(line);
     if (!m) throw new ConfigError(`${file}:${n}: expected "key: value" inside "${current.type}", got "${line}"`);
     const key = camel(m[1]);
-    if (current.attrs.has(key)) throw new ConfigError(`${file}:${n}: "${m[1]}" is given twice in "${current.type}" (first on line ${current.attrs.get(key)!.line})`);
+    if (current.attrs.has(key)) throw givenTwice(file, n, m[1], current, key);
     current.attrs.set(key, { value: unquote(m[2]), line: n, raw: m[1] });
   }
   if (current) throw new ConfigError(`${file}:${current.line}: section "${current.type}" is never closed; add a line with "}"`);
@@ -112,7 +130,10 @@ const NAMED_PORTS: Record<string, number> = { amqp: 5672, amqps: 5671 };
 
 const supported: Record<string, string[]> = {
   router: ['id', 'mode'],
-  listener: ['name', 'host', 'port', 'role', 'cost', 'saslMechanisms', 'authenticatePeer', 'maxFrameSize', 'maxSessions', 'idleTimeoutSeconds', 'initialHandshakeTimeoutSeconds'],
+  listener: [
+    'name', 'host', 'port', 'role', 'cost', 'saslMechanisms', 'authenticatePeer',
+    'maxFrameSize', 'maxSessions', 'idleTimeoutSeconds', 'initialHandshakeTimeoutSeconds',
+  ],
   connector: ['name', 'host', 'port', 'role', 'cost', 'saslMechanisms', 'authenticatePeer', 'maxFrameSize', 'maxSessions', 'idleTimeoutSeconds'],
   policy: ['maxConnections', 'maxMessageSize', 'enableVhostPolicy'],
   vhost: ['hostname', 'id', 'maxConnections', 'maxMessageSize', 'allowUnknownUser', 'groups'],
@@ -133,6 +154,7 @@ export function parseConfig(text: string, file = 'config'): RouterConfig {
     router: { id: '', mode: 'standalone' }, listeners: [], connectors: [], addresses: [], logs: [], warnings,
     policy: { maxConnections: POLICY_DEFAULTS.maxConnections, maxMessageSize: POLICY_DEFAULTS.maxMessageSize, enableVhostPolicy: false },
   };
+  const warn = (line: number, text: string) => warnings.push(`${file}:${line}: ${text}`);
   let routerSeen = false;
   let policySeen = false;
   for (const s of parseSections(text, file)) {
@@ -142,7 +164,7 @@ export function parseConfig(text: string, file = 'config'): RouterConfig {
       continue;
     }
     for (const [key, a] of s.attrs) {
-      if (!allowed.includes(key)) warnings.push(`${file}:${a.line}: attribute "${a.raw}" of "${s.type}" is not supported by the embedded router; it is ignored`);
+      if (!allowed.includes(key)) warn(a.line, `attribute "${a.raw}" of "${s.type}" is not supported by the embedded router; it is ignored`);
     }
     const get = (k: string) => s.attrs.get(k);
     const fail = (k: string, fix: string): never => {
@@ -194,16 +216,29 @@ export function parseConfig(text: string, file = 'config'): RouterConfig {
         const host = get('host')?.value ?? (s.type === 'listener' ? '127.0.0.1' : '');
         if (!host) throw new ConfigError(`${file}:${s.line}: connector needs a "host"`);
         const mechs = (get('saslMechanisms')?.value ?? 'ANONYMOUS PLAIN').split(/[\s,]+/).filter(Boolean).map((m) => m.toUpperCase());
-        if (get('saslMechanisms') && !mechs.includes('ANONYMOUS')) warnings.push(`${file}:${get('saslMechanisms')!.line}: saslMechanisms without ANONYMOUS: the embedded router offers ANONYMOUS and PLAIN on every listener and cannot require authentication`);
-        for (const m of mechs) if (m !== 'ANONYMOUS' && m !== 'PLAIN') warnings.push(`${file}:${get('saslMechanisms')!.line}: SASL mechanism ${m} is not supported by the embedded router; only ANONYMOUS and PLAIN are offered`);
-        if (s.type === 'listener' && bool('authenticatePeer', false)) warnings.push(`${file}:${get('authenticatePeer')!.line}: authenticatePeer: the embedded router keeps no user database; it accepts any SASL PLAIN user and never checks passwords`);
+        if (get('saslMechanisms') && !mechs.includes('ANONYMOUS')) {
+          warn(get('saslMechanisms')!.line, 'saslMechanisms without ANONYMOUS: ' +
+            'the embedded router offers ANONYMOUS and PLAIN on every listener and cannot require authentication');
+        }
+        for (const m of mechs) {
+          if (m !== 'ANONYMOUS' && m !== 'PLAIN') {
+            warn(get('saslMechanisms')!.line, `SASL mechanism ${m} is not supported by the embedded router; only ANONYMOUS and PLAIN are offered`);
+          }
+        }
+        if (s.type === 'listener' && bool('authenticatePeer', false)) {
+          warn(get('authenticatePeer')!.line, 'authenticatePeer: the embedded router keeps no user database; ' +
+            'it accepts any SASL PLAIN user and never checks passwords');
+        }
         const entry = {
-          name: get('name')?.value, host, port: port.data as number, role: role as Role, cost: cost.data as number, saslMechanisms: mechs, authenticatePeer: bool('authenticatePeer', false), line: s.line,
+          name: get('name')?.value, host, port: port.data as number, role: role as Role, cost: cost.data as number,
+          saslMechanisms: mechs, authenticatePeer: bool('authenticatePeer', false), line: s.line,
           // AMQP 1.0 sets 512 as the smallest max-frame-size; qdrouterd's maxSessions 0 means its default
           maxFrameSize: int('maxFrameSize', CONNECTION_DEFAULTS.maxFrameSize, 512),
           maxSessions: int('maxSessions', CONNECTION_DEFAULTS.maxSessions, 0, 65536) || CONNECTION_DEFAULTS.maxSessions,
           idleTimeoutSeconds: int('idleTimeoutSeconds', CONNECTION_DEFAULTS.idleTimeoutSeconds, 0, 86400),
-          initialHandshakeTimeoutSeconds: s.type === 'listener' ? int('initialHandshakeTimeoutSeconds', CONNECTION_DEFAULTS.initialHandshakeTimeoutSeconds, 0, 86400) : 0,
+          initialHandshakeTimeoutSeconds: s.type === 'listener'
+            ? int('initialHandshakeTimeoutSeconds', CONNECTION_DEFAULTS.initialHandshakeTimeoutSeconds, 0, 86400)
+            : 0,
         };
         if (s.type === 'listener') cfg.listeners.push(entry); else cfg.connectors.push(entry);
         break;
@@ -219,28 +254,39 @@ export function parseConfig(text: string, file = 'config'): RouterConfig {
       case 'vhost': {
         const hostname = get('hostname')?.value ?? get('id')?.value ?? '';
         if (hostname !== '$default') {
-          warnings.push(`${file}:${s.line}: vhost "${hostname}": the embedded router applies only the "$default" vhost (clients do not select vhosts here); it is ignored`);
+          warn(s.line, `vhost "${hostname}": the embedded router applies only the "$default" vhost (clients do not select vhosts here); it is ignored`);
           break;
         }
         const groupsRaw = get('groups')?.value;
         let groups: Record<string, Record<string, unknown>> = {};
         if (groupsRaw !== undefined) {
-          try { groups = JSON.parse(groupsRaw) as typeof groups; } catch { fail('groups', 'write the map as JSON, with names and strings in double quotes, as qdrouterd reads it'); }
+          try {
+            groups = JSON.parse(groupsRaw) as typeof groups;
+          } catch {
+            fail('groups', 'write the map as JSON, with names and strings in double quotes, as qdrouterd reads it');
+          }
           if (!groups || typeof groups !== 'object' || Array.isArray(groups)) fail('groups', 'give a map from group names to their settings');
         }
         const gline = get('groups')?.line ?? s.line;
         for (const name of Object.keys(groups)) {
-          if (name !== '$default') warnings.push(`${file}:${gline}: vhost group "${name}": the embedded router applies only the "$default" group (it has no user database); it is ignored`);
+          if (name !== '$default') {
+            warn(gline, `vhost group "${name}": the embedded router applies only the "$default" group (it has no user database); it is ignored`);
+          }
         }
         const g = (groups.$default ?? {}) as Record<string, unknown>;
         for (const k of Object.keys(g)) {
-          if (!GROUP_SETTINGS.includes(k) && !GROUP_OPEN_ANYWAY.includes(k)) warnings.push(`${file}:${gline}: vhost group setting "${k}" is not supported by the embedded router; it is ignored`);
+          if (!GROUP_SETTINGS.includes(k) && !GROUP_OPEN_ANYWAY.includes(k)) {
+            warn(gline, `vhost group setting "${k}" is not supported by the embedded router; it is ignored`);
+          }
         }
         const gint = (k: string, min: number): number | undefined => {
           const v = g[k];
           if (v === undefined) return undefined;
           const r = z.coerce.number().int().min(min).max(MAX_INT).safeParse(v);
-          if (!r.success) throw new ConfigError(`${file}:${gline}: vhost group "$default" ${k} ${JSON.stringify(v)} is invalid: give a whole number from ${min} to ${MAX_INT}`);
+          if (!r.success) {
+            const fix = `give a whole number from ${min} to ${MAX_INT}`;
+            throw new ConfigError(`${file}:${gline}: vhost group "$default" ${k} ${JSON.stringify(v)} is invalid: ${fix}`);
+          }
           return r.data;
         };
         cfg.policy.vhost = {
@@ -256,7 +302,10 @@ export function parseConfig(text: string, file = 'config'): RouterConfig {
       }
       case 'address': {
         const prefix = get('prefix')?.value;
-        if (!prefix) throw new ConfigError(`${file}:${s.line}: address needs a "prefix"${get('pattern') ? ' (pattern is not supported by the embedded router)' : ''}`);
+        if (!prefix) {
+          const why = get('pattern') ? ' (pattern is not supported by the embedded router)' : '';
+          throw new ConfigError(`${file}:${s.line}: address needs a "prefix"${why}`);
+        }
         const d = get('distribution')?.value ?? 'balanced';
         if (d !== 'closest' && d !== 'balanced' && d !== 'multicast') fail('distribution', 'use closest, balanced or multicast');
         cfg.addresses.push({ prefix, distribution: d as Distribution, line: s.line });
@@ -264,18 +313,25 @@ export function parseConfig(text: string, file = 'config'): RouterConfig {
       }
       case 'log': {
         // the embedded router prints no source locations: "no" is what it does anyway
-        if (bool('includeSource', false)) warnings.push(`${file}:${get('includeSource')!.line}: includeSource: the embedded router does not print source locations`);
-        cfg.logs.push({ module: get('module')?.value ?? 'DEFAULT', enable: get('enable')?.value ?? 'info+', output: get('output')?.value, includeTimestamp: bool('includeTimestamp', true), line: s.line });
+        if (bool('includeSource', false)) warn(get('includeSource')!.line, 'includeSource: the embedded router does not print source locations');
+        cfg.logs.push({
+          module: get('module')?.value ?? 'DEFAULT', enable: get('enable')?.value ?? 'info+', output: get('output')?.value,
+          includeTimestamp: bool('includeTimestamp', true), line: s.line,
+        });
         break;
       }
     }
   }
-  if (cfg.policy.vhost && !cfg.policy.enableVhostPolicy) warnings.push(`${file}:${cfg.policy.vhost.line}: vhost "$default" has no effect without "enableVhostPolicy: yes" in the policy section (as in qdrouterd)`);
+  if (cfg.policy.vhost && !cfg.policy.enableVhostPolicy) {
+    warn(cfg.policy.vhost.line, 'vhost "$default" has no effect without "enableVhostPolicy: yes" in the policy section (as in qdrouterd)');
+  }
   if (!routerSeen) warnings.push(`${file}: no "router" section; running standalone`);
   if (!cfg.router.id) cfg.router.id = `Router.${process.pid}`;
   if (cfg.router.mode === 'standalone') {
     for (const l of [...cfg.listeners, ...cfg.connectors]) {
-      if (l.role === 'inter-router') throw new ConfigError(`${file}:${l.line}: an inter-router ${cfg.listeners.includes(l) ? 'listener' : 'connector'} needs "mode: interior" in the router section`);
+      if (l.role !== 'inter-router') continue;
+      const kind = cfg.listeners.includes(l) ? 'listener' : 'connector';
+      throw new ConfigError(`${file}:${l.line}: an inter-router ${kind} needs "mode: interior" in the router section`);
     }
   }
   if (cfg.listeners.length === 0) warnings.push(`${file}: no listener; clients cannot connect to this router`);

@@ -58,11 +58,13 @@ export class Connections {
       lastFrame: Date.now(),
       creditViolation(link: Receiver) {
         const why = `transfer beyond the credit granted on link ${link.name}`;
-        log.warning('POLICY', `Detaching link ${link.name} on connection ${describe()}: ${why} (amqp:link:transfer-limit-exceeded); further transfers on it are dropped`);
+        log.warning('POLICY', `Detaching link ${link.name} on connection ${describe()}: ${why} ` +
+          '(amqp:link:transfer-limit-exceeded); further transfers on it are dropped');
         try { link.close({ condition: 'amqp:link:transfer-limit-exceeded', description: why }); } catch { /* already detached */ }
       },
       messageTooLarge(link: Receiver, size: number) {
-        log.warning('POLICY', `Closing connection ${describe()}: a delivery on link ${link.name} reached ${size} bytes, above the maximum message size of ${limits.maxMessageSize}`);
+        log.warning('POLICY', `Closing connection ${describe()}: a delivery on link ${link.name} reached ${size} bytes, ` +
+          `above the maximum message size of ${limits.maxMessageSize}`);
         try { link.connection.close({ condition: 'amqp:connection:forced', description: 'Message size exceeded' }); } catch { /* gone */ }
       },
     };
@@ -145,7 +147,9 @@ export class Connections {
       const idle = a.limits.idleTimeoutSeconds * 1000;
       const last = guardOf(connection)?.lastFrame ?? a.since;
       let why: string | null = null;
-      if (!opened && handshake && now - a.since > handshake) why = `no AMQP Open within ${a.limits.initialHandshakeTimeoutSeconds} s (initialHandshakeTimeoutSeconds)`;
+      if (!opened && handshake && now - a.since > handshake) {
+        why = `no AMQP Open within ${a.limits.initialHandshakeTimeoutSeconds} s (initialHandshakeTimeoutSeconds)`;
+      }
       else if (idle && now - Math.max(last, a.since) > idle) why = `no complete frame for ${a.limits.idleTimeoutSeconds} s (idleTimeoutSeconds)`;
       if (!why) continue;
       this.accepted.delete(connection);
@@ -165,7 +169,8 @@ export class Connections {
     if (this.stopping) return;
     const limits = connectionLimits(this.policy, c, c.role);
     const host = `${c.host}:${c.port}`;
-    const connection = connectTo(this.container, { ...this.options(limits), host: c.host, port: c.port, reconnect: false, username: 'anonymous' }, this.guardFor(limits, () => host));
+    const options = { ...this.options(limits), host: c.host, port: c.port, reconnect: false, username: 'anonymous' };
+    const connection = connectTo(this.container, options, this.guardFor(limits, () => host));
     const info = this.add(connection, c.role, 'out', host, limits);
     info.connector = c;
     info.cost = c.cost;
@@ -193,7 +198,9 @@ export class Connections {
   }
 
   private add(connection: Connection, role: Role, dir: 'in' | 'out', host: string, limits: ConnectionLimits): ConnInfo {
-    const info: ConnInfo = { identity: this.core.nextIdentity(), connection, role, dir, host, container: '', opened: 0, cost: 1, properties: {}, links: new Set(), limits };
+    const info: ConnInfo = {
+      identity: this.core.nextIdentity(), connection, role, dir, host, container: '', opened: 0, cost: 1, properties: {}, links: new Set(), limits,
+    };
     this.core.connections.set(connection, info);
     return info;
   }
@@ -218,8 +225,13 @@ export class Connections {
     socketOf(connection)?.setNoDelay?.(true);
     info.opened = Date.now();
     const asked = negotiateOpen(connection, HEARTBEAT_FLOOR_MS);
-    if (typeof asked.maxFrameSize === 'number' && asked.maxFrameSize < 512) this.core.log.info('SERVER', `Connection ${info.host} asked for max-frame-size ${asked.maxFrameSize}, below AMQP's minimum: using 512`);
-    if (asked.idleTimeOut && asked.idleTimeOut < 2 * HEARTBEAT_FLOOR_MS) this.core.log.info('SERVER', `Connection ${info.host} asked for idle-time-out ${asked.idleTimeOut} ms: heartbeats go out every ${HEARTBEAT_FLOOR_MS} ms at most`);
+    if (typeof asked.maxFrameSize === 'number' && asked.maxFrameSize < 512) {
+      this.core.log.info('SERVER', `Connection ${info.host} asked for max-frame-size ${asked.maxFrameSize}, below AMQP's minimum: using 512`);
+    }
+    if (asked.idleTimeOut && asked.idleTimeOut < 2 * HEARTBEAT_FLOOR_MS) {
+      this.core.log.info('SERVER', `Connection ${info.host} asked for idle-time-out ${asked.idleTimeOut} ms: ` +
+        `heartbeats go out every ${HEARTBEAT_FLOOR_MS} ms at most`);
+    }
     info.container = connection.container_id ?? '';
     info.properties = remoteOpenProperties(connection);
     this.core.log.info('SERVER', `Connection ${info.dir === 'in' ? 'from' : 'to'} ${info.host} (container ${info.container}) opened, role=${info.role}`);
@@ -243,7 +255,8 @@ export class Connections {
     const info = this.core.connections.get(connection);
     if (!info) return;
     this.core.connections.delete(connection);
-    this.core.log.info('SERVER', `Connection ${info.dir === 'in' ? 'from' : 'to'} ${info.host} (container ${info.container || '?'}) closed${why ? `: ${why}` : ''}`);
+    const fromTo = info.dir === 'in' ? 'from' : 'to';
+    this.core.log.info('SERVER', `Connection ${fromTo} ${info.host} (container ${info.container || '?'}) closed${why ? `: ${why}` : ''}`);
     for (const l of [...info.links]) this.links.detach(l, 'connection lost');
     this.linkState.connectionLost(info);
     if (info.connector) this.scheduleReconnect(info.connector);

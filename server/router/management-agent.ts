@@ -61,19 +61,26 @@ export class ManagementAgent {
       const long = String(props.entityType ?? props.type ?? '');
       const type = long.startsWith(ENTITY_PREFIX) ? long.slice(ENTITY_PREFIX.length) : long;
       if (operation === 'GET-MGMT-NODES') return reply(200, 'OK', [...this.router.routes.keys()].map((id) => `amqp:/_topo/0/${id}/$management`));
-      if (operation !== 'QUERY' && operation !== 'READ') return reply(501, `Not Implemented: operation ${operation || '(none)'}; this router answers QUERY and READ`, {});
+      if (operation !== 'QUERY' && operation !== 'READ') {
+        return reply(501, `Not Implemented: operation ${operation || '(none)'}; this router answers QUERY and READ`, {});
+      }
       const attrs = ENTITY_ATTRIBUTES[type];
-      if (!attrs) return reply(404, `Not Found: entity type ${long || '(none)'}; known: ${Object.keys(ENTITY_ATTRIBUTES).map((t) => ENTITY_PREFIX + t).join(', ')}`, {});
+      if (!attrs) {
+        const known = Object.keys(ENTITY_ATTRIBUTES).map((t) => ENTITY_PREFIX + t).join(', ');
+        return reply(404, `Not Found: entity type ${long || '(none)'}; known: ${known}`, {});
+      }
       const rows = this.rows(type);
       if (operation === 'READ') {
         const name = props.name ?? props.identity;
-        const row = type === 'router' && (name === 'self' || name === undefined) ? rows[0] : rows.find((r) => r.name === name || r.identity === name || r.identity === String(name));
+        const self = type === 'router' && (name === 'self' || name === undefined);
+        const row = self ? rows[0] : rows.find((r) => r.name === name || r.identity === name || r.identity === String(name));
         if (!row) return reply(404, `Not Found: no ${long} named ${String(name)}`, {});
         return reply(200, 'OK', row);
       }
       const body = (msg.body ?? {}) as { attributeNames?: unknown };
       // an empty list can arrive as an AMQP array of nulls: only names count
-      const requested = Array.isArray(body.attributeNames) ? (body.attributeNames as unknown[]).filter((n): n is string => typeof n === 'string' && n.length > 0) : [];
+      const named = (n: unknown): n is string => typeof n === 'string' && n.length > 0;
+      const requested = Array.isArray(body.attributeNames) ? (body.attributeNames as unknown[]).filter(named) : [];
       const names = requested.length ? requested : attrs;
       reply(200, 'OK', { attributeNames: names, results: rows.map((r) => names.map((n) => r[n] ?? null)) });
     } catch (err) {
@@ -155,7 +162,8 @@ export class ManagementAgent {
     return {
       name: `connection/${c.host}`, identity: String(c.identity), type: ENTITY_PREFIX + 'connection', host: c.host, role: c.role, dir: c.dir,
       // a connection this router made has no peer user, as in qdrouterd
-      container: c.container, sasl: 'ANONYMOUS', isAuthenticated: false, user: c.dir === 'out' ? null : c.user ?? 'anonymous', isEncrypted: false, sslProto: null,
+      container: c.container, sasl: 'ANONYMOUS', isAuthenticated: false, user: c.dir === 'out' ? null : c.user ?? 'anonymous',
+      isEncrypted: false, sslProto: null,
       sslCipher: null, properties: props, sslSsf: 0, tenant: null, ssl: false, opened: true, active: true, adminStatus: 'enabled',
       operStatus: 'up', uptimeSeconds: Math.floor((Date.now() - c.opened) / 1000),
       lastDlvSeconds: c.lastDelivery === undefined ? null : Math.floor((Date.now() - c.lastDelivery) / 1000), enableProtocolTrace: false, protocol: 'amqp',
@@ -181,9 +189,10 @@ export class ManagementAgent {
   private addressRow(e: AddressView): Row {
     const key = addressKey(e.key, this.router.id);
     const remote = parseTopoAddress(e.key) ? new Map<string, number>() : this.router.remoteConsumers(e.key);
+    // a router's own dynamic addresses are balanced in qdrouterd's table (its default distribution); $management is served in-process
+    const distribution = parseTopoAddress(e.key) ? 'balanced' : e.key === '$management' ? 'closest' : e.distribution;
     return {
-      // a router's own dynamic addresses are balanced in qdrouterd's table (its default distribution); $management is served in-process
-      name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution: parseTopoAddress(e.key) ? 'balanced' : e.key === '$management' ? 'closest' : e.distribution,
+      name: key, identity: key, type: ENTITY_PREFIX + 'router.address', key, distribution,
       inProcess: e.key === '$management' ? 1 : 0,
       subscriberCount: e.consumers.length, remoteCount: remote.size, containerCount: 0, remoteHostRouters: [...remote.keys()],
       deliveriesIngress: e.deliveriesIngress, deliveriesEgress: e.deliveriesEgress, deliveriesTransit: e.deliveriesTransit,
@@ -194,7 +203,10 @@ export class ManagementAgent {
 
   /** An address only other routers have consumers for. */
   private blankAddress(key: string): AddressView {
-    return { key, distribution: this.router.distributionOf(key), consumers: [], deliveriesIngress: 0, deliveriesEgress: 0, deliveriesTransit: 0, deliveriesToContainer: 0, deliveriesFromContainer: 0 };
+    return {
+      key, distribution: this.router.distributionOf(key), consumers: [],
+      deliveriesIngress: 0, deliveriesEgress: 0, deliveriesTransit: 0, deliveriesToContainer: 0, deliveriesFromContainer: 0,
+    };
   }
 
   private simpleAddress(key: string, distribution: string, inProcess: number): Row {

@@ -28,8 +28,10 @@ export class ManagementError extends Error {
   }
 }
 
+interface ManagementReply { properties: Record<string, unknown>; body: unknown }
+
 interface Pending {
-  resolve: (v: { properties: Record<string, unknown>; body: unknown }) => void;
+  resolve: (v: ManagementReply) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -134,7 +136,7 @@ export class ManagementClient {
     p.resolve({ properties: (msg.application_properties ?? {}) as Record<string, unknown>, body: msg.body });
   }
 
-  private request(operation: string, entityType: string, name: string | undefined, body: unknown): Promise<{ properties: Record<string, unknown>; body: unknown }> {
+  private request(operation: string, entityType: string, name: string | undefined, body: unknown): Promise<ManagementReply> {
     if (this.closed) return Promise.reject(new ManagementError('management client is closed'));
     const correlationId = `hmlab-${nextCorrelation++}`;
     const type = expandEntityType(entityType);
@@ -152,7 +154,7 @@ export class ManagementClient {
       if (this.sender.sendable()) send();
       else this.sender.once('sendable', send);
     }).then((reply) => {
-      const r = reply as { properties: Record<string, unknown>; body: unknown };
+      const r = reply as ManagementReply;
       const code = Number(r.properties.statusCode ?? 200);
       if (code < 200 || code >= 300) {
         throw new ManagementError(`${operation} ${type} on ${this.where} failed: ${code} ${String(r.properties.statusDescription ?? '')}`.trim(), code);
@@ -199,7 +201,9 @@ export class ManagementClient {
 }
 
 /** One-shot QUERY: connect, ask, close. */
-export async function queryManagement(host: string, port: number, entityType: string, attributeNames?: string[], opts?: ManagementClientOptions): Promise<Record<string, unknown>[]> {
+export async function queryManagement(
+  host: string, port: number, entityType: string, attributeNames?: string[], opts?: ManagementClientOptions,
+): Promise<Record<string, unknown>[]> {
   const client = await ManagementClient.connect(host, port, opts);
   try {
     return await client.query(entityType, attributeNames);

@@ -10,7 +10,8 @@ export async function runRouter(configFile: string): Promise<void> {
   try {
     text = readFileSync(configFile, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${configFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new ConfigError(`cannot read config file ${configFile}: ${why}`);
   }
   const config = parseConfig(text, configFile);
   const log = new RouterLog();

@@ -28,7 +28,9 @@ export function table(title: string, heads: string[], rows: unknown[][]): string
   return out.join('\n') + '\n';
 }
 
-const CLASS: Record<string, string> = { M: 'mobile', L: 'local', R: 'router', A: 'area', T: 'topo', C: 'link-in', D: 'link-out', E: 'edge', H: 'edge', I: 'link-in' };
+const CLASS: Record<string, string> = {
+  M: 'mobile', L: 'local', R: 'router', A: 'area', T: 'topo', C: 'link-in', D: 'link-out', E: 'edge', H: 'edge', I: 'link-in',
+};
 
 export async function qdstat(host: string, port: number, view: QdstatView, opts: ManagementClientOptions & { header?: boolean } = {}): Promise<string> {
   const m = await ManagementClient.connect(host, port, opts);
@@ -53,33 +55,40 @@ async function body(m: ManagementClient, view: QdstatView): Promise<string> {
         ['Uptime', dhms(r.uptimeSeconds)], ['Area', r.area], ['Links', r.linkCount], ['Nodes', r.nodeCount], ['Addresses', r.addrCount],
         ['Connections', r.connectionCount], ['Presettled Count', r.presettledDeliveries], ['Dropped Presettled Count', r.droppedPresettledDeliveries],
         ['Accepted Count', r.acceptedDeliveries], ['Rejected Count', r.rejectedDeliveries], ['Released Count', r.releasedDeliveries],
-        ['Modified Count', r.modifiedDeliveries], ['Deliveries Delayed > 1sec', r.deliveriesDelayed1Sec], ['Deliveries Delayed > 10sec', r.deliveriesDelayed10Sec],
+        ['Modified Count', r.modifiedDeliveries], ['Deliveries Delayed > 1sec', r.deliveriesDelayed1Sec],
+        ['Deliveries Delayed > 10sec', r.deliveriesDelayed10Sec],
         ['Ingress Count', r.deliveriesIngress], ['Egress Count', r.deliveriesEgress], ['Transit Count', r.deliveriesTransit],
         ['Deliveries from Route Container', r.deliveriesIngressRouteContainer], ['Deliveries to Route Container', r.deliveriesEgressRouteContainer],
       ];
       return table('Router Statistics', ['attr', 'value'], rows);
     }
     case 'connections': {
-      const rows = await m.query('connection', ['identity', 'host', 'container', 'role', 'dir', 'isEncrypted', 'sasl', 'user', 'uptimeSeconds', 'lastDlvSeconds']);
+      const rows = await m.query('connection', ['identity', 'host', 'container', 'role', 'dir', 'isEncrypted', 'sasl', 'user',
+        'uptimeSeconds', 'lastDlvSeconds']);
       return table('Connections', ['id', 'host', 'container', 'role', 'dir', 'security', 'authentication', 'last dlv', 'uptime'],
         rows.map((c) => [c.identity, c.host, c.container, c.role, c.dir, c.isEncrypted ? 'ssl' : 'no-security',
           c.sasl === 'ANONYMOUS' || !c.user ? 'anonymous-user' : `${String(c.user)}(${String(c.sasl)})`, dhms(c.lastDlvSeconds), dhms(c.uptimeSeconds)]));
     }
     case 'links': {
       const rows = await m.query('router.link', ['linkType', 'linkDir', 'connectionId', 'identity', 'peer', 'owningAddr', 'capacity', 'undeliveredCount',
-        'unsettledCount', 'deliveryCount', 'presettledCount', 'droppedPresettledCount', 'acceptedCount', 'rejectedCount', 'releasedCount', 'modifiedCount', 'creditAvailable']);
-      return table('Router Links', ['type', 'dir', 'conn id', 'id', 'peer', 'class', 'addr', 'phs', 'cap', 'undel', 'unsett', 'deliv', 'presett', 'psdrop', 'acc', 'rej', 'rel', 'mod', 'cred'],
+        'unsettledCount', 'deliveryCount', 'presettledCount', 'droppedPresettledCount', 'acceptedCount', 'rejectedCount', 'releasedCount',
+        'modifiedCount', 'creditAvailable']);
+      const header = ['type', 'dir', 'conn id', 'id', 'peer', 'class', 'addr', 'phs', 'cap', 'undel', 'unsett',
+        'deliv', 'presett', 'psdrop', 'acc', 'rej', 'rel', 'mod', 'cred'];
+      return table('Router Links', header,
         rows.map((l) => {
           const a = typeof l.owningAddr === 'string' ? l.owningAddr : '';
           const cls = a ? CLASS[a[0]] ?? a[0] : '';
           const phs = a[0] === 'M' ? a[1] : '';
           const addr = a ? (a[0] === 'M' ? a.slice(2) : a.slice(1)) : '';
           return [l.linkType, l.linkDir, l.connectionId, l.identity, l.peer, cls, addr, phs, l.capacity, l.undeliveredCount, l.unsettledCount,
-            l.deliveryCount, l.presettledCount, l.droppedPresettledCount, l.acceptedCount, l.rejectedCount, l.releasedCount, l.modifiedCount, l.creditAvailable];
+            l.deliveryCount, l.presettledCount, l.droppedPresettledCount, l.acceptedCount, l.rejectedCount, l.releasedCount, l.modifiedCount,
+            l.creditAvailable];
         }));
     }
     case 'addresses': {
-      const rows = await m.query('router.address', ['key', 'distribution', 'inProcess', 'subscriberCount', 'remoteCount', 'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit']);
+      const rows = await m.query('router.address', ['key', 'distribution', 'inProcess', 'subscriberCount', 'remoteCount',
+        'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit']);
       return table('Router Addresses', ['class', 'addr', 'phs', 'distrib', 'in-proc', 'local', 'remote', 'in', 'out', 'thru'],
         rows.map((a) => {
           const k = String(a.key ?? '');

@@ -42,7 +42,14 @@ export class FramingError extends Error {
 
 interface Frame { channel: number; performative: { delivery_id?: number; aborted?: boolean; more?: boolean }; payload?: Buffer }
 interface IncomingDelivery { id: number; reject(error: unknown): void }
-interface LinkLike { _incomplete?: IncomingDelivery; credit: number; delivery_count: number; connection: Connection; hmlabRefused?: boolean; hmlabSize?: number }
+interface LinkLike {
+  _incomplete?: IncomingDelivery;
+  credit: number;
+  delivery_count: number;
+  connection: Connection;
+  hmlabRefused?: boolean;
+  hmlabSize?: number;
+}
 interface SessionLike {
   incoming: { next_transfer_id: number; next_delivery_id?: number };
   _get_link(frame: Frame): LinkLike;
@@ -146,7 +153,9 @@ export function applyRheaPatches(): void {
   const onBegin = ConnectionClass.prototype.on_begin;
   ConnectionClass.prototype.on_begin = function (this: Connection, frame: Frame) {
     const guard = guards.get(this);
-    if (guard && frame.channel > guard.channelMax) throw new FramingError(`remote channel ${frame.channel} is above negotiated channel_max ${guard.channelMax}`);
+    if (guard && frame.channel > guard.channelMax) {
+      throw new FramingError(`remote channel ${frame.channel} is above negotiated channel_max ${guard.channelMax}`);
+    }
     onBegin.call(this, frame);
   };
 }
@@ -165,7 +174,8 @@ const AMQP_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
  *  protocol header first if nothing was written yet). */
 export function writeCloseFrame(socket: Socket, condition: string, description: string): void {
   try {
-    const frame = rheaFrames.write_frame(rheaFrames.amqp_frame(0, rheaFrames.close({ error: { condition, description: description.slice(0, 200) } }).described()));
+    const close = rheaFrames.close({ error: { condition, description: description.slice(0, 200) } });
+    const frame = rheaFrames.write_frame(rheaFrames.amqp_frame(0, close.described()));
     socket.write(socket.bytesWritten === 0 ? Buffer.concat([AMQP_HEADER, frame]) : frame);
   } catch { /* socket already gone */ }
 }

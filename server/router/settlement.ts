@@ -29,7 +29,8 @@ export class Settlement {
       else if (outcome === 'released') d.release();
       else {
         const s = (info ?? {}) as { delivery_failed?: boolean; undeliverable_here?: boolean; message_annotations?: unknown };
-        modified(d, { delivery_failed: Boolean(s.delivery_failed), undeliverable_here: Boolean(s.undeliverable_here), ...(s.message_annotations ? { message_annotations: s.message_annotations } : {}) });
+        const annotations = s.message_annotations ? { message_annotations: s.message_annotations } : {};
+        modified(d, { delivery_failed: Boolean(s.delivery_failed), undeliverable_here: Boolean(s.undeliverable_here), ...annotations });
       }
     } catch { /* the producer's connection is gone: nothing to tell */ }
   }

@@ -48,7 +48,15 @@ export interface ConnInfo {
   lastDelivery?: number; // when a delivery last came or went on it (management's lastDlvSeconds)
 }
 
-export interface LinkStats { deliveryCount: number; acceptedCount: number; rejectedCount: number; releasedCount: number; modifiedCount: number; presettledCount: number; droppedPresettledCount: number }
+export interface LinkStats {
+  deliveryCount: number;
+  acceptedCount: number;
+  rejectedCount: number;
+  releasedCount: number;
+  modifiedCount: number;
+  presettledCount: number;
+  droppedPresettledCount: number;
+}
 
 export function newStats(): LinkStats {
   return { deliveryCount: 0, acceptedCount: 0, rejectedCount: 0, releasedCount: 0, modifiedCount: 0, presettledCount: 0, droppedPresettledCount: 0 };
@@ -148,7 +156,8 @@ export interface RouterCore {
 }
 
 /** What a link looks like to management: its state, and the credit it holds now. */
-export type LinkView = Readonly<Omit<InLink, 'receiver' | 'conn'>> & { readonly conn: { readonly identity: number } } | Readonly<Omit<OutLink, 'sender' | 'conn'>> & { readonly conn: { readonly identity: number } };
+type LinkConnView = { readonly conn: { readonly identity: number } };
+export type LinkView = Readonly<Omit<InLink, 'receiver' | 'conn'>> & LinkConnView | Readonly<Omit<OutLink, 'sender' | 'conn'>> & LinkConnView;
 
 export interface ConnectionView {
   readonly identity: number;
