@@ -99,8 +99,10 @@ export async function mountMeasurements(root: HTMLElement): Promise<void> {
     if (!t) return;
     const perS = ev.perSecond['rpc.call'] ?? 0;
     total[t] += ev.latencyMs.n;
-    if (!fromLab.has(t)) setRow(root, t, { n: String(total[t]), rate: fmt(perS), p50: `${fmt(ev.latencyMs.p50, 2)} ms`, p95: `${fmt(ev.latencyMs.p95, 2)} ms` });
-    if (liveLine) liveLine.textContent = `Live now, RPC on the ${t}: ${fmt(perS)} calls/s, p50 ${fmt(ev.latencyMs.p50, 2)} ms, p95 ${fmt(ev.latencyMs.p95, 2)} ms.`;
+    const p50 = `${fmt(ev.latencyMs.p50, 2)} ms`;
+    const p95 = `${fmt(ev.latencyMs.p95, 2)} ms`;
+    if (!fromLab.has(t)) setRow(root, t, { n: String(total[t]), rate: fmt(perS), p50, p95 });
+    if (liveLine) liveLine.textContent = `Live now, RPC on the ${t}: ${fmt(perS)} calls/s, p50 ${p50}, p95 ${p95}.`;
     root.dataset.live = t;
     say(`${where}${checks.list.length ? ' Table: lab 7, 30 s per transport.' : ''} RPC is on the ${t} now.`);
   });

@@ -42,7 +42,8 @@ export function demoStream(name: DemoName, recording: string): Promise<CreatedSt
 function replayFor(name: DemoName, recording: string, why: string): Promise<CreatedStream> {
   let r = replays.get(name);
   if (!r) {
-    r = createStream({ replay: recordingUrl(recording), loop: true }).then((c) => ({ ...c, reason: `${why.replace(/: replaying recording .*$/, '')}; replaying the recorded run "${recording}"` }));
+    const reason = `${why.replace(/: replaying recording .*$/, '')}; replaying the recorded run "${recording}"`;
+    r = createStream({ replay: recordingUrl(recording), loop: true }).then((c) => ({ ...c, reason }));
     replays.set(name, r);
   }
   return r;

@@ -14,7 +14,14 @@ import { ensureWebBuild, launchBrowser, openPage, ROOT, serveStaticBuild } from 
 const DEMOS = { 'dual-backends': 'demo-dual', failover: 'demo-failover', regions: 'demo-regions' } as const;
 type Demo = keyof typeof DEMOS;
 
-interface Line { type: string; t: number; name?: string; state?: string; snapshot?: { queues?: { messages?: number; consumers?: number; deliverRate?: number }[] }; status?: { wan?: { state: string } | null } }
+interface Line {
+  type: string;
+  t: number;
+  name?: string;
+  state?: string;
+  snapshot?: { queues?: { messages?: number; consumers?: number; deliverRate?: number }[] };
+  status?: { wan?: { state: string } | null };
+}
 
 /** Milliseconds into the recording worth showing. */
 export function momentOf(name: Demo, text: string): number {
@@ -27,7 +34,8 @@ export function momentOf(name: Demo, text: string): number {
     const cut = events.find((e) => e.status?.wan?.state === 'cut');
     if (cut) return Math.min(end, cut.t - t0 + 5000);
   } else if (name === 'failover') {
-    const died = events.find((e) => (e.type === 'component' && e.name === 'router-b' && (e.state === 'failed' || e.state === 'stopped')) || e.type === 'failover');
+    const routerBDown = (e: Line) => e.type === 'component' && e.name === 'router-b' && (e.state === 'failed' || e.state === 'stopped');
+    const died = events.find((e) => routerBDown(e) || e.type === 'failover');
     if (died) return Math.min(end, died.t - t0 + 4000);
   } else {
     // A few seconds into notifications being delivered to their consumer.

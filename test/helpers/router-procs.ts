@@ -53,9 +53,13 @@ export const OSLO_ADDRESSES = OPENSTACK_ADDRESSES
   .join('');
 
 export function routerConf(spec: RouterSpec): string {
-  let s = `router {\n    mode: ${spec.mode ?? 'interior'}\n    id: ${spec.id}\n}\nlistener {\n    host: 127.0.0.1\n    port: ${spec.normal}\n    role: normal\n    authenticatePeer: no\n    saslMechanisms: ANONYMOUS\n${spec.listenerExtra ?? ''}}\n`;
+  let s = `router {\n    mode: ${spec.mode ?? 'interior'}\n    id: ${spec.id}\n}\n` +
+    `listener {\n    host: 127.0.0.1\n    port: ${spec.normal}\n    role: normal\n    authenticatePeer: no\n    saslMechanisms: ANONYMOUS\n` +
+    `${spec.listenerExtra ?? ''}}\n`;
   if (spec.extra) s += spec.extra;
-  if (spec.interRouter) s += `listener {\n    host: 127.0.0.1\n    port: ${spec.interRouter}\n    role: inter-router\n    authenticatePeer: no\n    saslMechanisms: ANONYMOUS\n}\n`;
+  if (spec.interRouter) {
+    s += `listener {\n    host: 127.0.0.1\n    port: ${spec.interRouter}\n    role: inter-router\n    authenticatePeer: no\n    saslMechanisms: ANONYMOUS\n}\n`;
+  }
   for (const p of spec.connectTo ?? []) s += `connector {\n    host: 127.0.0.1\n    port: ${p}\n    role: inter-router\n    saslMechanisms: ANONYMOUS\n}\n`;
   return s + OSLO_ADDRESSES;
 }
@@ -110,6 +114,9 @@ export async function startRouter(t: Cleanup, dir: string, spec: RouterSpec, pro
 
 export interface JsonLine { event: string; [k: string]: unknown }
 
+type OsloRole = 'server' | 'client' | 'notifier' | 'listener';
+interface OsloOptions { topic?: string; server?: string; sendTimeout?: number; namespace?: string }
+
 /** A real oslo.messaging process (server, client, notifier, listener). */
 export class OsloProc {
   readonly lines: JsonLine[] = [];
@@ -125,8 +132,9 @@ export class OsloProc {
     child.stderr!.on('data', (d) => { this.stderr = (this.stderr + d).slice(-20000); });
   }
 
-  static async start(t: Cleanup, role: 'server' | 'client' | 'notifier' | 'listener', url: string, opts: { topic?: string; server?: string; sendTimeout?: number; namespace?: string } = {}): Promise<OsloProc> {
-    const args = [OSLO_HELPER, role, '--url', url, '--topic', opts.topic ?? 'hmlab-test', '--server', opts.server ?? 'server-1', '--send-timeout', String(opts.sendTimeout ?? 5)];
+  static async start(t: Cleanup, role: OsloRole, url: string, opts: OsloOptions = {}): Promise<OsloProc> {
+    const args = [OSLO_HELPER, role, '--url', url, '--topic', opts.topic ?? 'hmlab-test', '--server', opts.server ?? 'server-1',
+      '--send-timeout', String(opts.sendTimeout ?? 5)];
     // In a region's namespace, for the multi-region tests: it reaches only that region.
     const [cmd, argv] = opts.namespace ? wrapInNamespace(opts.namespace, PYTHON, args) : [PYTHON, args];
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -181,7 +189,8 @@ export function rssOf(pid: number): number {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Poll until fn returns a truthy value, or fail naming what was awaited. */
-export async function eventually<T>(fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs: number, what: string): Promise<T> {
+type Falsy<T> = T | null | undefined | false;
+export async function eventually<T>(fn: () => Promise<Falsy<T>> | Falsy<T>, timeoutMs: number, what: string): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < end) {

@@ -47,7 +47,9 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       const b = await startRouter(scope, dir, { id: 'Router.B', normal: ports.bn, interRouter: ports.bi, connectTo: [ports.ai] }, product);
       const c = await startRouter(scope, dir, { id: 'Router.C', normal: ports.cn, connectTo: [ports.ai, ports.bi] }, product);
       routers = [a, b, c];
-      for (const r of routers) await eventually(async () => (await query(r.port, 'router.node', ['id'])).length === 3, 10000, `${r.id} to know all three routers`);
+      for (const r of routers) {
+        await eventually(async () => (await query(r.port, 'router.node', ['id'])).length === 3, 10000, `${r.id} to know all three routers`);
+      }
       [sb, sc] = await Promise.all([
         OsloProc.start(scope, 'server', `amqp://127.0.0.1:${ports.bn}/`, { topic: TOPIC, server: 'on-b' }),
         OsloProc.start(scope, 'server', `amqp://127.0.0.1:${ports.cn}/`, { topic: TOPIC, server: 'on-c' }),
@@ -84,8 +86,10 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
           ? [...gotB, ...gotC].every((n) => n === 1)
           : [...gotB, ...gotC].every((n) => n <= 2) && gotB.every((n, i) => n + gotC[i] >= 1);
         if (!ok) {
-          const logs = routers.map((r) => `--- ${r.id}\n${r.output().split('\n').filter((l) => /silent|lost|Neighbor|Drop|error/i.test(l)).slice(-20).join('\n')}`).join('\n');
-          assert.fail(`run ${run}: a server got a fanout ${product === 'embedded' ? 'other than exactly once' : 'more than twice, or no server got it'} (digits: copies of each of the ${CASTS} casts)\n${tally.join('\n')}\n${logs}`);
+          const tail = (r: RouterProc) => r.output().split('\n').filter((l) => /silent|lost|Neighbor|Drop|error/i.test(l)).slice(-20).join('\n');
+          const logs = routers.map((r) => `--- ${r.id}\n${tail(r)}`).join('\n');
+          const wrong = product === 'embedded' ? 'other than exactly once' : 'more than twice, or no server got it';
+          assert.fail(`run ${run}: a server got a fanout ${wrong} (digits: copies of each of the ${CASTS} casts)\n${tally.join('\n')}\n${logs}`);
         }
       }
     });

@@ -9,16 +9,24 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Connection, EventContext, Sender } from 'rhea';
-import { cleanupScope, eventually, findQdrouterd, freePort, rssOf, sleep, startRouter, tempDir, type Product, type RouterProc } from '../helpers/router-procs.js';
-import { amqpConnect, closeConnection, nextMessage, openReceiver, openSender, roundTrip, sendForOutcome, waitSendable, whenClosedByPeer } from '../helpers/router-amqp.js';
+import {
+  cleanupScope, eventually, findQdrouterd, freePort, rssOf, sleep, startRouter, tempDir, type Product, type RouterProc,
+} from '../helpers/router-procs.js';
+import {
+  amqpConnect, closeConnection, nextMessage, openReceiver, openSender, roundTrip, sendForOutcome, waitSendable, whenClosedByPeer,
+} from '../helpers/router-amqp.js';
 import { AMQP_HEADER, EMPTY_FRAME, frame, rawPeer } from '../helpers/amqp-raw.js';
 
 const qdrouterd = findQdrouterd();
 
 
-const remoteOpen = (c: Connection) => (c as unknown as { remote: { open: { max_frame_size?: number; channel_max?: number; idle_time_out?: number } } }).remote.open;
+type OpenFields = { max_frame_size?: number; channel_max?: number; idle_time_out?: number };
+const remoteOpen = (c: Connection) => (c as unknown as { remote: { open: OpenFields } }).remote.open;
 const linkClosed = (l: Sender | { once(e: string, f: (ctx: EventContext) => void): void }, kind: 'sender' | 'receiver') =>
-  new Promise<{ condition?: string; description?: string }>((res) => l.once(`${kind}_close`, (ctx: EventContext) => res(((kind === 'sender' ? ctx.sender : ctx.receiver)?.error ?? {}) as { condition?: string })));
+  new Promise<{ condition?: string; description?: string }>((res) => l.once(`${kind}_close`, (ctx: EventContext) => {
+    const link = kind === 'sender' ? ctx.sender : ctx.receiver;
+    res((link?.error ?? {}) as { condition?: string });
+  }));
 
 describe('router limits: defaults (embedded)', () => {
   const scope = cleanupScope();

@@ -82,9 +82,13 @@ async function run(product: Product): Promise<Snapshot> {
       await openSender(ca, ANYCAST),
       await openSender(ca, UNICAST),
       // multicast is pre-settled, as qdrouterd requires by default
-      await new Promise<Sender>((res) => { const s = ca.open_sender({ target: { address: MULTICAST }, snd_settle_mode: 1 } as never); s.once('sender_open', () => res(s)); }),
+      await new Promise<Sender>((res) => {
+        const s = ca.open_sender({ target: { address: MULTICAST }, snd_settle_mode: 1 } as never);
+        s.once('sender_open', () => res(s));
+      }),
     ];
-    for (const s of senders) assert.ok(await waitSendable(s, 10000), `${product}: no credit for ${String((s as unknown as { target: { address: string } }).target?.address)}`);
+    const addressOf = (s: Sender) => String((s as unknown as { target: { address: string } }).target?.address);
+    for (const s of senders) assert.ok(await waitSendable(s, 10000), `${product}: no credit for ${addressOf(s)}`);
     for (let i = 0; i < MESSAGES; i++) for (const s of senders) s.send({ body: `diff-${i}` });
     await eventually(() => received === 3 * MESSAGES, 15000, `${product}: the ${3 * MESSAGES} messages to arrive`);
     await sleep(1000); // outcomes travel back
@@ -105,7 +109,8 @@ async function run(product: Product): Promise<Snapshot> {
 }
 
 const typeOf = (v: unknown) => (v === null || v === undefined ? 'null' : Array.isArray(v) ? 'list' : typeof v === 'object' ? 'map' : typeof v);
-const known = (entity: Entity, attribute: string, kind: Known['kind']) => KNOWN.some((k) => k.entity === entity && k.attribute === attribute && k.kind === kind);
+const known = (entity: Entity, attribute: string, kind: Known['kind']) =>
+  KNOWN.some((k) => k.entity === entity && k.attribute === attribute && k.kind === kind);
 
 /** Rows of both products that stand for the same thing, by a key that names it the same way on both. */
 function pair(entity: Entity, emb: Record<Entity, Row[]>, qdr: Record<Entity, Row[]>, diffs: string[], where: string): [Row, Row, string][] {
@@ -146,8 +151,10 @@ function pair(entity: Entity, emb: Record<Entity, Row[]>, qdr: Record<Entity, Ro
 const MUST_AGREE: Record<Entity, string[]> = {
   router: ['id', 'mode', 'area', 'nodeCount', 'connectionCount', 'addrCount', 'linkCount', 'type'],
   connection: ['role', 'dir', 'container', 'type', 'opened', 'operStatus', 'protocol', 'sasl'],
-  'router.link': ['linkType', 'linkDir', 'owningAddr', 'deliveryCount', 'presettledCount', 'acceptedCount', 'rejectedCount', 'releasedCount', 'modifiedCount', 'droppedPresettledCount', 'capacity', 'type'],
-  'router.address': ['key', 'distribution', 'inProcess', 'subscriberCount', 'remoteCount', 'remoteHostRouters', 'containerCount', 'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit', 'type'],
+  'router.link': ['linkType', 'linkDir', 'owningAddr', 'deliveryCount', 'presettledCount', 'acceptedCount', 'rejectedCount', 'releasedCount',
+    'modifiedCount', 'droppedPresettledCount', 'capacity', 'type'],
+  'router.address': ['key', 'distribution', 'inProcess', 'subscriberCount', 'remoteCount', 'remoteHostRouters', 'containerCount',
+    'deliveriesIngress', 'deliveriesEgress', 'deliveriesTransit', 'type'],
   // (index is the mask bit each router hands out in discovery order: no fixed value to compare)
   'router.node': ['id', 'nextHop', 'cost', 'linkState', 'address', 'protocolVersion', 'type', 'name', 'identity'],
 };
@@ -172,7 +179,10 @@ function compare(emb: Snapshot, qdr: Snapshot): string[] {
       for (const [e, q, key] of pair(entity, emb[router], qdr[router], diffs, where)) {
         for (const a of Object.keys(q)) {
           if (!(a in e)) continue;
-          if (typeOf(e[a]) !== typeOf(q[a]) && !known(entity, a, 'type')) diffs.push(`${where} ${entity} "${key}" ${a}: type ${typeOf(e[a])} (embedded) vs ${typeOf(q[a])} (qdrouterd): ${JSON.stringify(e[a])} vs ${JSON.stringify(q[a])}`);
+          if (typeOf(e[a]) !== typeOf(q[a]) && !known(entity, a, 'type')) {
+            diffs.push(`${where} ${entity} "${key}" ${a}: type ${typeOf(e[a])} (embedded) vs ${typeOf(q[a])} (qdrouterd): ` +
+              `${JSON.stringify(e[a])} vs ${JSON.stringify(q[a])}`);
+          }
         }
         // delivery counts of the routers' own plumbing (management polls, qdrouterd's protocol on R addresses) depend on
         // how often each was polled while the mesh formed: only the clients' addresses carry the same traffic on both
@@ -185,19 +195,26 @@ function compare(emb: Snapshot, qdr: Snapshot): string[] {
           }
         }
         // a route to a neighbour: both say it is direct (a router link, no next hop) or neither
-        if (entity === 'router.node' && (e.routerLink === null) !== (q.routerLink === null)) diffs.push(`${where} router.node "${key}" routerLink: ${JSON.stringify(e.routerLink)} (embedded) vs ${JSON.stringify(q.routerLink)} (qdrouterd)`);
+        if (entity === 'router.node' && (e.routerLink === null) !== (q.routerLink === null)) {
+          diffs.push(`${where} router.node "${key}" routerLink: ${JSON.stringify(e.routerLink)} (embedded) vs ${JSON.stringify(q.routerLink)} (qdrouterd)`);
+        }
       }
       if (entity === 'router.link') {
         // inter-router links: the same kinds in the same directions (their number differs, see KNOWN)
-        const kinds = (s: Snapshot) => [...new Set(s[router]['router.link'].filter((l) => l.linkType !== 'endpoint').map((l) => `${String(l.linkType)} ${String(l.linkDir)}`))].sort();
-        if (JSON.stringify(kinds(emb)) !== JSON.stringify(kinds(qdr))) diffs.push(`${where} router.link kinds: ${kinds(emb).join(', ')} (embedded) vs ${kinds(qdr).join(', ')} (qdrouterd)`);
+        const kinds = (s: Snapshot) => {
+          const interRouter = s[router]['router.link'].filter((l) => l.linkType !== 'endpoint');
+          return [...new Set(interRouter.map((l) => `${String(l.linkType)} ${String(l.linkDir)}`))].sort();
+        };
+        const [ek, qk] = [kinds(emb), kinds(qdr)];
+        if (JSON.stringify(ek) !== JSON.stringify(qk)) diffs.push(`${where} router.link kinds: ${ek.join(', ')} (embedded) vs ${qk.join(', ')} (qdrouterd)`);
       }
     }
   }
   return diffs;
 }
 
-describe('management: the embedded router answers as qdrouterd 1.19.0 does', { skip: qdrouterd ? false : 'qdrouterd is not installed here (Debian 12 has no package): there is no reference to compare the embedded router with' }, () => {
+const skip = qdrouterd ? false : 'qdrouterd is not installed here (Debian 12 has no package): there is no reference to compare the embedded router with';
+describe('management: the embedded router answers as qdrouterd 1.19.0 does', { skip }, () => {
   it('gives the same attribute names, value types and values after the same traffic, except the known differences', { timeout: 150_000 }, async () => {
     const emb = await run('embedded');
     const qdr = await run('qdrouterd');

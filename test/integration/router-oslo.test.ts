@@ -144,14 +144,20 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
         await notifier.op({ id: `n3-${Date.now()}`, event_type: 'compute.instance.create.end', payload: { n: 3 } }, 15000);
         return late.lines.some((l) => l.event === 'notification' && (l.payload as { n?: number }).n === 3);
       }, 20000, 'a new notification to reach the late listener');
-      assert.equal(late.lines.filter((l) => l.event === 'notification' && (l.payload as { n?: number }).n === 2).length, 0, 'the notification sent with no listener was kept');
+      const kept = late.lines.filter((l) => l.event === 'notification' && (l.payload as { n?: number }).n === 2);
+      assert.equal(kept.length, 0, 'the notification sent with no listener was kept');
     });
 
     it('answers management queries a qpid-proton client reads, and qdstat -n lists the mesh', async () => {
       assert.equal((await client.op({ op: 'call', id: 'mgmt-call', timeout: 15 })).ok, true);
-      const q = spawnSync(PYTHON, [MGMT_HELPER, `127.0.0.1:${ports.bn}`, 'org.apache.qpid.dispatch.router.node', 'id', 'nextHop', 'cost'], { encoding: 'utf8', timeout: 20000 });
+      // a query by the qpid-proton management helper, to Router.B
+      const mgmtQuery = (entityType: string, ...attributes: string[]) =>
+        spawnSync(PYTHON, [MGMT_HELPER, `127.0.0.1:${ports.bn}`, entityType, ...attributes], { encoding: 'utf8', timeout: 20000 });
+      const q = mgmtQuery('org.apache.qpid.dispatch.router.node', 'id', 'nextHop', 'cost');
       assert.equal(q.status, 0, q.stderr);
-      const reply = JSON.parse(q.stdout) as { statusCode: number; correlation_id: number | null; string_correlation_id: string; attributeNames: string[]; results: unknown[][]; product: string };
+      const reply = JSON.parse(q.stdout) as {
+        statusCode: number; correlation_id: number | null; string_correlation_id: string; attributeNames: string[]; results: unknown[][]; product: string;
+      };
       assert.equal(reply.statusCode, 200);
       // qdrouterd 1.19.0 answers a numeric (ulong) correlation_id with none at all;
       // the embedded router copies it, as AMQP management asks (README: differences).
@@ -160,11 +166,13 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       assert.deepEqual(reply.attributeNames, ['id', 'nextHop', 'cost']);
       assert.deepEqual(reply.results.map((r) => r[0]).sort(), ['Router.A', 'Router.B', 'Router.C']);
       assert.equal(reply.product, product === 'embedded' ? 'hmlab-router' : 'qpid-dispatch-router');
-      const links = spawnSync(PYTHON, [MGMT_HELPER, `127.0.0.1:${ports.bn}`, 'org.apache.qpid.dispatch.router.link', 'linkType', 'linkDir', 'owningAddr', 'deliveryCount'], { encoding: 'utf8', timeout: 20000 });
+      const links = mgmtQuery('org.apache.qpid.dispatch.router.link', 'linkType', 'linkDir', 'owningAddr', 'deliveryCount');
       assert.equal(links.status, 0, links.stderr);
       const lr = JSON.parse(links.stdout) as { results: unknown[][] };
-      assert.ok(lr.results.some((r) => r[0] === 'endpoint' && typeof r[2] === 'string' && String(r[2]).includes('openstack.org/om/rpc')), `no endpoint link for the RPC client on Router.B: ${JSON.stringify(lr.results)}`);
-      const qd = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli', 'main.ts'), 'qdstat', '-b', `127.0.0.1:${ports.bn}`, '-n'], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+      const rpcEndpoint = (r: unknown[]) => r[0] === 'endpoint' && typeof r[2] === 'string' && String(r[2]).includes('openstack.org/om/rpc');
+      assert.ok(lr.results.some(rpcEndpoint), `no endpoint link for the RPC client on Router.B: ${JSON.stringify(lr.results)}`);
+      const qd = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'cli', 'main.ts'), 'qdstat', '-b', `127.0.0.1:${ports.bn}`, '-n'],
+        { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
       assert.equal(qd.status, 0, qd.stderr);
       assert.match(qd.stdout, /Routers in the Network/);
       for (const id of ['Router.A', 'Router.B', 'Router.C']) assert.match(qd.stdout, new RegExp(id.replace('.', '\\.')));

@@ -57,7 +57,8 @@ describe('qdrouterd.conf parser', () => {
 
   it('refuses bad values with the field and the fix', () => {
     assert.throws(() => parseConfig('listener {\n    port: 99999\n}\n', 'x.conf'), /x\.conf:2: listener port "99999" is invalid/);
-    assert.throws(() => parseConfig('address {\n    prefix: a\n    distribution: fanout\n}\n', 'x.conf'), /distribution "fanout" is invalid: use closest, balanced or multicast/);
+    assert.throws(() => parseConfig('address {\n    prefix: a\n    distribution: fanout\n}\n', 'x.conf'),
+      /distribution "fanout" is invalid: use closest, balanced or multicast/);
     assert.throws(() => parseConfig('router {\n    mode: edge\n}\n', 'x.conf'), /edge mode is not supported/);
     assert.throws(() => parseConfig('listener {\n    port: 1\n    role: inter-router\n}\n', 'x.conf'), /needs "mode: interior"/);
   });
@@ -90,7 +91,8 @@ vhost {
       name: undefined, host: '127.0.0.1', port: 15810, role: 'normal', cost: 1, authenticatePeer: false, saslMechanisms: [], line: 0,
       maxFrameSize: 16384, maxSessions: 32768, idleTimeoutSeconds: 16, initialHandshakeTimeoutSeconds: 0,
     });
-    const l = parseConfig('listener {\n    port: 1\n    maxFrameSize: 4096\n    maxSessions: 10\n    idleTimeoutSeconds: 30\n    initialHandshakeTimeoutSeconds: 5\n}\n').listeners[0];
+    const l = parseConfig('listener {\n    port: 1\n    maxFrameSize: 4096\n    maxSessions: 10\n' +
+      '    idleTimeoutSeconds: 30\n    initialHandshakeTimeoutSeconds: 5\n}\n').listeners[0];
     assert.deepEqual([l.maxFrameSize, l.maxSessions, l.idleTimeoutSeconds, l.initialHandshakeTimeoutSeconds], [4096, 10, 30, 5]);
     const defaults = connectionLimits(c.policy, c.listeners[0], 'normal');
     assert.equal(defaults.maxMessageSize, MESSAGE_SIZE_CEILING, 'with no policy limit the embedded router still bounds a message');
@@ -112,11 +114,15 @@ vhost {
   });
 
   it('refuses bad limits naming the field and the range, and warns about group settings it does not apply', () => {
-    assert.throws(() => parseConfig('listener {\n    port: 1\n    maxFrameSize: 100\n}\n', 'x.conf'), /x\.conf:3: listener maxFrameSize "100" is invalid: give a whole number from 512/);
+    assert.throws(() => parseConfig('listener {\n    port: 1\n    maxFrameSize: 100\n}\n', 'x.conf'),
+      /x\.conf:3: listener maxFrameSize "100" is invalid: give a whole number from 512/);
     assert.throws(() => parseConfig('policy {\n    maxConnections: lots\n}\n', 'x.conf'), /x\.conf:2: policy maxConnections "lots" is invalid/);
-    assert.throws(() => parseConfig('vhost {\n    hostname: $default\n    groups: {\n        $default: {}\n    }\n}\n', 'x.conf'), /x\.conf:3: vhost groups .* write the map as JSON/);
-    assert.throws(() => parseConfig('vhost {\n    hostname: $default\n    groups: {\n        "$default": {\n', 'x.conf'), /x\.conf:3: the map "groups" is never closed/);
-    const c = parseConfig('vhost {\n    hostname: $default\n    groups: {\n        "$default": {"maxSessionWindow": 5},\n        "admins": {}\n    }\n}\n', 'x.conf');
+    assert.throws(() => parseConfig('vhost {\n    hostname: $default\n    groups: {\n        $default: {}\n    }\n}\n', 'x.conf'),
+      /x\.conf:3: vhost groups .* write the map as JSON/);
+    assert.throws(() => parseConfig('vhost {\n    hostname: $default\n    groups: {\n        "$default": {\n', 'x.conf'),
+      /x\.conf:3: the map "groups" is never closed/);
+    const c = parseConfig('vhost {\n    hostname: $default\n    groups: {\n' +
+      '        "$default": {"maxSessionWindow": 5},\n        "admins": {}\n    }\n}\n', 'x.conf');
     assert.ok(c.warnings.some((w) => /"maxSessionWindow" is not supported/.test(w)), c.warnings.join('\n'));
     assert.ok(c.warnings.some((w) => /group "admins"/.test(w)), c.warnings.join('\n'));
   });

@@ -24,8 +24,10 @@ function router(mode: 'standalone' | 'interior') {
   return { agent, sent };
 }
 
-const request = (props: Record<string, unknown>, body: unknown) =>
-  ({ msg: { reply_to: 'amqp:/_topo/0/Router.U/temp.x', correlation_id: 7, application_properties: props, body }, inDel: null, inLink: null, address: '$management', ttl: 16 });
+const request = (props: Record<string, unknown>, body: unknown) => ({
+  msg: { reply_to: 'amqp:/_topo/0/Router.U/temp.x', correlation_id: 7, application_properties: props, body },
+  inDel: null, inLink: null, address: '$management', ttl: 16,
+});
 
 describe('management agent', () => {
   it('has a value for every attribute it lists', () => {
@@ -39,7 +41,8 @@ describe('management agent', () => {
 
   it('projects QUERY results in the order of attributeNames and keeps the correlation id', () => {
     const { agent, sent } = router('interior');
-    agent.handle(request({ operation: 'QUERY', type: 'org.amqp.management', entityType: 'org.apache.qpid.dispatch.router', name: 'self' }, { attributeNames: ['mode', 'id'] }) as never);
+    const props = { operation: 'QUERY', type: 'org.amqp.management', entityType: 'org.apache.qpid.dispatch.router', name: 'self' };
+    agent.handle(request(props, { attributeNames: ['mode', 'id'] }) as never);
     assert.equal(sent.length, 1);
     assert.equal(sent[0].correlation_id, 7);
     assert.equal((sent[0].application_properties as { statusCode: number }).statusCode, 200);
