@@ -43,12 +43,17 @@ const rnd = () => { state = (state * 1103515245 + 12345) & 0x7fffffff; return st
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const chance = (p: number) => rnd() < p;
 
-const TRAVERSAL = ['../../../../etc/passwd', '..%2f..%2f..%2fetc%2fpasswd', '%2e%2e/%2e%2e/token', '....//....//server/token', '..\\..\\server\\token', '/etc/shadow', 'server/token', '%00', 'a%00.jsonl', '..'];
-const ODD_STRINGS = ['', ' ', 'x', '\u0000', '\u202e\u0301', '😀'.repeat(50), '<script>alert(1)</script>', '$(id)', '`id`', "'; DROP TABLE progress; --", '%s%s%n', '{"a":', 'A'.repeat(5000), '\r\n\r\nHTTP/1.1 200 OK', ...TRAVERSAL];
+const TRAVERSAL = ['../../../../etc/passwd', '..%2f..%2f..%2fetc%2fpasswd', '%2e%2e/%2e%2e/token', '....//....//server/token', '..\\..\\server\\token',
+  '/etc/shadow', 'server/token', '%00', 'a%00.jsonl', '..'];
+const ODD_STRINGS = ['', ' ', 'x', '\u0000', '\u202e\u0301', '😀'.repeat(50), '<script>alert(1)</script>', '$(id)', '`id`', "'; DROP TABLE progress; --",
+  '%s%s%n', '{"a":', 'A'.repeat(5000), '\r\n\r\nHTTP/1.1 200 OK', ...TRAVERSAL];
 const ODD_NUMBERS = [-1, 0, 1e308, -1e308, 1.5, 2 ** 53 + 1, 999999, -0];
 const ODD_VALUES: unknown[] = [null, true, false, [], {}, [1, 2], { $gt: '' }, { __proto__: { polluted: 1 } }, ...ODD_NUMBERS, ...ODD_STRINGS];
 
-type JsonSchema = { type?: string; enum?: unknown[]; properties?: Record<string, JsonSchema>; required?: string[]; minimum?: number; maximum?: number; pattern?: string; minLength?: number };
+type JsonSchema = {
+  type?: string; enum?: unknown[]; properties?: Record<string, JsonSchema>; required?: string[];
+  minimum?: number; maximum?: number; pattern?: string; minLength?: number;
+};
 
 /** A value the schema accepts: the first enum member, a small in-range number, a plain word. */
 function validValue(s: JsonSchema): unknown {
@@ -104,7 +109,10 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'POST', path: () => '/api/lab/up', schema: upBody, acts: true },
   { method: 'POST', path: () => '/api/lab/down', schema: downBody, acts: true },
   { method: 'GET', path: () => '/api/lab/operation', acts: false },
-  { method: 'POST', path: (ok) => `/api/components/${seg('router-a', ok)}/${seg(pick(['start', 'stop', 'kill', 'restart']), ok || chance(0.5))}`, schema: emptyBody, acts: true },
+  {
+    method: 'POST', path: (ok) => `/api/components/${seg('router-a', ok)}/${seg(pick(['start', 'stop', 'kill', 'restart']), ok || chance(0.5))}`,
+    schema: emptyBody, acts: true,
+  },
   { method: 'POST', path: () => '/api/traffic', schema: trafficBody, acts: true },
   { method: 'GET', path: () => '/api/recordings', acts: false },
   { method: 'GET', path: (ok) => `/api/recordings/${seg('nothing.jsonl', ok)}`, acts: false },
@@ -189,19 +197,40 @@ test('HTTP and WebSocket fuzz: 0 crashes, 0 answers 5xx, 0 successes without the
     let body: string | Buffer | undefined;
     if (method !== 'GET' && method !== 'HEAD') {
       const js = ep.schema ? (z.toJSONSchema(ep.schema) as JsonSchema) : { type: 'object', properties: {}, required: [] };
-      const kind = mayAct ? pick(['broken', 'broken', 'broken', 'malformed', 'odd-type', 'charset', 'encoding', 'huge']) : pick(['valid', 'valid', 'broken', 'none', 'malformed', 'odd-type', 'charset', 'encoding', 'huge']);
-      if (kind === 'valid' && ep.schema) { headers['content-type'] = 'application/json'; body = JSON.stringify(validObject(js)); }
-      else if (kind === 'broken' || (kind === 'valid' && !ep.schema) || (kind === 'none' && mayAct)) { headers['content-type'] = pick(['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON']); body = JSON.stringify(ep.schema ? brokenBody(ep.schema, js) : { extra: 1 }); }
-      else if (kind === 'malformed') { headers['content-type'] = 'application/json'; body = pick(['{', '{"a":1,,}', '\u0000\u0001', 'null', '[', '"\\ud800"', '{"topology": "hybrid"']); }
-      else if (kind === 'odd-type') { headers['content-type'] = pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx', '']); body = 'topology=hybrid&rate=5'; }
-      else if (kind === 'charset') { headers['content-type'] = `application/json; charset=${pick(['utf-16', 'latin1', 'koi8-r', 'x-unknown', 'utf-32'])}`; body = '{"extra":1}'; }
-      else if (kind === 'encoding') { headers['content-type'] = 'application/json'; headers['content-encoding'] = pick(['br2', 'x-gzip2', 'compress', 'gzip', 'deflate', 'identity, gzip']); body = Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff]); }
-      else if (kind === 'huge') { headers['content-type'] = 'application/json'; body = JSON.stringify({ data: 'A'.repeat(pick([300_000, 1_100_000])), extra: 1 }); }
+      const kind = mayAct
+        ? pick(['broken', 'broken', 'broken', 'malformed', 'odd-type', 'charset', 'encoding', 'huge'])
+        : pick(['valid', 'valid', 'broken', 'none', 'malformed', 'odd-type', 'charset', 'encoding', 'huge']);
+      if (kind === 'valid' && ep.schema) {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify(validObject(js));
+      } else if (kind === 'broken' || (kind === 'valid' && !ep.schema) || (kind === 'none' && mayAct)) {
+        headers['content-type'] = pick(['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON']);
+        body = JSON.stringify(ep.schema ? brokenBody(ep.schema, js) : { extra: 1 });
+      } else if (kind === 'malformed') {
+        headers['content-type'] = 'application/json';
+        body = pick(['{', '{"a":1,,}', '\u0000\u0001', 'null', '[', '"\\ud800"', '{"topology": "hybrid"']);
+      } else if (kind === 'odd-type') {
+        headers['content-type'] = pick([
+          'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonx', '',
+        ]);
+        body = 'topology=hybrid&rate=5';
+      } else if (kind === 'charset') {
+        headers['content-type'] = `application/json; charset=${pick(['utf-16', 'latin1', 'koi8-r', 'x-unknown', 'utf-32'])}`;
+        body = '{"extra":1}';
+      } else if (kind === 'encoding') {
+        headers['content-type'] = 'application/json';
+        headers['content-encoding'] = pick(['br2', 'x-gzip2', 'compress', 'gzip', 'deflate', 'identity, gzip']);
+        body = Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff]);
+      } else if (kind === 'huge') {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify({ data: 'A'.repeat(pick([300_000, 1_100_000])), extra: 1 });
+      }
     }
     sent++;
     let status = 0;
     try {
-      const res = await fetch(srv.url + path, { method, headers, body: typeof body === 'string' || body === undefined ? body : new Uint8Array(body), redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+      const payload = typeof body === 'string' || body === undefined ? body : new Uint8Array(body);
+      const res = await fetch(srv.url + path, { method, headers, body: payload, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
       status = res.status;
       await res.arrayBuffer().catch(() => undefined);
     } catch (err) {
@@ -215,7 +244,8 @@ test('HTTP and WebSocket fuzz: 0 crashes, 0 answers 5xx, 0 successes without the
     const what = `${method} ${path.slice(0, 80)} auth=${auth} origin=${origin ?? '-'} -> ${status}`;
     if (status >= 500) { fiveXX++; failures.push(what); }
     if (isApi && !validToken && status !== 401) { noTokenSuccesses += status < 400 ? 1 : 0; failures.push(`expected 401: ${what}`); }
-    if (isApi && validToken && foreign && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method) && status !== 403) { foreignAccepted++; failures.push(`expected 403: ${what}`); }
+    const changesState = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method);
+    if (isApi && validToken && foreign && changesState && status !== 403) { foreignAccepted++; failures.push(`expected 403: ${what}`); }
   };
 
   const progress = setInterval(() => {
@@ -271,7 +301,9 @@ test('HTTP and WebSocket fuzz: 0 crashes, 0 answers 5xx, 0 successes without the
     const validToken = auth === 'bearer' || auth === 'query';
     const origin = pick([undefined, srv.url, `http://127.0.0.1:${port + 1}`, 'null']);
     const foreign = origin !== undefined && origin !== srv.url;
-    const path = pick(['/api/events', `/api/terminals/${pick(['ws-fuzz', 'ws-fuzz', encodeURIComponent(pick(ODD_STRINGS))])}${pick(['', '?readonly=1', '?cols=9999&rows=-1', '?cols=x'])}`, '/api/nothing']);
+    const terminal = pick(['ws-fuzz', 'ws-fuzz', encodeURIComponent(pick(ODD_STRINGS))]);
+    const query = pick(['', '?readonly=1', '?cols=9999&rows=-1', '?cols=x']);
+    const path = pick(['/api/events', `/api/terminals/${terminal}${query}`, '/api/nothing']);
     const headers: Record<string, string> = {};
     if (auth === 'bearer') headers.authorization = `Bearer ${srv.token}`;
     if (auth === 'wrong') headers.authorization = 'Bearer wrong';
@@ -303,14 +335,19 @@ test('HTTP and WebSocket fuzz: 0 crashes, 0 answers 5xx, 0 successes without the
   const alive = child!.exitCode === null && child!.signalCode === null;
   const status = alive ? await fetch(`${srv.url}/api/status`, { headers: { authorization: `Bearer ${srv.token}` } }) : null;
   const labStatus = status ? await status.json() as { components: unknown[] } : null;
-  const operation = alive ? await (await fetch(`${srv.url}/api/lab/operation`, { headers: { authorization: `Bearer ${srv.token}` } })).json() as { operation: unknown } : null;
+  const operation = alive
+    ? await (await fetch(`${srv.url}/api/lab/operation`, { headers: { authorization: `Bearer ${srv.token}` } })).json() as { operation: unknown }
+    : null;
   const rssAfter = alive ? rssMiB(srv.pid) : NaN;
   const hist = [...statuses.entries()].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ');
   console.log(`# HTTP fuzz (seed ${SEED}): ${sent} requests over ${ENDPOINTS.length} endpoint shapes in ${httpSeconds.toFixed(1)} s; statuses ${hist}`);
-  console.log(`#   5xx: ${fiveXX}; successes without the token: ${noTokenSuccesses}; foreign-origin state changes not refused: ${foreignAccepted}; no answer: ${transportErrors}`);
+  console.log(`#   5xx: ${fiveXX}; successes without the token: ${noTokenSuccesses}; ` +
+    `foreign-origin state changes not refused: ${foreignAccepted}; no answer: ${transportErrors}`);
   console.log(`#   raw requests: ${RAW_REQUESTS} (${rawAnswered} answered, ${rawClosed} closed without an answer, ${raw5xx} 5xx)`);
-  console.log(`#   WebSockets: ${WS_CONNECTIONS} connections, ${wsOpened} opened (${wsOpenWithoutToken} without the token, ${wsForeignOpened} from a foreign origin), ${wsRefused} refused, ${wsFrames} frames sent`);
-  console.log(`#   server: ${alive ? 'alive' : 'CRASHED'}, RSS ${rssBefore} MiB before, ${rssAfter} MiB after; lab components ${labStatus?.components.length ?? '?'}, operation ${JSON.stringify(operation?.operation ?? null)}`);
+  console.log(`#   WebSockets: ${WS_CONNECTIONS} connections, ${wsOpened} opened ` +
+    `(${wsOpenWithoutToken} without the token, ${wsForeignOpened} from a foreign origin), ${wsRefused} refused, ${wsFrames} frames sent`);
+  console.log(`#   server: ${alive ? 'alive' : 'CRASHED'}, RSS ${rssBefore} MiB before, ${rssAfter} MiB after; ` +
+    `lab components ${labStatus?.components.length ?? '?'}, operation ${JSON.stringify(operation?.operation ?? null)}`);
   if (failures.length) console.log(`#   first failures:\n${failures.slice(0, 15).map((f) => `#     ${f}`).join('\n')}`);
 
   assert.ok(alive, `the server crashed:\n${srv.output().slice(-3000)}`);
@@ -345,7 +382,8 @@ test('the event stream and the terminals cap their clients; the server answers t
   const events = [];
   for (let i = 0; i < 40; i++) events.push(await open('/api/events'));
   const refused = events.filter((e) => e.code === 1013);
-  console.log(`# /api/events: 40 clients, ${events.length - refused.length} served, ${refused.length} refused (${JSON.parse(refused[0]?.first ?? '{}').message ?? '-'})`);
+  const why = (JSON.parse(refused[0]?.first ?? '{}') as { message?: string }).message ?? '-';
+  console.log(`# /api/events: 40 clients, ${events.length - refused.length} served, ${refused.length} refused (${why})`);
   assert.equal(events.length - refused.length, 32);
   for (const e of events) e.ws.terminate();
 

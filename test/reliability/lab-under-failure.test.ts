@@ -29,6 +29,7 @@ import { analyzeChaos, describeChaos, killRoutersInTurn, ROUTERS } from '../help
 import { noRabbit, noRouter } from '../helpers/labs-harness.js';
 
 const skip = noRabbit ?? noRouter ?? null;
+const heavy = { skip: skip ?? false, timeout: 200_000 };
 const CHAOS_MS = Number(process.env.HMLAB_CHAOS_SECONDS ?? 60) * 1000;
 const CHAOS_RATE = 50;
 const CALL_TIMEOUT_S = 10; // the conductor's default (etc/traffic.json callTimeout)
@@ -61,7 +62,9 @@ before(async () => {
   home = mkdtempSync(join(tmpdir(), 'hmlab-chaos-'));
   const port = await freePort();
   const basePort = await findFreePortBlock();
-  serve = spawn(process.execPath, cli(['serve', '--home', home, '--port', String(port), '--up', 'hybrid-mesh', '--base-port', String(basePort), '--traffic-rate', '10', '--down-on-exit']), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['serve', '--home', home, '--port', String(port), '--up', 'hybrid-mesh', '--base-port', String(basePort),
+    '--traffic-rate', '10', '--down-on-exit'];
+  serve = spawn(process.execPath, cli(args), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   serve.stdout!.on('data', (d) => { output += String(d); });
   serve.stderr!.on('data', (d) => { output += String(d); });
   const deadline = Date.now() + 150_000;
@@ -101,16 +104,20 @@ function eventStream(): { events: LabEvent[]; close(): void } {
   return { events, close: () => ws.terminate() };
 }
 
-test('chaos under load: the conductor at 50 ops/s, a random router killed and restarted every few seconds', { skip: skip ?? false, timeout: 200_000 }, async () => {
+test('chaos under load: the conductor at 50 ops/s, a random router killed and restarted every few seconds', heavy, async () => {
   assert.equal((await api('POST', '/api/traffic', { rate: CHAOS_RATE })).status, 200);
   // warm up: calls flowing at the new rate
   const warm = Date.now();
-  await waitFor('calls succeeding at the chaos rate', () => readEvents(home, 'conductor').filter((e) => e.kind === 'rpc.call' && e.ok && e.t > warm).length >= 20, 30_000);
+  const succeeded = () => readEvents(home, 'conductor').filter((e) => e.kind === 'rpc.call' && e.ok && e.t > warm).length;
+  await waitFor('calls succeeding at the chaos rate', () => succeeded() >= 20, 30_000);
   const began = Date.now();
   const kills = await killRoutersInTurn({
     durationMs: CHAOS_MS,
     kill: async (name) => { const r = await api('POST', `/api/components/${name}/kill`, {}); assert.equal(r.status, 200, `kill ${name}`); },
-    start: async (name) => { const r = await api('POST', `/api/components/${name}/start`, {}, 60_000); assert.equal(r.status, 200, `start ${name}: ${JSON.stringify(r.json)}`); },
+    start: async (name) => {
+      const r = await api('POST', `/api/components/${name}/start`, {}, 60_000);
+      assert.equal(r.status, 200, `start ${name}: ${JSON.stringify(r.json)}`);
+    },
   });
   const ended = Date.now();
   // every call started during the chaos gets its full timeout to end
@@ -128,7 +135,7 @@ test('chaos under load: the conductor at 50 ops/s, a random router killed and re
   assert.ok(r.recoverMs.every(Number.isFinite), 'every kill is followed by a successful call');
 });
 
-test('notifications across a broker crash: lab 6\'s durable settings, 10,000 notifications, one SIGKILL and restart of the broker', { skip: skip ?? false, timeout: 200_000 }, async () => {
+test('notifications across a broker crash: lab 6\'s durable settings, 10,000 notifications, one SIGKILL and restart of the broker', heavy, async () => {
   // Lab 6's own edit: durable queues, a notifier that never gives up.
   const lab6 = loadLabs(join(ROOT, 'labs'), ROOT).labs.find((l) => l.id === '06-durable-notifications');
   const edit = lab6?.actions.find((a) => a.kind === 'edit');
@@ -141,13 +148,19 @@ test('notifications across a broker crash: lab 6\'s durable settings, 10,000 not
   // (the transient ones go with it), the services come back with the setting.
   for (const s of ['compute-1', 'compute-2', 'telemetry']) assert.equal((await api('POST', `/api/components/${s}/stop`, {})).status, 200, `stop ${s}`);
   assert.equal((await api('POST', '/api/components/broker/restart', {}, 120_000)).status, 200, 'restart the broker');
-  for (const s of ['telemetry', 'compute-1', 'compute-2']) assert.equal((await api('POST', `/api/components/${s}/start`, {}, 90_000)).status, 200, `start ${s}`);
+  for (const s of ['telemetry', 'compute-1', 'compute-2']) {
+    assert.equal((await api('POST', `/api/components/${s}/start`, {}, 90_000)).status, 200, `start ${s}`);
+  }
   const broker = (await component('broker'))!;
   const auth = { authorization: 'Basic ' + Buffer.from('guest:guest').toString('base64') };
-  const durable = await waitFor('a durable notifications.info queue', async () => ((await (await fetch(`${broker.management!.replace(/\/$/, '')}/api/queues`, { headers: auth })).json()) as { name: string; durable: boolean }[]).find((q) => q.name === 'notifications.info' && q.durable), 30_000);
+  const queues = async () =>
+    (await (await fetch(`${broker.management!.replace(/\/$/, '')}/api/queues`, { headers: auth })).json()) as { name: string; durable: boolean }[];
+  const durableQueue = async () => (await queues()).find((q) => q.name === 'notifications.info' && q.durable);
+  const durable = await waitFor('a durable notifications.info queue', durableQueue, 30_000);
   assert.ok(durable);
 
-  const burst = spawn('/usr/bin/python3', [join(ROOT, 'test/helpers/notify-burst.py'), '--config-file', conf, '--count', String(NOTIFICATIONS), '--rate', String(NOTIFY_RATE), '--prefix', 'crash'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const burstArgs = ['--config-file', conf, '--count', String(NOTIFICATIONS), '--rate', String(NOTIFY_RATE), '--prefix', 'crash'];
+  const burst = spawn('/usr/bin/python3', [join(ROOT, 'test/helpers/notify-burst.py'), ...burstArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = ''; let err = ''; let sent = 0; let failed = 0; let done = false;
   burst.stdout.on('data', (d: Buffer) => {
     out += d;
@@ -176,14 +189,17 @@ test('notifications across a broker crash: lab 6\'s durable settings, 10,000 not
     let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([exited, new Promise<string>((r) => { timer = setTimeout(() => r('timeout'), 150_000); })]);
     clearTimeout(timer);
-    console.log(`# the notifier sent ${sent - sentAtBack} more in ${((Date.now() - backAt) / 1000).toFixed(1)} s after the broker was back${code === 'timeout' ? ' (and had not finished)' : ''}`);
+    const unfinished = code === 'timeout' ? ' (and had not finished)' : '';
+    console.log(`# the notifier sent ${sent - sentAtBack} more in ${((Date.now() - backAt) / 1000).toFixed(1)} s after the broker was back${unfinished}`);
     assert.equal(code, 0, `the notifier finished (${sent} sent): ${err}`);
     assert.ok(done);
   } finally {
     if (burst.exitCode === null && burst.signalCode === null && burst.pid) process.kill(burst.pid, 'SIGKILL');
   }
 
-  const ids = () => readEvents(home, 'telemetry').filter((e) => e.kind === 'notify.received' && typeof e.id === 'string' && e.id.startsWith('crash-')).map((e) => e.id as string);
+  const ids = () => readEvents(home, 'telemetry')
+    .filter((e) => e.kind === 'notify.received' && typeof e.id === 'string' && e.id.startsWith('crash-'))
+    .map((e) => e.id as string);
   let last = -1;
   await waitFor('the telemetry agent to drain the queue', () => {
     const n = ids().length;
@@ -195,12 +211,14 @@ test('notifications across a broker crash: lab 6\'s durable settings, 10,000 not
   const distinct = new Set(received);
   const missing: number[] = [];
   for (let n = 0; n < NOTIFICATIONS; n++) if (!distinct.has(`crash-${n}`)) missing.push(n);
-  console.log(`# notifications: ${NOTIFICATIONS} sent (${failed} failed at the notifier), ${distinct.size} received (${received.length - distinct.size} duplicates), ${missing.length} lost${missing.length ? ` (numbers ${missing[0]}..${missing[missing.length - 1]})` : ''}`);
+  const range = missing.length ? ` (numbers ${missing[0]}..${missing[missing.length - 1]})` : '';
+  console.log(`# notifications: ${NOTIFICATIONS} sent (${failed} failed at the notifier), ` +
+    `${distinct.size} received (${received.length - distinct.size} duplicates), ${missing.length} lost${range}`);
   assert.equal(failed, 0, 'with retry = -1 the notifier never gives up');
   assert.equal(missing.length, 0, `${missing.length} notifications lost: ${missing.slice(0, 20).join(', ')}`);
 });
 
-test('the lab server under its backends\' failures: each killed in turn, the server answers and says what died', { skip: skip ?? false, timeout: 200_000 }, async () => {
+test('the lab server under its backends\' failures: each killed in turn, the server answers and says what died', heavy, async () => {
   const order = ['router-b', 'compute-1', 'telemetry', 'router-a', 'conductor', 'compute-2', 'router-c', 'broker'];
   // every other one dies from outside, as a crash the server did not cause: SIGKILL to its process group
   const fromOutside = new Set(['compute-1', 'router-a', 'compute-2', 'broker']);
@@ -242,12 +260,15 @@ test('the lab server under its backends\' failures: each killed in turn, the ser
         const c = await component(name);
         return c && c.state !== 'running' && c.state !== 'starting' ? c : null;
       }, 10_000);
-      const event = await waitFor(`${name} reported dead on the event stream`, () => stream.events.find((e) => e.type === 'component' && e.name === name && (e.state === 'failed' || e.state === 'stopped')), 10_000);
+      const deadEvent = () => stream.events.find((e) => e.type === 'component' && e.name === name && (e.state === 'failed' || e.state === 'stopped'));
+      const event = await waitFor(`${name} reported dead on the event stream`, deadEvent, 10_000);
       if (page) {
         await page.locator(`g.${kind}.dead[data-name="${name}"]`).waitFor({ timeout: 10_000 });
         await screenshot(page, `reliability-backend-dead-${name}`);
       }
-      said.push(`${name} (${fromOutside.has(name) ? 'SIGKILL from outside' : 'kill through the API'}): ${dead.state}${dead.detail ? ` (${dead.detail})` : ''}${event.type === 'component' && event.detail ? `; stream: ${event.detail}` : ''}`);
+      const how = fromOutside.has(name) ? 'SIGKILL from outside' : 'kill through the API';
+      const streamSaid = event.type === 'component' && event.detail ? `; stream: ${event.detail}` : '';
+      said.push(`${name} (${how}): ${dead.state}${dead.detail ? ` (${dead.detail})` : ''}${streamSaid}`);
       assert.match(`${dead.detail ?? ''}`, /kill|SIGKILL|exit|signal/i, `the API says why ${name} is down`);
       if (name === 'broker') break; // the last one stays down: the server must go on answering without it
       const started = await api<ComponentStatus>('POST', `/api/components/${name}/start`, {}, 120_000);
@@ -261,7 +282,8 @@ test('the lab server under its backends\' failures: each killed in turn, the ser
     await page?.context().close();
   }
   console.log(`# backends killed in turn: ${order.length}; what the API said:\n${said.map((s) => `#   ${s}`).join('\n')}`);
-  console.log(`# the server answered ${polls - pollFailures} of ${polls} status polls meanwhile (slowest ${slowest} ms)${page ? '; the flow view drew each one dead' : '; no Chromium: the flow view was not checked'}`);
+  const flowView = page ? '; the flow view drew each one dead' : '; no Chromium: the flow view was not checked';
+  console.log(`# the server answered ${polls - pollFailures} of ${polls} status polls meanwhile (slowest ${slowest} ms)${flowView}`);
   assert.equal(serve!.exitCode, null, `the lab server is still running:\n${output.slice(-2000)}`);
   assert.equal(pollFailures, 0, 'every status poll answered');
   const st = (await api<LabStatus>('GET', '/api/status')).json;
