@@ -66,8 +66,13 @@ async function assertFlowReadable(page: Page, name: string): Promise<void> {
       const view = flow.getBoundingClientRect();
       const inside = (r: DOMRect, box: DOMRect) => r.left >= box.left - 1 && r.right <= box.right + 1 && r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
       const legend = flow.querySelector('.hm-flow-legend')!.getBoundingClientRect();
-      if (!legend.height || !inside(legend, view)) out.push(`the legend is out of view (${legend.top.toFixed(0)}-${legend.bottom.toFixed(0)} px, the view ${view.top.toFixed(0)}-${view.bottom.toFixed(0)})`);
-      for (const b of flow.querySelectorAll('.hm-flow-banner > div')) if (!inside(b.getBoundingClientRect(), view)) out.push(`a notice is cut: ${b.textContent}`);
+      if (!legend.height || !inside(legend, view)) {
+        out.push(`the legend is out of view (${legend.top.toFixed(0)}-${legend.bottom.toFixed(0)} px, ` +
+          `the view ${view.top.toFixed(0)}-${view.bottom.toFixed(0)})`);
+      }
+      for (const b of flow.querySelectorAll('.hm-flow-banner > div')) {
+        if (!inside(b.getBoundingClientRect(), view)) out.push(`a notice is cut: ${b.textContent}`);
+      }
       const stage = flow.querySelector('.hm-flow-stage')!.getBoundingClientRect();
       for (const n of flow.querySelectorAll('g.broker rect.body, g.router circle.body, g.service rect.body')) {
         if (!inside(n.getBoundingClientRect(), stage)) out.push(`${n.parentElement?.getAttribute('data-name')} is cut by the diagram's edge`);
@@ -95,7 +100,8 @@ async function notesFollowSteps(page: Page, id: string, name: keyof typeof DEMOS
   return notes;
 }
 
-test('rehearsal: both live demo slides, every button in order, the flow view saying what the notes say', { skip: skip ?? false, timeout: 240_000 }, async () => {
+test('rehearsal: both live demo slides, every button in order, the flow view saying what the notes say',
+  { skip: skip ?? false, timeout: 240_000 }, async () => {
   // The lab ran before the talk: traffic, then a router killed, so it has counters, a failover, a dead router.
   lab!.hmlab(['traffic', '10']);
   const { page, errors } = await openPage(browser!, { width: 1440, height: 900 });
@@ -163,7 +169,8 @@ test('rehearsal: both live demo slides, every button in order, the flow view say
   await press(fo, 1);
   const before1 = await total(fo, 'rpc.call');
   await until('calls keep rising', async () => (await total(fo, 'rpc.call')) > before1 + 5, 15_000);
-  const onB = await page.evaluate(() => [...document.querySelectorAll('section.present g.service text.name')].map((t) => t.textContent ?? '').filter((t) => /→ router-b$/.test(t)));
+  const onB = await page.evaluate(() => [...document.querySelectorAll('section.present g.service text.name')]
+    .map((t) => t.textContent ?? '').filter((t) => /→ router-b$/.test(t)));
   assert.ok(onB.length > 0, 'a service is on router-b before the kill');
   await screenshot(page, 'rehearsal-4-failover-traffic');
 
@@ -172,11 +179,13 @@ test('rehearsal: both live demo slides, every button in order, the flow view say
   const pressed = Date.now();
   const deadMs = await until('router-b drawn dead', async () => (await fo.locator('g.router.dead[data-name="router-b"]').count()) === 1, 10_000);
   const okAtKill = await total(fo, 'rpc.call', 'data-ok');
-  const movedMs = await until('the services on router-b shown moving to another router', async () => /failover: \S+ moved router-b → router-[ac]/.test(await bannerText(fo)), 15_000);
+  const movedMs = await until('the services on router-b shown moving to another router',
+    async () => /failover: \S+ moved router-b → router-[ac]/.test(await bannerText(fo)), 15_000);
   assert.match(await bannerText(fo), /router-b is down: killed with SIGKILL/);
   await screenshot(page, 'rehearsal-5-kill-router-b');
   await assertFlowReadable(page, 'after-kill');
-  const failedMs = await until('the call in flight through router-b fails', async () => (await fo.locator('[data-testid="flow-totals"] .row.failed').count()) > 0, 30_000);
+  const failedMs = await until('the call in flight through router-b fails',
+    async () => (await fo.locator('[data-testid="flow-totals"] .row.failed').count()) > 0, 30_000);
   const okBeforeFail = (await total(fo, 'rpc.call', 'data-ok')) - okAtKill;
   const failed = Number((await fo.locator('[data-testid="flow-totals"] .row.failed .num').innerText()).replace(/\D/g, ''));
   assert.ok(failed >= 1 && failed <= 3, `only the calls in flight fail (${failed})`);
@@ -193,8 +202,10 @@ test('rehearsal: both live demo slides, every button in order, the flow view say
   assert.doesNotMatch(await bannerText(fo), /is down/);
   await screenshot(page, 'rehearsal-7-restart-router-b');
   assert.deepEqual(errors, [], errors.join('\n'));
-  console.log(`rehearsal measured: mesh up ${(upMs / 1000).toFixed(1)} s after the down; first call ${(firstCallMs / 1000).toFixed(1)} s after "Start traffic"; ` +
-    `router-b dead ${deadMs} ms after the press, failover shown ${(movedMs / 1000).toFixed(1)} s; ${failed} call(s) failed ${(failedMs / 1000).toFixed(1)} s after the press ` +
+  console.log(`rehearsal measured: mesh up ${(upMs / 1000).toFixed(1)} s after the down; ` +
+    `first call ${(firstCallMs / 1000).toFixed(1)} s after "Start traffic"; ` +
+    `router-b dead ${deadMs} ms after the press, failover shown ${(movedMs / 1000).toFixed(1)} s; ` +
+    `${failed} call(s) failed ${(failedMs / 1000).toFixed(1)} s after the press ` +
     `while ${okBeforeFail} others succeeded; router-b back ${(backMs / 1000).toFixed(1)} s after its restart`);
   await page.context().close();
 });

@@ -54,7 +54,8 @@ before(async () => {
   // The other page: what any web server on this machine could serve.
   attacker = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
-    res.end(req.url?.startsWith('/frame') ? `<!doctype html><iframe id="shell" src="${a!.url}/terminal?name=framed" width="800" height="400"></iframe>` : attackerPage);
+    const framing = `<!doctype html><iframe id="shell" src="${a!.url}/terminal?name=framed" width="800" height="400"></iframe>`;
+    res.end(req.url?.startsWith('/frame') ? framing : attackerPage);
   });
   await new Promise<void>((r) => attacker!.listen(0, '127.0.0.1', () => r()));
   const addr = attacker.address();
@@ -77,16 +78,21 @@ test('a page on another port of 127.0.0.1 cannot trigger the lab\'s POSTs with t
   const cookies = await page.context().cookies(a!.url);
   assert.ok(cookies.some((c) => c.name === tokenCookieName(Number(new URL(a!.url).port)) && c.value === TOKEN_A), 'the cookie is named after the port');
 
-  const targets = ['/api/labs/01-one-broker/reset', '/api/lab/down', '/api/components/broker/kill', '/api/labs/02-split-transports/edits/0/apply', '/api/terminals/pwn/input', '/api/traffic'];
+  const targets = ['/api/labs/01-one-broker/reset', '/api/lab/down', '/api/components/broker/kill', '/api/labs/02-split-transports/edits/0/apply',
+    '/api/terminals/pwn/input', '/api/traffic'];
   attackerPage = `<!doctype html><script>
     window.done = Promise.all(${JSON.stringify(targets)}.map((p) => Promise.all([
       fetch(${JSON.stringify(a!.url)} + p, { method: 'POST', mode: 'no-cors', credentials: 'include' }),
-      fetch(${JSON.stringify(a!.url)} + p, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '{"data":"touch pwned\\\\r","rate":5}' }),
+      fetch(${JSON.stringify(a!.url)} + p, {
+        method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '{"data":"touch pwned\\\\r","rate":5}',
+      }),
     ]).catch((e) => String(e))));
   </script>`;
   const statuses: { url: string; status: number }[] = [];
   // Only the attacker's POSTs: the lab's own landing page may still be polling /api/status.
-  page.on('response', (r) => { if (r.request().method() === 'POST' && r.url().startsWith(a!.url + '/api/')) statuses.push({ url: r.url(), status: r.status() }); });
+  page.on('response', (r) => {
+    if (r.request().method() === 'POST' && r.url().startsWith(a!.url + '/api/')) statuses.push({ url: r.url(), status: r.status() });
+  });
   const progress: string[] = [];
   const unsubscribe = rtA!.bus.subscribe((e) => { if (e.type === 'progress') progress.push(`${e.component}: ${e.message}`); });
   await page.goto(attackerUrl);
@@ -103,7 +109,10 @@ test('a page on another port of 127.0.0.1 cannot trigger the lab\'s POSTs with t
 
   // The lab's own page, same browser, same cookie: its POSTs go through.
   await page.goto(`${a!.url}/`);
-  const own = await page.evaluate(async () => (await fetch('/api/terminals/own/input', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: 'true\r' }) })).status);
+  const own = await page.evaluate(async () => {
+    const input = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: 'true\r' }) };
+    return (await fetch('/api/terminals/own/input', input)).status;
+  });
   assert.equal(own, 202);
   await fetch(`${a!.url}/api/terminals/own`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN_A}` } });
   await page.context().close();
@@ -141,7 +150,8 @@ test('two lab servers on two ports keep their own cookies: neither sees nor over
   await page.context().close();
 });
 
-test('every page works under the Content-Security-Policy: deck, speaker view, labs, flow view, terminal', { skip: skip ?? false, timeout: 120_000 }, async () => {
+test('every page works under the Content-Security-Policy: deck, speaker view, labs, flow view, terminal',
+  { skip: skip ?? false, timeout: 120_000 }, async () => {
   const { page, errors } = await openPage(browser!);
   const violations: string[] = [];
   const watch = (p: Page) => {
@@ -184,7 +194,8 @@ test('every page works under the Content-Security-Policy: deck, speaker view, la
   await page.context().close();
 });
 
-test('a page beyond the event stream\'s client cap says why it cannot connect, and connects once there is room', { skip: skip ?? false, timeout: 60_000 }, async () => {
+test('a page beyond the event stream\'s client cap says why it cannot connect, and connects once there is room',
+  { skip: skip ?? false, timeout: 60_000 }, async () => {
   const { default: WebSocket } = await import('ws');
   const others = await Promise.all(Array.from({ length: 32 }, () => new Promise<InstanceType<typeof WebSocket>>((resolve) => {
     const ws = new WebSocket(`${a!.url.replace('http', 'ws')}/api/events`, { headers: { authorization: `Bearer ${TOKEN_A}` } });
@@ -194,7 +205,8 @@ test('a page beyond the event stream\'s client cap says why it cannot connect, a
   await page.goto(a!.openUrl);
   await page.goto(`${a!.url}/flow`);
   const conn = page.getByTestId('flow-connection');
-  await page.waitForFunction(() => /too many event stream clients/.test(document.querySelector('[data-testid="flow-connection"]')?.getAttribute('title') ?? ''), undefined, { timeout: 15_000 });
+  await page.waitForFunction(() => /too many event stream clients/.test(document.querySelector('[data-testid="flow-connection"]')?.getAttribute('title') ?? ''),
+    undefined, { timeout: 15_000 });
   assert.match(await conn.getAttribute('title') ?? '', /the lab server refused this page: too many event stream clients/);
   await screenshot(page, 'server-origin-events-full');
   for (const ws of others) ws.terminate();

@@ -106,6 +106,12 @@ async function terminals(url: string, token: string): Promise<{ name: string; cl
   return ((await res.json()) as { terminals: { name: string; clients: number }[] }).terminals;
 }
 
+/** Wait until the text of the first element matching selector on the page matches pattern. */
+async function waitForText(page: Page, selector: string, pattern: RegExp, timeout: number): Promise<void> {
+  await page.waitForFunction(({ selector, source, flags }) => new RegExp(source, flags).test(document.querySelector(selector)?.textContent ?? ''),
+    { selector, source: pattern.source, flags: pattern.flags }, { timeout });
+}
+
 interface SlideReport { index: number; id: string; notes: number; overflow: string[]; small: string[]; headings: number }
 
 /** What a person in the back row would complain about on the current slide. */
@@ -115,7 +121,10 @@ function inspectSlide(page: Page): Promise<SlideReport> {
     const slide = deck.getCurrentSlide();
     const box = slide.getBoundingClientRect();
     const skip = (el: Element) => !!el.closest('aside.notes, .live-grid');
-    const name = (el: Element) => `${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''} "${(el.textContent ?? '').trim().slice(0, 40)}"`;
+    const name = (el: Element) => {
+      const classes = el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : '';
+      return `${el.tagName.toLowerCase()}${classes} "${(el.textContent ?? '').trim().slice(0, 40)}"`;
+    };
     const overflow: string[] = [];
     for (const el of slide.querySelectorAll('*')) {
       if (skip(el)) continue;
@@ -187,7 +196,8 @@ test('the demo slides hold a working terminal and a flow view with live data fro
   // The flow view draws the running mesh, and its counters rise with the traffic.
   for (const r of ['router-a', 'router-b', 'router-c']) await demo.locator(`g.router[data-name="${r}"]`).waitFor({ timeout: 15_000 });
   const calls = () => demo.locator('[data-testid="flow-totals"] .row[data-kind="rpc.call"]').getAttribute('data-total').then(Number);
-  await page.waitForFunction(() => Number(document.querySelector('section.present [data-testid="flow-totals"] .row[data-kind="rpc.call"]')?.getAttribute('data-total')) > 0, null, { timeout: 20_000 });
+  const callsRow = 'section.present [data-testid="flow-totals"] .row[data-kind="rpc.call"]';
+  await page.waitForFunction((row) => Number(document.querySelector(row)?.getAttribute('data-total')) > 0, callsRow, { timeout: 20_000 });
   const before = await calls();
   await page.waitForTimeout(2500);
   assert.ok((await calls()) > before, 'RPC calls keep arriving in the flow view');
@@ -195,11 +205,11 @@ test('the demo slides hold a working terminal and a flow view with live data fro
   await demo.locator('[data-testid="backend-panel"]').getByText('router-b').first().waitFor();
   // A step button types its command into the presenter's terminal, and the lab answers.
   await demo.getByRole('button', { name: /Show transports/ }).click();
-  await page.waitForFunction(() => /oslo_messaging_notifications\] transport_url = rabbit:/.test(document.querySelector('section.present .live-term')?.textContent ?? ''), null, { timeout: 20_000 });
+  await waitForText(page, 'section.present .live-term', /oslo_messaging_notifications\] transport_url = rabbit:/, 20_000);
   await page.screenshot({ path: join(SHOTS, 'live-dual-backends.png') });
   // The failover slide shares the same shell: the terminal moves with the presenter.
   await page.evaluate(() => { location.hash = '#/demo-failover'; });
-  await page.waitForFunction(() => /transport_url = rabbit:/.test(document.querySelector('section.present .live-term')?.textContent ?? ''), null, { timeout: 15_000 });
+  await waitForText(page, 'section.present .live-term', /transport_url = rabbit:/, 15_000);
   // The failover demo: kill router-b for real, watch it die, bring it back.
   const fo = page.locator('section.present .live');
   await fo.locator('g.router[data-name="router-b"]').waitFor({ timeout: 15_000 });
@@ -281,7 +291,7 @@ test('the measurement slide shows numbers the running lab measured, with the mac
   const row = page.locator('section.present tr[data-transport="router"][data-measured="true"]');
   await row.waitFor({ timeout: 20_000 });
   assert.match(await row.locator('.m-p50').innerText(), /^\d+(\.\d+)? ms$/);
-  await page.waitForFunction(() => /RPC is on the router now/.test(document.querySelector('section.present .measure-machine')?.textContent ?? ''), null, { timeout: 10_000 });
+  await waitForText(page, 'section.present .measure-machine', /RPC is on the router now/, 10_000);
   const line = await page.locator('section.present .measure-machine').innerText();
   assert.ok(line.includes(`Measured on ${machine}`), `the slide names the machine lab 7 measured on: ${line}`);
   // The router row is lab 7's window (at least its 50 calls); the live line is the last second.
@@ -349,7 +359,8 @@ test('overview, fragments, slide numbers and hash navigation work as in any reve
 });
 
 test('opened from disk, the offline build shows every slide and replays the demos without any network', { skip: skip ?? false, timeout: 120_000 }, async () => {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '-c', 'slides/vite.offline.config.ts', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
+  const vite = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+  execFileSync(process.execPath, [vite, 'build', '-c', 'slides/vite.offline.config.ts', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit' });
   const { page, errors } = await openPage(browser);
   const network: string[] = [];
   page.on('request', (r) => { if (!/^(file|blob|data):/.test(r.url())) network.push(r.url()); });

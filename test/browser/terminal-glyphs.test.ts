@@ -135,8 +135,11 @@ async function assertGlyphsWhole(page: Page, where: string): Promise<number> {
   for (const [i, g] of glyphs.entries()) {
     const got = inks[i];
     const want = ref.get(g.ch)!;
-    assert.ok(got.rows >= want.rows - 1, `${where}, row ${g.row + 1}: "${g.ch}" has ${got.rows} px of ink in height, the unclipped reference ${want.rows}: the row clips it`);
-    if (g.ch === '_') assert.ok(got.widest >= want.widest - 2, `${where}, row ${g.row + 1}: the underscore is ${got.widest} px wide, the reference ${want.widest}`);
+    assert.ok(got.rows >= want.rows - 1,
+      `${where}, row ${g.row + 1}: "${g.ch}" has ${got.rows} px of ink in height, the unclipped reference ${want.rows}: the row clips it`);
+    if (g.ch === '_') {
+      assert.ok(got.widest >= want.widest - 2, `${where}, row ${g.row + 1}: the underscore is ${got.widest} px wide, the reference ${want.widest}`);
+    }
     checked++;
   }
   assert.ok(checked >= CHECKED.length * 3, `${where}: checked ${checked} glyphs (want the sample in at least 3 rows)`);
@@ -152,14 +155,20 @@ async function assertWholeRows(page: Page, box: string, where: string): Promise<
     let last = texts.length - 1;
     while (last > 0 && texts[last].trim() === '') last--;
     const rects = rows.map((r) => r.getBoundingClientRect());
-    return { outerTop: outer.top, outerBottom: outer.bottom, lastBottom: rects[rects.length - 1].bottom, firstTop: rects[0].top, prompt: texts[last], promptBottom: rects[last].bottom, n: rows.length };
+    return {
+      outerTop: outer.top, outerBottom: outer.bottom, lastBottom: rects[rects.length - 1].bottom, firstTop: rects[0].top,
+      prompt: texts[last], promptBottom: rects[last].bottom, n: rows.length,
+    };
   }, box);
   assert.ok(m.n >= 4, `${where}: at least 4 rows (has ${m.n})`);
-  assert.ok(m.firstTop >= m.outerTop - 0.5 && m.lastBottom <= m.outerBottom + 0.5, `${where}: rows span ${m.firstTop.toFixed(1)}–${m.lastBottom.toFixed(1)} px, the terminal's box ${m.outerTop.toFixed(1)}–${m.outerBottom.toFixed(1)} px: the last row is cut`);
+  const span = `rows span ${m.firstTop.toFixed(1)}–${m.lastBottom.toFixed(1)} px, ` +
+    `the terminal's box ${m.outerTop.toFixed(1)}–${m.outerBottom.toFixed(1)} px`;
+  assert.ok(m.firstTop >= m.outerTop - 0.5 && m.lastBottom <= m.outerBottom + 0.5, `${where}: ${span}: the last row is cut`);
   assert.match(m.prompt, /\$\s*$/, `${where}: the prompt shows after the output`);
 }
 
-test('the presenter terminal on the demo slide: whole glyphs in every row and whole rows, at 1440x900, 1280x720 and 1920x1080', { skip: skip ?? false, timeout: 120_000 }, async () => {
+test('the presenter terminal on the demo slide: whole glyphs in every row and whole rows, at 1440x900, 1280x720 and 1920x1080',
+  { skip: skip ?? false, timeout: 120_000 }, async () => {
   for (const size of SIZES) {
     const where = `demo slide at ${size.width}x${size.height}`;
     const { page, errors } = await openPage(browser!, size);
