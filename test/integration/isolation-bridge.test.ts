@@ -16,7 +16,7 @@ import {
   bridgeHalves, createNamespace, defaultWan, isolationAvailable, listNamespaces, namespacePids, relayReady, removeNamespace,
   wrapInNamespace, writeWanSettings, type RelayConfig,
 } from '../../server/isolation/index.js';
-import { alive, freePort } from '../../server/backends/index.js';
+import { pidAlive, freePort } from '../../server/backends/index.js';
 import { HMLAB_BIN } from '../../server/paths.js';
 
 const available = isolationAvailable();
@@ -69,7 +69,7 @@ describe('Unix-socket bridges and the WAN relay', { skip }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'hmlab-br-'));
     const procs: ChildProcess[] = [];
     t.after(async () => {
-      for (const p of procs) if (p.pid && alive(p.pid)) p.kill('SIGKILL');
+      for (const p of procs) if (p.pid && pidAlive(p.pid)) p.kill('SIGKILL');
       await removeNamespace(nsA);
       await removeNamespace(nsB);
       rmSync(dir, { recursive: true, force: true });
@@ -140,6 +140,6 @@ describe('Unix-socket bridges and the WAN relay', { skip }, () => {
     await removeNamespace(nsB);
     const names = await listNamespaces();
     assert.ok(!names.includes(nsA) && !names.includes(nsB), 'ip netns list shows neither namespace');
-    for (const pid of inside) assert.ok(!alive(pid), `pid ${pid} from a removed namespace still runs`);
+    for (const pid of inside) assert.ok(!pidAlive(pid), `pid ${pid} from a removed namespace still runs`);
   });
 });

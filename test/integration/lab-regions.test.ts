@@ -10,7 +10,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LabStatus } from '../../common/wire.js';
 import { isolationAvailable, listNamespaces, namespacePids } from '../../server/isolation/index.js';
-import { alive, processesOfHome } from '../../server/backends/index.js';
+import { pidAlive, processesOfHome } from '../../server/backends/index.js';
 import { component, readEvents, tempLab, waitFor } from '../helpers/lab-env.js';
 import { findQdrouterd, OsloProc } from '../helpers/router-procs.js';
 import { useLabRouter } from '../helpers/router-choice.js';
@@ -108,7 +108,7 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   const names = await listNamespaces();
   assert.ok(!names.includes(ns['region-1']) && !names.includes(ns['region-2']), 'ip netns list shows neither region after down');
   assert.deepEqual(processesOfHome(tl.home), []);
-  for (const pid of allPids) assert.ok(!alive(pid), `pid ${pid} of the lab still runs after down`);
+  for (const pid of allPids) assert.ok(!pidAlive(pid), `pid ${pid} of the lab still runs after down`);
 }
 
 describe('multi-region lab (embedded)', { skip }, () => {
