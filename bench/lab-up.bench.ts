@@ -43,7 +43,9 @@ async function bareBroker(): Promise<number> {
   try {
     for (;;) {
       try {
-        const r = await fetch(`http://127.0.0.1:${plan.brokerManagement}/api/overview`, { headers: { authorization: auth }, signal: AbortSignal.timeout(1000) });
+        const r = await fetch(`http://127.0.0.1:${plan.brokerManagement}/api/overview`, {
+          headers: { authorization: auth }, signal: AbortSignal.timeout(1000),
+        });
         if (r.ok) { await r.arrayBuffer(); break; }
       } catch { /* not yet */ }
       if (performance.now() - t0 > 120_000) throw new Error('the bare broker did not start within 120 s');
@@ -111,7 +113,8 @@ export async function run(opts: { runs?: number; log?: (s: string) => void } = {
     medianBareMs: Math.round(median(bare)), medianUpMs: Math.round(median(up)), ratio: 0, target: TARGET_RATIO, machine,
   };
   result.ratio = Number((result.medianUpMs / result.medianBareMs).toFixed(2));
-  log(`lab up ${(result.medianUpMs / 1000).toFixed(2)} s vs bare broker ${(result.medianBareMs / 1000).toFixed(2)} s (medians of ${runs}): ratio ${result.ratio}x, target <= ${TARGET_RATIO}x ${result.ratio <= TARGET_RATIO ? 'met' : 'NOT met'} (${machine})`);
+  log(`lab up ${(result.medianUpMs / 1000).toFixed(2)} s vs bare broker ${(result.medianBareMs / 1000).toFixed(2)} s (medians of ${runs}): ratio `
+    + `${result.ratio}x, target <= ${TARGET_RATIO}x ${result.ratio <= TARGET_RATIO ? 'met' : 'NOT met'} (${machine})`);
   return [result];
 }
 

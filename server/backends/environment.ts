@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
 import { z } from 'zod';
-import { TOPOLOGIES, type ComponentStatus, type LabStatus, type RouterProduct, type Topology, type TrafficCounters, type WanStatus } from '../../common/wire.js';
+import {
+  TOPOLOGIES, type ComponentStatus, type LabStatus, type RouterProduct, type Topology, type TrafficCounters, type WanStatus,
+} from '../../common/wire.js';
 import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
 import { LabError } from './errors.js';
 import { HMLAB_BIN } from '../paths.js';
@@ -45,7 +47,8 @@ const CAN_RENICE = process.getuid?.() === 0;
 
 const upOptionsSchema = z.object({
   topology: topologySchema(),
-  basePort: z.number().int('must be a whole number').min(1024, 'must be at least 1024').max(65535 - PORT_BLOCK, `must be at most ${65535 - PORT_BLOCK}`).optional(),
+  basePort: z.number().int('must be a whole number').min(1024, 'must be at least 1024')
+    .max(65535 - PORT_BLOCK, `must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1, 'must be the path of a qdrouterd binary').optional(),
   trafficRate: trafficRateSchema().optional(),
   wanCost: z.number().int('must be a whole number').min(1, 'must be at least 1 (qdrouterd\'s minimum cost)').max(1000, 'must be at most 1000').optional(),
@@ -99,7 +102,9 @@ function portsOf(topology: Topology, plan: PortPlan): [number, string][] {
     if (topology === 'hybrid-mesh' && r !== 'router-c') wanted.push([plan.routers[r].interRouter, `${r} inter-router listener`]);
   }
   // Across regions the host's loopback carries the relay to broker-2 as well.
-  if (topology === 'multi-region' && plan.broker2) wanted.push([plan.broker2.amqp, 'broker-2 AMQP listener'], [plan.broker2.management, 'broker-2 management API']);
+  if (topology === 'multi-region' && plan.broker2) {
+    wanted.push([plan.broker2.amqp, 'broker-2 AMQP listener'], [plan.broker2.management, 'broker-2 management API']);
+  }
   return wanted;
 }
 
@@ -255,7 +260,9 @@ export class LabEnvironment implements LabEnvironmentApi {
     return {
       ...w,
       cost: s.regions.wanCost,
-      regions: REGIONS.map((r) => ({ name: r.name, namespace: s.regions!.namespaces[r.name], components: s.components.filter((c) => c.region === r.name).map((c) => c.name) })),
+      regions: REGIONS.map((r) => ({
+        name: r.name, namespace: s.regions!.namespaces[r.name], components: s.components.filter((c) => c.region === r.name).map((c) => c.name),
+      })),
       relays: s.regions.relays.map((r) => ({ name: r.name, pid: this.isLive(r.pid) ? r.pid : null, running: this.isLive(r.pid) })),
     };
   }
@@ -297,7 +304,10 @@ export class LabEnvironment implements LabEnvironmentApi {
     return {
       file: this.paths.openstackConf,
       rpc: describe(conf.rpc),
-      notify: { ...describe(conf.notify), enabled: conf.notificationsEnabled, fallsBackToRpc: conf.notifyFallsBackToRpc, driver: conf.notificationDriver, topics: conf.topics },
+      notify: {
+        ...describe(conf.notify),
+        enabled: conf.notificationsEnabled, fallsBackToRpc: conf.notifyFallsBackToRpc, driver: conf.notificationDriver, topics: conf.topics,
+      },
     };
   }
 
@@ -334,8 +344,8 @@ export class LabEnvironment implements LabEnvironmentApi {
     if (regions) {
       const iso = isolationAvailable();
       if (!iso.ok) {
-        throw new LabError('not-permitted', `topology multi-region puts each region in its own network namespace, so that the WAN link is the only path between them, and ${iso.why}; `
-          + 'the other topologies run without it', 'topology');
+        throw new LabError('not-permitted', `topology multi-region puts each region in its own network namespace, so that the WAN link is the only path `
+          + `between them, and ${iso.why}; the other topologies run without it`, 'topology');
       }
     }
     checkRabbitmqInstalled();
@@ -343,7 +353,8 @@ export class LabEnvironment implements LabEnvironmentApi {
     let qdrouterd: string | null = null;
     if (routerNames.length) {
       if (qdrouterdPath) {
-        if (!existsSync(qdrouterdPath)) throw new LabError('not-installed', `--qdrouterd ${qdrouterdPath}: no such file; give the path of a qdrouterd binary`, 'qdrouterd');
+        if (!existsSync(qdrouterdPath)) throw new LabError('not-installed', `--qdrouterd ${qdrouterdPath}: no such file; give the path of a `
+          + `qdrouterd binary`, 'qdrouterd');
         qdrouterd = qdrouterdPath;
       } else {
         qdrouterd = findOnPath('qdrouterd');
@@ -360,8 +371,8 @@ export class LabEnvironment implements LabEnvironmentApi {
       if (qdrouterd) kind = 'qdrouterd';
       else if (embedded) kind = 'embedded';
       else {
-        throw new LabError('not-installed', `topology ${topology} needs a router, and none is available: install Apache Qpid Dispatch Router 1.x (qdrouterd) and put it on PATH `
-          + 'or pass --qdrouterd PATH, or make the embedded router work ("hmlab router --help" must run; build with "npm run build")');
+        throw new LabError('not-installed', `topology ${topology} needs a router, and none is available: install Apache Qpid Dispatch Router 1.x (qdrouterd) `
+          + 'and put it on PATH or pass --qdrouterd PATH, or make the embedded router work ("hmlab router --help" must run; build with "npm run build")');
       }
     }
     const busy = wanted.filter((_, i) => !free[i]);
@@ -381,7 +392,8 @@ export class LabEnvironment implements LabEnvironmentApi {
       ...brokersOf(topology).map((b) => brokerSpec(this.paths, plan, b, nsOf(b))),
       ...routersOf(topology).map((r) => routerSpec(r, this.paths, plan, qdrouterd, nsOf(r))),
       ...servicesOf(topology).map((s) => serviceSpec(s, this.paths, {
-        connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null, connectsTo: this.connectsTo(s), namespace: nsOf(s),
+        connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null,
+        connectsTo: this.connectsTo(s), namespace: nsOf(s),
       })),
     ];
   }
@@ -402,7 +414,8 @@ export class LabEnvironment implements LabEnvironmentApi {
       trafficRate: o.rate,
       upAt: Date.now(),
       components: o.specs.map((sp) => ({
-        name: sp.name, kind: sp.kind, state: 'starting', pid: null, endpoint: sp.endpoint, management: sp.management, product: null, startedAt: null, readyAt: null, detail: null,
+        name: sp.name, kind: sp.kind, state: 'starting', pid: null, endpoint: sp.endpoint, management: sp.management,
+        product: null, startedAt: null, readyAt: null, detail: null,
         ...(regions ? { region: regionOf(sp.name), namespace: sp.namespace ?? null } : {}),
       })),
       ...(regions ? { regions: { namespaces: o.namespaces, wanCost: o.wanCost, relays: [] } } : {}),
@@ -455,13 +468,15 @@ export class LabEnvironment implements LabEnvironmentApi {
   private async rollBack(started: Launched[], f: UpFailure): Promise<never> {
     await Promise.all(started.map(async ({ spec, pid }) => {
       if (pid > 0) { signalGroup(pid, 'SIGKILL'); await waitExit(pid, 3000); }
-      patchComponent(this.paths.state, spec.name, spec.name === f.name ? { pid: null } : { state: 'stopped', pid: null, detail: f.name ? null : 'interrupted' });
+      const after = spec.name === f.name ? { pid: null } : { state: 'stopped' as const, pid: null, detail: f.name ? null : 'interrupted' };
+      patchComponent(this.paths.state, spec.name, after);
     }));
     await this.stopRegions();
     this.sweep();
     if (!f.name) throw new LabError('component-failed', '"hmlab up" was interrupted: everything it started has been stopped.');
     const tail = tailLog(join(this.paths.logs, `${f.name}.log`), 15);
-    throw new LabError('component-failed', `${f.name} failed: ${f.why}${tail ? `\n--- last lines of logs/${f.name}.log ---\n${tail}` : ''}\nEverything this "hmlab up" started has been stopped.`);
+    throw new LabError('component-failed', `${f.name} failed: ${f.why}${tail ? `\n--- last lines of logs/${f.name}.log ---\n${tail}` : ''}\nEverything this `
+      + `"hmlab up" started has been stopped.`);
   }
 
   private refuseIfRunning(): void {
@@ -469,11 +484,13 @@ export class LabEnvironment implements LabEnvironmentApi {
     try { s = this.state(); } catch { s = null; }
     const live = s?.components.filter((c) => this.isLive(c.pid)) ?? [];
     if (live.length) {
-      throw new LabError('already-running', `a lab is already running in ${this.paths.home} (topology ${s?.topology}; ${live.map((c) => c.name).join(', ')}): run "hmlab down" first, or use another --home and --base-port`);
+      throw new LabError('already-running', `a lab is already running in ${this.paths.home} (topology ${s?.topology}; ${live.map((c) => c.name).join(', ')}): `
+        + `run "hmlab down" first, or use another --home and --base-port`);
     }
     const left = processesOfHome(this.paths.home);
     if (left.length) {
-      throw new LabError('already-running', `processes of ${this.paths.home} are still running (pids ${left.map((p) => p.pid).join(', ')}): run "hmlab down" first`);
+      throw new LabError('already-running', `processes of ${this.paths.home} are still running (pids ${left.map((p) => p.pid).join(', ')}): run `
+        + `"hmlab down" first`);
     }
   }
 
@@ -521,12 +538,14 @@ export class LabEnvironment implements LabEnvironmentApi {
       const ns = r.region ? namespaces[r.region] : null;
       const base: [string, string[]] = [process.execPath, [HMLAB_BIN, 'relay', '-c', r.configFile]];
       const [cmd, args] = ns ? wrapInNamespace(ns, ...base) : base;
-      const proc = spawnDetached(cmd, args, { env: { ...process.env, [COMPONENT_MARK]: this.paths.home }, cwd: this.paths.home, log: join(this.paths.logs, `${r.name}.log`) });
+      const env = { ...process.env, [COMPONENT_MARK]: this.paths.home };
+      const proc = spawnDetached(cmd, args, { env, cwd: this.paths.home, log: join(this.paths.logs, `${r.name}.log`) });
       started.push({ name: r.name, namespace: ns, pid: proc.pid > 0 ? proc.pid : null });
       const s = this.requireState();
       s.regions!.relays = started;
       writeState(this.paths.state, s);
-      progress({ component: r.name, message: `joining ${r.region ?? 'the host'} to the other side (${r.config.forwards.length} forwards)`, elapsedMs: Date.now() - t0, state: 'starting' });
+      const joining = `joining ${r.region ?? 'the host'} to the other side (${r.config.forwards.length} forwards)`;
+      progress({ component: r.name, message: joining, elapsedMs: Date.now() - t0, state: 'starting' });
       const deadline = Date.now() + 20_000;
       while (relayReady(r.readyFile) !== proc.pid) {
         if (Date.now() > deadline || !pidAlive(proc.pid)) {
@@ -686,7 +705,9 @@ transport_url = ${notify}
     } catch (err) {
       let why = (err as Error).message;
       if (why === 'aborted') {
-        why = signal.aborted ? `stopped: ${String(signal.reason ?? 'another component failed')}` : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
+        why = signal.aborted
+          ? `stopped: ${String(signal.reason ?? 'another component failed')}`
+          : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
       }
       message = why;
       patchComponent(this.paths.state, spec.name, { state: 'failed', detail: why });
@@ -749,7 +770,8 @@ transport_url = ${notify}
     const s = this.requireState();
     const c = s.components.find((x) => x.name === name);
     if (!c) {
-      throw new LabError('unknown-component', `unknown component "${name}": this lab (${s.topology}) has ${s.components.map((x) => x.name).join(', ')}${name === 'services' ? '' : ' (restart also takes "services")'}`, 'name');
+      throw new LabError('unknown-component', `unknown component "${name}": this lab (${s.topology}) has `
+        + `${s.components.map((x) => x.name).join(', ')}${name === 'services' ? '' : ' (restart also takes "services")'}`, 'name');
     }
     return c;
   }
@@ -759,7 +781,9 @@ transport_url = ${notify}
     if (name === 'broker' || name === 'broker-2') return brokerSpec(this.paths, s.ports, name, ns);
     if (name.startsWith('router-')) return routerSpec(name, this.paths, s.ports, s.router === 'qdrouterd' ? s.qdrouterd : null, ns);
     const svc = name as ServiceName;
-    return serviceSpec(svc, this.paths, { connectTimeoutS, overrideFile, endpoint: null, connectsTo: overrideFile ? this.connectsTo(svc) : null, namespace: ns });
+    return serviceSpec(svc, this.paths, {
+      connectTimeoutS, overrideFile, endpoint: null, connectsTo: overrideFile ? this.connectsTo(svc) : null, namespace: ns,
+    });
   }
 
   private statusOf(name: string): ComponentStatus {
@@ -782,7 +806,8 @@ transport_url = ${notify}
       spec = this.specFor(s, name, START_CONNECT_TIMEOUT_S);
       if (spec.endpoint) {
         const port = endpointOf(spec.endpoint)?.port ?? 0;
-        if (port && !(await portFree(port))) throw new LabError('port-in-use', `port ${port} (${name}) is in use by another process: stop it, then "hmlab start ${name}"`);
+        if (port && !(await portFree(port))) throw new LabError('port-in-use', `port ${port} (${name}) is in use by another process: stop it, then `
+          + `"hmlab start ${name}"`);
       }
     }
     await this.launchAndWait(spec, { signal: new AbortController().signal, onProgress: onProgress ?? (() => {}), onFailure: 'throw' });

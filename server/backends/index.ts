@@ -3,7 +3,9 @@
 // broker, routers (qdrouterd or the embedded router) and OpenStack services
 // on oslo.messaging, each a real process.
 export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
-export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, wanChangeSchema, type WanChange, type LabConfigDescription, type TransportDescription } from './environment.js';
+export {
+  LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, wanChangeSchema, type WanChange, type LabConfigDescription, type TransportDescription,
+} from './environment.js';
 export { regionNamespaces, callsSince, calledRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export { defaultHome, labPaths } from './paths.js';
@@ -12,6 +14,9 @@ export {
   readOpenstackConf, parseOpenstackConf, effectiveTransports, redactUrl,
   type OpenstackConf, type ConfEntry, type EffectiveTransports,
 } from './openstack-conf.js';
-export { renderOpenstackConf, renderRouterConf, renderRabbitConf, routersOf, servicesOf, brokersOf, regionOf, REGIONS, DEFAULT_WAN_COST, OPENSTACK_ADDRESSES, HOME_ROUTER, type ServiceName } from './templates.js';
+export {
+  renderOpenstackConf, renderRouterConf, renderRabbitConf, routersOf, servicesOf, brokersOf, regionOf, REGIONS, DEFAULT_WAN_COST,
+  OPENSTACK_ADDRESSES, HOME_ROUTER, type ServiceName,
+} from './templates.js';
 export { processesOfHome, signalGroup, pidAlive, isComponentOf, tailLog, COMPONENT_MARK } from './processes.js';
 export { amqpProduct, embeddedRouterAvailable, findOnPath, nodeName, OSLO_INSTALL, RABBITMQ_INSTALL } from './components.js';

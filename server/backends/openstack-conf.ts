@@ -66,7 +66,8 @@ const NOTIFY_DRIVERS = ['messaging', 'messagingv2', 'log', 'noop', 'routing', 't
 
 /** A transport URL as oslo.messaging reads it: scheme://[user:pass@]host:port[,host:port...]/[vhost]. */
 export const transportUrlSchema = z.string().refine((v) => SCHEMES.includes(parseTransportUrl(v)?.scheme.split('+')[0] ?? ''), {
-  message: `is not a transport URL: write scheme://host:port/ (scheme ${SCHEMES.join(', ')}), several hosts separated by commas, e.g. amqp://127.0.0.1:15810,127.0.0.1:15811/`,
+  message: `is not a transport URL: write scheme://host:port/ (scheme ${SCHEMES.join(', ')}), several hosts separated by commas, e.g. `
+    + `amqp://127.0.0.1:15810,127.0.0.1:15811/`,
 });
 
 const boolSchema = z.string().regex(/^(true|false|yes|no|on|off|1|0)$/i, 'must be true or false');
@@ -98,7 +99,8 @@ function validateKnownOptions(conf: OpenstackConf, file: string): void {
       if (!entry || entry.value === '') continue;
       const r = schema.safeParse(entry.value);
       if (!r.success) {
-        throw new LabError('bad-config', `${file} line ${entry.line} (in [${section}]): ${key} = ${entry.value} ${r.error.issues[0]?.message ?? 'is invalid'}`, `${section}.${key}`);
+        throw new LabError('bad-config', `${file} line ${entry.line} (in [${section}]): ${key} = ${entry.value} `
+          + `${r.error.issues[0]?.message ?? 'is invalid'}`, `${section}.${key}`);
       }
     }
   }

@@ -18,7 +18,8 @@ const upSchema = z.object({
     .min(1024, '--base-port must be at least 1024').max(65535 - PORT_BLOCK, `--base-port must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1).optional(),
   rate: trafficRateSchema({ name: '--rate', coerce: true }),
-  wanCost: z.coerce.number({ message: '--wan-cost must be a number' }).int('--wan-cost must be a whole number').min(1, '--wan-cost must be at least 1').max(1000, '--wan-cost must be at most 1000').optional(),
+  wanCost: z.coerce.number({ message: '--wan-cost must be a number' }).int('--wan-cost must be a whole number')
+    .min(1, '--wan-cost must be at least 1').max(1000, '--wan-cost must be at most 1000').optional(),
 });
 
 function lab(opts: { home?: string }): LabEnvironment {
@@ -30,7 +31,10 @@ async function run<T>(fn: () => Promise<T> | T): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof LabError) throw new CliError(err.message, err.code === 'bad-input' || err.code === 'unknown-topology' || err.code === 'unknown-component' ? 2 : 1);
+    if (err instanceof LabError) {
+      const usage = err.code === 'bad-input' || err.code === 'unknown-topology' || err.code === 'unknown-component';
+      throw new CliError(err.message, usage ? 2 : 1);
+    }
     throw err;
   }
 }
@@ -139,7 +143,8 @@ export function formatStatus(st: LabStatus): string {
   const t = st.traffic;
   out.push('');
   out.push(`traffic: RPC calls ${t.rpcCalls.ok} ok / ${t.rpcCalls.failed} failed, casts ${t.rpcCasts.sent}, fanouts ${t.fanouts.sent}`);
-  out.push(`         notifications ${t.notifications.sent} sent / ${t.notifications.received} received${st.trafficRate !== undefined ? `  (conductor: ${st.trafficRate} ops/s)` : ''}`);
+  const rate = st.trafficRate !== undefined ? `  (conductor: ${st.trafficRate} ops/s)` : '';
+  out.push(`         notifications ${t.notifications.sent} sent / ${t.notifications.received} received${rate}`);
   return out.join('\n');
 }
 
@@ -275,12 +280,16 @@ export function registerLabCommands(program: Command): void {
     .action(async (opts: { home?: string; json?: boolean }) => {
       const d = await run(() => lab(opts).describeConfig());
       if (opts.json) { process.stdout.write(JSON.stringify(d, null, 2) + '\n'); return; }
-      const served = (s: typeof d.rpc.servedBy) => s.map((b) => `${b.name}${b.product ? ` (${b.product})` : b.kind === 'unknown' ? ' (not part of this lab)' : ''}`).join(', ') || '-';
+      const what = (b: (typeof d.rpc.servedBy)[number]) => (b.product ? ` (${b.product})` : b.kind === 'unknown' ? ' (not part of this lab)' : '');
+      const served = (s: typeof d.rpc.servedBy) => s.map((b) => `${b.name}${what(b)}`).join(', ') || '-';
+      const notifyUrl = d.notify.fallsBackToRpc
+        ? '[oslo_messaging_notifications] transport_url unset: same as RPC'
+        : `[oslo_messaging_notifications] transport_url = ${d.notify.url}`;
       process.stdout.write([
         `file: ${d.file}`,
         `RPC            [DEFAULT] transport_url = ${d.rpc.url ?? '(unset)'}`,
         `               driver ${d.rpc.driver ?? '-'}, served by ${served(d.rpc.servedBy)}`,
-        `Notifications  ${d.notify.fallsBackToRpc ? '[oslo_messaging_notifications] transport_url unset: same as RPC' : `[oslo_messaging_notifications] transport_url = ${d.notify.url}`}`,
+        `Notifications  ${notifyUrl}`,
         `               driver ${d.notify.driver ?? 'unset: NO notifications are sent'}, topics ${d.notify.topics.join(', ')}`,
         `               served by ${served(d.notify.servedBy)}`,
       ].join('\n') + '\n');

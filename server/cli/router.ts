@@ -48,7 +48,9 @@ export function registerRouterCommands(program: Command): void {
       if (opts.nodes) views.push('nodes');
       if (views.length === 0) throw new CliError('qdstat: choose a table: -g (general), -c (connections), -l (links), -a (addresses) or -n (nodes)');
       try {
-        for (const [i, v] of views.entries()) process.stdout.write(await qdstat(host, port, v, { timeoutMs: timeout.data * 1000, header: i === 0 }) + (views.length > 1 ? '\n' : ''));
+        for (const [i, v] of views.entries()) {
+          process.stdout.write(await qdstat(host, port, v, { timeoutMs: timeout.data * 1000, header: i === 0 }) + (views.length > 1 ? '\n' : ''));
+        }
       } catch (err) {
         throw new CliError(`qdstat: ${(err as Error).message}`);
       }

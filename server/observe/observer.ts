@@ -143,7 +143,9 @@ export class LabObserver {
     }
     for (const [name, before] of this.components) {
       // a component that left the lab (lab down, other topology) is gone: say it stopped
-      if (!s.components.some((c) => c.name === name) && before.state !== 'stopped') events.push({ type: 'component', t: now, name, state: 'stopped', pid: null, detail: null });
+      if (!s.components.some((c) => c.name === name) && before.state !== 'stopped') {
+        events.push({ type: 'component', t: now, name, state: 'stopped', pid: null, detail: null });
+      }
     }
     this.components = new Map(s.components.map((c) => [c.name, c]));
     const struct = structure(s);

@@ -106,7 +106,10 @@ export class Recorder {
     let line = JSON.stringify(o) + '\n';
     for (const [from, to] of this.redactions) if (line.includes(from)) line = line.split(from).join(to);
     const maxBytes = this.opts.maxBytes ?? RECORDING_LIMITS.maxBytes;
-    if (this.bytes + Buffer.byteLength(line) > maxBytes) { this.stopBy(`it reached the ${maxBytes >= 2 ** 20 ? `${Math.round(maxBytes / 2 ** 20)} MiB` : `${Math.round(maxBytes / 1024)} KiB`} limit`); return; }
+    if (this.bytes + Buffer.byteLength(line) > maxBytes) {
+      this.stopBy(`it reached the ${maxBytes >= 2 ** 20 ? `${Math.round(maxBytes / 2 ** 20)} MiB` : `${Math.round(maxBytes / 1024)} KiB`} limit`);
+      return;
+    }
     this.bytes += Buffer.byteLength(line);
     this.events++;
     this.out.write(line);
@@ -178,7 +181,10 @@ export function readRecording(file: string): { header: RecordingHeader; events: 
   const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
   if (!lines.length) throw new Error(`${basename(file)} is empty: a recording starts with a header line`);
   const h = recordingHeaderSchema.safeParse(JSON.parse(lines[0]));
-  if (!h.success) throw new Error(`${basename(file)}: the first line is not a recording header (${h.error.issues[0]?.path.join('.')}: ${h.error.issues[0]?.message})`);
+  if (!h.success) {
+    const issue = h.error.issues[0];
+    throw new Error(`${basename(file)}: the first line is not a recording header (${issue?.path.join('.')}: ${issue?.message})`);
+  }
   return { header: h.data as RecordingHeader, events: lines.slice(1).map((l) => JSON.parse(l) as LabEvent) };
 }
 

@@ -87,7 +87,9 @@ export class RateCounter {
   }
 
   /** Counts since the last flush, scaled to per second over elapsedMs; resets. */
-  flush(elapsedMs: number): { perSecond: Record<string, number>; perService: Record<string, number>; latencyMs: { p50: number; p95: number; max: number; n: number } | null } {
+  flush(elapsedMs: number): {
+    perSecond: Record<string, number>; perService: Record<string, number>; latencyMs: { p50: number; p95: number; max: number; n: number } | null;
+  } {
     const scale = elapsedMs > 0 ? 1000 / elapsedMs : 1;
     const round = (n: number) => Math.round(n * scale * 10) / 10;
     const perSecond: Record<string, number> = { total: round(this.total) };

@@ -43,10 +43,14 @@ export class LinkState {
   /** An inter-router connection is open: attach our control and transit links and say hello. */
   attach(info: ConnInfo): void {
     const connection = info.connection;
-    const control = connection.open_sender({ name: `${this.core.id}/control/${info.identity}`, target: { address: CONTROL_ADDRESS }, source: { address: CONTROL_ADDRESS } });
+    const control = connection.open_sender({
+      name: `${this.core.id}/control/${info.identity}`, target: { address: CONTROL_ADDRESS }, source: { address: CONTROL_ADDRESS },
+    });
     info.control = control;
     this.links.newOutLink(control, info, 'control', null);
-    const transit = connection.open_sender({ name: `${this.core.id}/transit/${info.identity}`, target: { address: TRANSIT_ADDRESS }, source: { address: TRANSIT_ADDRESS } });
+    const transit = connection.open_sender({
+      name: `${this.core.id}/transit/${info.identity}`, target: { address: TRANSIT_ADDRESS }, source: { address: TRANSIT_ADDRESS },
+    });
     info.transit = this.links.newOutLink(transit, info, 'transit', null);
     this.sendControl(info, { op: 'hello', id: this.core.id, cost: info.cost, instance: this.core.instance });
   }

@@ -24,7 +24,8 @@ import { useLabRouter, type RouterChoice } from '../helpers/router-choice.js';
 const TOKEN = 'labs-browser-token-0123456789abcdef0123456789abcd';
 const skip = browserSkipReason()
   ?? (existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') ? null : 'RabbitMQ is not installed (apt-get install rabbitmq-server)')
-  ?? (embeddedRouterAvailable() || findOnPath('qdrouterd') ? null : 'no router: qdrouterd is not installed and the embedded router is not built (npm run build)');
+  ?? (embeddedRouterAvailable() || findOnPath('qdrouterd') ? null : 'no router: qdrouterd is not installed and the embedded router is not built '
+    + '(npm run build)');
 const SHOTS = join(ARTIFACTS, 'labs');
 
 let home = '';

@@ -50,7 +50,10 @@ function pingsIn(ns: string, port: number, n: number): Promise<{ rtts: number[];
     const next = () => { t0 = performance.now(); s.write('x'); };
     s.setNoDelay(true);
     s.on('connect', next);
-    s.on('data', () => { rtts.push(performance.now() - t0); if (rtts.length === ${n}) { console.log(JSON.stringify({ rtts })); process.exit(0); } else next(); });
+    s.on('data', () => {
+      rtts.push(performance.now() - t0);
+      if (rtts.length === ${n}) { console.log(JSON.stringify({ rtts })); process.exit(0); } else next();
+    });
     s.on('error', (e) => { console.log(JSON.stringify({ rtts, error: e.code })); process.exit(0); });
     s.on('close', () => { console.log(JSON.stringify({ rtts, error: 'closed' })); process.exit(0); });
     setTimeout(() => { console.log(JSON.stringify({ rtts, error: 'timeout' })); process.exit(0); }, 8000);`;
@@ -80,7 +83,8 @@ describe('Unix-socket bridges and the WAN relay', { skip }, () => {
     const hostPort = await freePort();
 
     // An echo server in B.
-    const echo = spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((c) => c.pipe(c)).listen(${port}, '127.0.0.1', () => console.log('up'))`]);
+    const echo = spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((c) => c.pipe(c)).listen(${port}, '127.0.0.1', () => `
+      + `console.log('up'))`]);
     procs.push(echo);
     await new Promise((r) => echo.stdout!.once('data', r));
 

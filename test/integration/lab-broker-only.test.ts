@@ -141,7 +141,8 @@ test('a service that cannot connect says which URL and what the driver said', as
   });
   const r = await hmlab(['restart', 'compute-1', '--home', one.home]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`compute-1 failed: cannot connect to rabbit://guest:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/.*the driver said: .*(unreachable|refused)`, 's'));
+  assert.match(r.stderr, new RegExp(`compute-1 failed: cannot connect to rabbit://guest:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/.*the driver said: `
+    + `.*(unreachable|refused)`, 's'));
   assert.match(r.stderr, /--- last lines of logs\/compute-1\.log ---/);
   const c1 = component(one.lab.statusSync(), 'compute-1');
   assert.equal(c1.state, 'failed');

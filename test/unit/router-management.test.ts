@@ -32,7 +32,10 @@ const routerConf = (id: string, extra: string) =>
   `router {\n    mode: interior\n    id: ${id}\n}\nlistener {\n    port: 0\n    role: normal\n}\n${extra}`;
 
 const request = (props: Record<string, unknown>, body: unknown) =>
-  ({ msg: { reply_to: 'amqp:/_topo/0/Router.U/temp.x', correlation_id: 7, application_properties: props, body }, inDel: null, inLink: null, address: '$management', ttl: 16 });
+  ({
+    msg: { reply_to: 'amqp:/_topo/0/Router.U/temp.x', correlation_id: 7, application_properties: props, body },
+    inDel: null, inLink: null, address: '$management', ttl: 16,
+  });
 
 describe('management agent', () => {
   it('has a value for every attribute it lists, for all five entity types, on a router with connections and links', async (t) => {
@@ -44,7 +47,8 @@ describe('management agent', () => {
     await a.start();
     t.after(() => a.stop());
     const port = (role: string) => a.boundPorts().find((b) => b.role === role)!.port;
-    const b = new Router(parseConfig(routerConf('Router.B', `connector {\n    host: 127.0.0.1\n    port: ${port('inter-router')}\n    role: inter-router\n}\n`), 'b.conf'), quiet);
+    const b = new Router(parseConfig(routerConf('Router.B', `connector {\n    host: 127.0.0.1\n    port: ${port('inter-router')}\n    role: `
+      + `inter-router\n}\n`), 'b.conf'), quiet);
     await b.start();
     t.after(() => b.stop());
     const client = await amqpConnect(t, port('normal'));
@@ -72,7 +76,8 @@ describe('management agent', () => {
 
   it('projects QUERY results in the order of attributeNames and keeps the correlation id', () => {
     const { agent, sent } = router('interior');
-    agent.handle(request({ operation: 'QUERY', type: 'org.amqp.management', entityType: 'org.apache.qpid.dispatch.router', name: 'self' }, { attributeNames: ['mode', 'id'] }) as never);
+    const props = { operation: 'QUERY', type: 'org.amqp.management', entityType: 'org.apache.qpid.dispatch.router', name: 'self' };
+    agent.handle(request(props, { attributeNames: ['mode', 'id'] }) as never);
     assert.equal(sent.length, 1);
     assert.equal(sent[0].correlation_id, 7);
     assert.equal((sent[0].application_properties as { statusCode: number }).statusCode, 200);

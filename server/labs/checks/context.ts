@@ -87,7 +87,8 @@ export function createCheckContext(home: string, env: LabEnvironmentApi, memory:
           signal: AbortSignal.timeout(4000),
         });
       } catch (err) {
-        throw new CheckFailure(`RabbitMQ's management API at ${broker.management} does not answer (${(err as Error).message}): is the broker still starting? Try again in a few seconds`);
+        throw new CheckFailure(`RabbitMQ's management API at ${broker.management} does not answer (${(err as Error).message}): is the broker still starting? `
+          + `Try again in a few seconds`);
       }
       if (res.status === 404) return null as T;
       if (!res.ok) throw new CheckFailure(`RabbitMQ's management API answered ${res.status} for ${path}`);
