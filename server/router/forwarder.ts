@@ -63,7 +63,11 @@ export class Forwarder {
       if (typeof ann[A_DEST] === 'string') p.dest = ann[A_DEST] as string;
       if (Array.isArray(ann[A_DESTS])) p.dests = ann[A_DESTS] as string[];
       p.ttl = typeof ann[A_TTL] === 'number' ? (ann[A_TTL] as number) - 1 : 0;
-      if (p.ttl <= 0) { this.core.log.warning('ROUTER', `Dropping a delivery for ${address} that exceeded ${MAX_TTL} hops`); this.unroutable(p); return; }
+      if (p.ttl <= 0) {
+        this.core.log.warning('ROUTER', `Dropping a delivery for ${address} that exceeded ${MAX_TTL} hops`);
+        this.unroutable(p);
+        return;
+      }
     } else {
       address = l.address ?? (msg.to ? normalizeAddress(String(msg.to)) : null);
       this.core.counters.deliveriesIngress++;

@@ -107,8 +107,9 @@ export class Links {
     if (n < max) return false;
     if (!this.refusing.has(info)) {
       this.refusing.add(info);
-      this.core.log.warning('POLICY', `Connection ${info.host}: link refused, the peer already has ${n} ${dir === 'in' ? 'sending' : 'receiving'} links `
-        + `(${dir === 'in' ? 'maxSenders' : 'maxReceivers'}); further refusals on this connection are not logged`);
+      const [kind, setting] = dir === 'in' ? ['sending', 'maxSenders'] : ['receiving', 'maxReceivers'];
+      this.core.log.warning('POLICY', `Connection ${info.host}: link refused, the peer already has ${n} ${kind} links (${setting}); ` +
+        'further refusals on this connection are not logged');
     }
     link.close({ condition: 'amqp:resource-limit-exceeded', description: 'link disallowed by local policy' });
     return true;
