@@ -9,6 +9,7 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LabStatus } from '../../common/wire.js';
+import { percentileOf } from '../../common/stats.js';
 import { isolationAvailable, listNamespaces, namespacePids } from '../../server/isolation/index.js';
 import { pidAlive, processesOfHome } from '../../server/backends/index.js';
 import { component, readEvents, tempLab, waitFor } from '../helpers/lab-env.js';
@@ -19,7 +20,7 @@ const iso = isolationAvailable();
 const skip = iso.ok ? false : `multi-region needs network namespaces: ${iso.why}`;
 const qdrouterd = findQdrouterd();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => percentileOf(xs, 50);
 
 async function p50(client: OsloProc, server: string, n: number, tag: string): Promise<number> {
   const ms: number[] = [];
