@@ -137,7 +137,7 @@ export class Links {
       return;
     }
     this.settlement.failUnsettled(l);
-    for (const p of l.backlog.splice(0)) this.forwarder.unroutable(p, false);
+    for (const p of l.backlog.splice(0)) this.forwarder.unroutable(p);
     if (l.kind === 'endpoint' && l.address) {
       const entry = this.addresses.get(l.address);
       if (entry) {

@@ -5,6 +5,7 @@
 // what it shows is what the lab did, not what was asked.
 import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../common/wire.js';
 import { TOPOLOGIES } from '../../common/wire.js';
+import { TRAFFIC_RATE, isUp } from '../../common/rules.js';
 import { ApiRequestError, COMPONENT_ACTIONS, type ComponentAction, type LabClient, type LabStream } from '../api/client.js';
 import { fmtUptime, h } from '../common/index.js';
 import { mountWanControl } from './wan.js';
@@ -17,8 +18,8 @@ export interface BackendPanel {
 
 const ACTION_ENABLED: Record<ComponentAction, (c: ComponentStatus) => boolean> = {
   start: (c) => c.state === 'stopped' || c.state === 'failed',
-  stop: (c) => c.state === 'running' || c.state === 'starting',
-  kill: (c) => (c.state === 'running' || c.state === 'starting') && c.pid !== null,
+  stop: (c) => isUp(c.state),
+  kill: (c) => isUp(c.state) && c.pid !== null,
   restart: () => true,
 };
 
@@ -34,7 +35,9 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
   const downBtn = h('button', { class: 'hm-btn hm-danger', type: 'button' }, 'Down');
   const progress = h('ul', { class: 'hm-panel-progress', 'data-testid': 'panel-progress' });
 
-  const rateInput = h('input', { class: 'hm-input', type: 'number', min: 0, max: 2000, step: 1, value: 10, 'aria-label': 'traffic rate (operations per second)' });
+  const rateInput = h('input', {
+    class: 'hm-input', type: 'number', min: TRAFFIC_RATE.min, max: TRAFFIC_RATE.max, step: 1, value: 10, 'aria-label': 'traffic rate (operations per second)',
+  });
   const rateBtn = h('button', { class: 'hm-btn', type: 'button' }, 'Set rate');
   const recBtn = h('button', { class: 'hm-btn', type: 'button', 'data-recording': 'off' }, '● Record');
 
@@ -93,7 +96,10 @@ export function mountBackendPanel(el: HTMLElement, client: LabClient, stream: La
   };
   rateBtn.onclick = () => {
     const rate = Number(rateInput.value);
-    if (!Number.isFinite(rate) || rate < 0 || rate > 2000) { say('traffic rate: give a number of operations per second between 0 and 2000', 'error'); return; }
+    if (!Number.isFinite(rate) || rate < TRAFFIC_RATE.min || rate > TRAFFIC_RATE.max) {
+      say(`traffic rate: give a number of operations per second between ${TRAFFIC_RATE.min} and ${TRAFFIC_RATE.max}`, 'error');
+      return;
+    }
     void act(rateBtn, `traffic ${rate}/s`, () => client.traffic(rate));
   };
   function showRecording(active: boolean): void {
