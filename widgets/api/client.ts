@@ -42,7 +42,8 @@ export class LabClient {
   down(): Promise<unknown> {
     return this.request('POST', '/api/lab/down', {});
   }
-  component(name: string, action: ComponentAction): Promise<ComponentStatus | unknown> {
+  // Methods that answer with a promise reject on bad input (async), never throw at the call.
+  async component(name: string, action: ComponentAction): Promise<ComponentStatus | unknown> {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ApiRequestError(0, `component name "${name}" is not valid: use the names "hmlab status" shows`, 'name');
     if (!COMPONENT_ACTIONS.includes(action)) throw new ApiRequestError(0, `action must be one of ${COMPONENT_ACTIONS.join(', ')}`, 'action');
     return this.request('POST', `/api/components/${encodeURIComponent(name)}/${action}`, {});
@@ -51,7 +52,7 @@ export class LabClient {
   wan(change: { delayMs?: number; jitterMs?: number; rateBitsPerS?: number | null; state?: 'up' | 'cut' }): Promise<WanStatus> {
     return this.request<WanStatus>('POST', '/api/wan', change);
   }
-  traffic(rate: number): Promise<unknown> {
+  async traffic(rate: number): Promise<unknown> {
     if (!Number.isFinite(rate) || rate < 0) throw new ApiRequestError(0, 'rate must be a number of operations per second, 0 or more', 'rate');
     return this.request('POST', '/api/traffic', { rate });
   }
