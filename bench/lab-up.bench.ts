@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFreePortBlock, labPaths, planPorts, processesOfHome, renderRabbitConf, PACKAGE_ROOT } from '../server/backends/index.js';
+import { findFreePortBlock, labPaths, planPorts, processesOfHome, renderRabbitConf } from '../server/backends/index.js';
+import { PACKAGE_ROOT } from '../server/paths.js';
 import { brokerEnv, RABBITMQ_SERVER } from '../server/backends/components.js';
 import { COMPONENT_MARK, stopGroup, waitExit } from '../server/backends/processes.js';
 

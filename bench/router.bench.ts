@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import rhea from 'rhea';
 import type { Connection, EventContext } from 'rhea';
 import { freePort } from '../server/backends/index.js';
+import { percentile } from '../common/stats.js';
 import { measureOsloMesh, type OsloMeshRow } from './router-oslo.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,11 +60,6 @@ function roleReceiver(): void {
   setInterval(() => emit({ event: 'count', count }), 1000).unref();
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 function roleSender(): void {

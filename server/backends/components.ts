@@ -10,7 +10,7 @@ import rhea from 'rhea';
 import type { ComponentKind } from '../../common/wire.js';
 import type { LabPaths, PortPlan } from './types.js';
 import { LabError } from './errors.js';
-import { HMLAB_BIN, OPENSTACK_DIR } from './paths.js';
+import { HMLAB_BIN, OPENSTACK_DIR } from '../paths.js';
 import { sleep, stopGroup, tailLog } from './processes.js';
 import { SERVICE_ROLE, type ServiceName } from './templates.js';
 import { wrapInNamespace } from '../isolation/index.js';

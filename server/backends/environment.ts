@@ -9,10 +9,13 @@ import { z } from 'zod';
 import { TOPOLOGIES, type ComponentStatus, type LabStatus, type Topology, type TrafficCounters, type WanStatus } from '../../common/wire.js';
 import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
 import { LabError } from './errors.js';
-import { HMLAB_BIN, defaultHome, labPaths } from './paths.js';
+import { HMLAB_BIN } from '../paths.js';
+import { defaultHome, labPaths } from './paths.js';
 import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
 import { COMPONENT_MARK, alive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit } from './processes.js';
-import { effectiveTransports, formatTransportUrl, parseTransportUrl, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
+import { endpointOf, formatTransportUrl, parseTransportUrl, sameEndpoint } from '../../common/endpoint.js';
+import { isUp, topologySchema, trafficRateSchema } from '../../common/rules.js';
+import { effectiveTransports, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
 import {
   ALL_SERVICES, DEFAULT_WAN_COST, REGIONS, brokerUrl, brokersOf, homeRouter, namedServersOf, regionOf, renderOpenstackConf, renderRabbitConf,
   renderRouterConf, routersOf, servicesOf, type ServiceName,
@@ -41,12 +44,10 @@ const START_CONNECT_TIMEOUT_S = 5;
 const CAN_RENICE = process.getuid?.() === 0;
 
 const upOptionsSchema = z.object({
-  topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), {
-    message: `is not a topology: choose one of ${TOPOLOGIES.join(', ')}`,
-  }),
+  topology: topologySchema(),
   basePort: z.number().int('must be a whole number').min(1024, 'must be at least 1024').max(65535 - PORT_BLOCK, `must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1, 'must be the path of a qdrouterd binary').optional(),
-  trafficRate: z.number().min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000').optional(),
+  trafficRate: trafficRateSchema().optional(),
   wanCost: z.number().int('must be a whole number').min(1, 'must be at least 1 (qdrouterd\'s minimum cost)').max(1000, 'must be at most 1000').optional(),
 });
 
@@ -59,7 +60,6 @@ export const wanChangeSchema = z.strictObject({
 }, { error: 'unknown field: allowed are "delayMs", "jitterMs", "rateBitsPerS", "state"' });
 export type WanChange = z.infer<typeof wanChangeSchema>;
 
-const rateSchema = z.number({ message: 'must be a number' }).min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000 operations per second');
 
 export interface TransportDescription {
   url: string | null; // passwords hidden
@@ -145,7 +145,7 @@ export class LabEnvironment implements LabEnvironmentApi {
     if (rec.state === 'starting' && rec.pid === null) {
       // Not launched yet: "up" starts the broker, then the routers, then the services.
       detail = detail ?? 'waiting for the components it needs';
-    } else if (!running && (state === 'running' || state === 'starting')) {
+    } else if (!running && isUp(state)) {
       state = rec.detail === STOPPING ? 'stopped' : 'failed';
       detail = rec.detail === STOPPING ? null : `${UNEXPECTED_EXIT}: see "hmlab logs ${rec.name}"`;
     }
@@ -248,7 +248,7 @@ export class LabEnvironment implements LabEnvironmentApi {
       const servedBy: TransportDescription['servedBy'] = [];
       for (const h of parsed?.hosts ?? []) {
         const port = h.port ?? 5672;
-        const c = s?.components.find((x) => x.endpoint === `amqp://127.0.0.1:${port}` && ['127.0.0.1', 'localhost'].includes(h.host));
+        const c = s?.components.find((x) => sameEndpoint(x.endpoint, `${h.host}:${port}`));
         servedBy.push(c
           ? { name: c.name, kind: c.kind, product: c.product, endpoint: c.endpoint }
           : { name: `${h.host}:${port}`, kind: 'unknown', product: null, endpoint: `amqp://${h.host}:${port}` });
@@ -503,7 +503,7 @@ export class LabEnvironment implements LabEnvironmentApi {
     const parsed = url ? parseTransportUrl(url) : null;
     const own = plan.routers[homeRouter(topology, service)];
     const idx = parsed && topology === 'hybrid-mesh' && parsed.hosts.length > 1
-      ? parsed.hosts.findIndex((h) => h.port === own.normal && ['127.0.0.1', 'localhost'].includes(h.host))
+      ? parsed.hosts.findIndex((h) => h.port !== null && sameEndpoint(`${h.host}:${h.port}`, `127.0.0.1:${own.normal}`))
       : -1;
     if (!parsed || idx < 0) {
       rmSync(file, { force: true });
@@ -720,8 +720,8 @@ transport_url = ${notify}
     } else {
       spec = this.specFor(s, name, START_CONNECT_TIMEOUT_S);
       if (spec.endpoint) {
-        const port = Number(spec.endpoint.split(':').pop());
-        if (!(await portFree(port))) throw new LabError('port-in-use', `port ${port} (${name}) is in use by another process: stop it, then "hmlab start ${name}"`);
+        const port = endpointOf(spec.endpoint)?.port ?? 0;
+        if (port && !(await portFree(port))) throw new LabError('port-in-use', `port ${port} (${name}) is in use by another process: stop it, then "hmlab start ${name}"`);
       }
     }
     await this.launchAndWait(spec, new AbortController().signal, onProgress ?? (() => {}), true);
@@ -772,7 +772,7 @@ transport_url = ${notify}
   }
 
   async setTrafficRate(rate: number): Promise<void> {
-    const r = rateSchema.safeParse(rate);
+    const r = trafficRateSchema().safeParse(rate);
     if (!r.success) throw new LabError('bad-input', `traffic rate ${r.error.issues[0]?.message}`, 'rate');
     const s = this.requireState();
     s.trafficRate = r.data;

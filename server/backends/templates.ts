@@ -2,9 +2,9 @@
 // services, one qdrouterd.conf per router, rabbitmq.conf for the broker.
 // Written once per `up`; the labs teach editing them afterwards.
 import type { Topology } from '../../common/wire.js';
+import { SERVICES } from '../../common/rules.js';
 import type { PortPlan } from './types.js';
 
-export const SERVICES = ['compute-1', 'compute-2', 'conductor', 'telemetry'] as const;
 /** A multi-region lab has a third compute, in region 2 beside compute-2. */
 export const ALL_SERVICES = [...SERVICES, 'compute-3'] as const;
 export type ServiceName = (typeof ALL_SERVICES)[number];

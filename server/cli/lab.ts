@@ -4,20 +4,20 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { TOPOLOGIES, type ComponentStatus, type LabStatus } from '../../common/wire.js';
+import { topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { DEFAULT_BASE_PORT, LabError, openLab, PORT_BLOCK, tailLog, type LabEnvironment, type Progress } from '../backends/index.js';
-import { componentAt } from '../labs/index.js';
-import { endpointKey } from '../observe/index.js';
+import { componentAt, endpointKey } from '../../common/endpoint.js';
 import { CliError } from './errors.js';
 import { formatWan } from './wan.js';
 
 const homeOption = ['--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab/lab)'] as const;
 
 const upSchema = z.object({
-  topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), { message: `--topology must be one of ${TOPOLOGIES.join(', ')}` }),
+  topology: topologySchema('--topology'),
   basePort: z.coerce.number({ message: '--base-port must be a number' }).int('--base-port must be a whole number')
     .min(1024, '--base-port must be at least 1024').max(65535 - PORT_BLOCK, `--base-port must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1).optional(),
-  rate: z.coerce.number({ message: '--rate must be a number' }).min(0, '--rate must be 0 or more').max(1000, '--rate must be at most 1000'),
+  rate: trafficRateSchema({ name: '--rate', coerce: true }),
   wanCost: z.coerce.number({ message: '--wan-cost must be a number' }).int('--wan-cost must be a whole number').min(1, '--wan-cost must be at least 1').max(1000, '--wan-cost must be at most 1000').optional(),
 });
 
@@ -108,7 +108,7 @@ function wrapWords(text: string, width: number, indent: string): string[] {
 function connectionOf(st: LabStatus, c: ComponentStatus): string {
   const at = endpointKey(c.connectedTo);
   if (!at) return '-';
-  const name = componentAt(st, at);
+  const name = componentAt(st.components, at)?.name;
   return name ? `-> ${name} (${at})` : `-> ${at}`;
 }
 
@@ -194,7 +194,7 @@ export function registerLabCommands(program: Command): void {
       try {
         st = await run(() => env.up({
           signal: interrupted.signal,
-          topology: r.data.topology as (typeof TOPOLOGIES)[number],
+          topology: r.data.topology,
           // "hmlab down; hmlab up" keeps the ports the home had, so it never collides with another lab.
           basePort: r.data.basePort ?? env.ports()?.base ?? DEFAULT_BASE_PORT,
           qdrouterd: r.data.qdrouterd,

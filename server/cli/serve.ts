@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../common/wire.js';
+import { TOPOLOGIES } from '../../common/wire.js';
+import { listensLocally } from '../../common/endpoint.js';
+import { topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { openLab, defaultHome } from '../backends/index.js';
 import { ManagementClient } from '../router/index.js';
 import { startLabServer, type ServerPlugin } from '../http/index.js';
@@ -20,7 +22,7 @@ export const DEFAULT_PORT = 8470;
 const connect: ManagementConnect = (host, port, opts) => ManagementClient.connect(host, port, opts);
 
 const portOpt = (what: string) => z.coerce.number({ error: `${what} must be a number` }).int({ error: `${what} must be a whole number` }).min(0, { error: `${what} must be 0..65535` }).max(65535, { error: `${what} must be 0..65535` });
-const topologyOpt = z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `--up must be one of ${TOPOLOGIES.join(', ')}` });
+const topologyOpt = topologySchema('--up');
 
 const serveOptions = z.object({
   host: z.string().min(1, { error: '--host must not be empty' }),
@@ -30,7 +32,7 @@ const serveOptions = z.object({
   up: topologyOpt.optional(),
   basePort: portOpt('--base-port').optional(),
   qdrouterd: z.string().optional(),
-  trafficRate: z.coerce.number({ error: '--traffic-rate must be a number' }).min(0).max(1000, { error: '--traffic-rate must be at most 1000' }).optional(),
+  trafficRate: trafficRateSchema({ name: '--traffic-rate', coerce: true }).optional(),
   downOnExit: z.boolean().optional(),
   terminalIdle: z.coerce.number({ error: '--terminal-idle must be a number of minutes' }).positive({ error: '--terminal-idle must be more than 0 minutes' }).max(24 * 60, { error: '--terminal-idle must be at most 1440 minutes (a day)' }),
 });
@@ -105,7 +107,7 @@ export function registerServeCommands(program: Command): void {
       });
 
       out(`hmlab lab server for the lab home ${home}`);
-      if (!o.socket && !['127.0.0.1', 'localhost', '::1'].includes(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
+      if (!o.socket && !listensLocally(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
       out(`  Ctrl-C stops the server; the lab backends ${o.downOnExit ? 'stop with it (--down-on-exit)' : 'keep running (stop them with "hmlab down", or serve with --down-on-exit)'}`);
       out(o.socket ? `  listening on the Unix socket ${o.socket}` : `  open: ${server.openUrl}`); // last, so whoever waits for the URL has read everything before it
 

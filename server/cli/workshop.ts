@@ -6,7 +6,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../common/wire.js';
+import { TOPOLOGIES } from '../../common/wire.js';
+import { listensLocally } from '../../common/endpoint.js';
+import { topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { isolationAvailable, listNamespaces, listUsers, cgroupOf, removeCgroup, removeNamespace, removeUser } from '../isolation/index.js';
 import { LocalSeats, Reaper, WorkshopStore, cardKey, seatLabel, startWorkshopServer } from '../workshop/index.js';
 import { CliError } from './errors.js';
@@ -23,7 +25,7 @@ const serveOptions = z.object({
   seats: int('--seats', 1, 200),
   host: z.string().min(1, { error: '--host must not be empty' }),
   port: int('--port', 0, 65535),
-  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `--topology must be one of ${TOPOLOGIES.join(', ')}` }),
+  topology: topologySchema('--topology'),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   warm: int('--warm', 0, 200),
@@ -33,7 +35,7 @@ const serveOptions = z.object({
   isolation: z.boolean(),
   memory: int('--memory', 256, 65536),
   maxProcesses: int('--max-processes', 64, 100000),
-  trafficRate: z.coerce.number({ error: '--traffic-rate must be a number' }).min(0).max(1000, { error: '--traffic-rate must be at most 1000' }).optional(),
+  trafficRate: trafficRateSchema({ name: '--traffic-rate', coerce: true }).optional(),
 }).refine((o) => !o.tlsCert === !o.tlsKey, { error: '--tls-cert and --tls-key go together: give both or neither' });
 
 function parse<T>(schema: z.ZodType<T>, v: unknown): T {
@@ -110,7 +112,7 @@ export function registerWorkshopCommands(program: Command): void {
       });
       out(`hmlab workshop: ${o.seats} seats, each a ${o.topology} lab${o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)'}`);
       out(`  folder: ${dir}`);
-      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host) && !o.tlsCert) out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
+      if (!listensLocally(o.host) && !o.tlsCert) out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
       out('  Ctrl-C stops the server and every seat; progress is kept');
       out(`  join:  ${server.joinUrl}`);
       out(`  host:  ${server.hostUrl}`); // last, so whoever waits for it has read everything before it

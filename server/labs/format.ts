@@ -4,7 +4,7 @@
 import matter from 'gray-matter';
 import MarkdownIt, { type Token } from 'markdown-it';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../common/wire.js';
+import { topologySchema } from '../../common/rules.js';
 
 type Md = ReturnType<typeof MarkdownIt>;
 
@@ -18,7 +18,7 @@ export class LabFileError extends Error {
 export const FrontMatterSchema = z.object({
   title: z.string().min(3, 'title is required: a short sentence naming the lab'),
   minutes: z.number().int().min(1).max(240),
-  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]]),
+  topology: topologySchema(),
   // up: reset brings the environment up; down: the learner starts it (lab 1 teaches `hmlab up`)
   start: z.enum(['up', 'down']).default('up'),
   summary: z.string().min(10, 'summary is required: one or two sentences for the lab list'),
@@ -173,7 +173,7 @@ export function parseLab(id: string, file: string, source: string, opts: ParseOp
     const line = at >= 0 ? at + 1 : 1;
     const what = issue.code === 'unrecognized_keys'
       ? `front matter: unknown field(s) ${(issue as { keys?: string[] }).keys?.join(', ')}; allowed: title, minutes, topology, start, summary, setup`
-      : `front matter field "${key || '?'}": ${issue.message}${key === 'topology' ? ` (one of ${TOPOLOGIES.join(', ')})` : ''}`;
+      : `front matter field "${key || '?'}": ${issue.message}`;
     throw new LabFileError(file, line, what);
   }
   for (const [section, keys] of Object.entries(fm.data.setup?.edit ?? {})) {

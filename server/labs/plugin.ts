@@ -9,7 +9,7 @@ import type { LabEnvironmentApi } from '../backends/types.js';
 import { openLab } from '../backends/index.js';
 import type { ServerContext, ServerPlugin } from '../http/context.js';
 import { parseBody } from '../http/errors.js';
-import { PACKAGE_ROOT } from '../http/index.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import type { CheckDef } from './checks/index.js';
 import { LabsService, type LabOperations } from './service.js';
 

@@ -4,6 +4,7 @@
 // tell a story (failures, connections, service start/stop), and let each kept
 // event say how many it stands for.
 import type { ServiceEvent } from '../../common/wire.js';
+import { percentile } from '../../common/stats.js';
 
 export interface SamplerOptions {
   maxPerSecond?: number; // default 200
@@ -97,12 +98,6 @@ export class RateCounter {
     this.byKind.clear(); this.byService.clear(); this.latencies = []; this.total = 0;
     return { perSecond, perService, latencyMs };
   }
-}
-
-export function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
 }
 
 export function summarize(values: number[]): { p50: number; p95: number; max: number; n: number } {

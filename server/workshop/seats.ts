@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Topology } from '../../common/wire.js';
-import { PACKAGE_ROOT } from '../backends/index.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import {
   createCgroup, createNamespace, createUser, cgroupOf, cgroupPids, cgroupUsage, isolationAvailable, listNamespaces, lookupUser,
   removeCgroup, removeNamespace, removeUser, wrapInCgroup, wrapInNamespace, type Cgroup, type CgroupLimits, type CgroupUsage, type IsolatedUser,

@@ -14,7 +14,9 @@ import httpProxy from 'http-proxy-3';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
 import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../common/wire.js';
-import { PACKAGE_ROOT } from '../backends/index.js';
+import { listensLocally } from '../../common/endpoint.js';
+import { trafficRateSchema } from '../../common/rules.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import { HttpError, errorHandler, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal } from '../http/index.js';
 import { sameSecret } from '../http/auth.js';
 import { cookieName, cookieOf } from './guards.js';
@@ -71,9 +73,7 @@ const resetBody = z.object({
   clearProgress: z.boolean({ error: 'clearProgress must be true (reset the lab and clear its progress) or false (restart the lab, keep progress)' }),
 });
 const allLabBody = z.object({ lab: z.string().regex(/^[0-9]{2}-[a-z0-9-]+$/, { error: 'lab must be a lab id such as "04-mesh"' }) });
-const trafficBody = z.object({ rate: z.number({ error: 'rate must be a number of operations per second (0 pauses)' }).min(0).max(1000) });
-
-const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
+const trafficBody = z.object({ rate: trafficRateSchema({ name: 'rate' }) });
 
 export async function startWorkshopServer(opts: WorkshopOptions): Promise<WorkshopServer> {
   const store = new WorkshopStore(join(opts.dir, 'private', 'workshop.sqlite'), opts.seats);
@@ -90,7 +90,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   let baseUrl = '';
   const warnings: string[] = [];
   if (!backend.isolated) warnings.push('NO ISOLATION: seats run as the server\'s own user, without namespaces or limits (--no-isolation)');
-  if (!LOOPBACK.includes(host) && !opts.tls) warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use --tls-cert and --tls-key`);
+  if (!listensLocally(host) && !opts.tls) warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use --tls-cert and --tls-key`);
 
   // ---- seats ----
   const startSeat = (n: number): Promise<void> => {

@@ -3,7 +3,7 @@
 // seconds and start it again, then judge the conductor's calls from the
 // services' own event files.
 import type { ServiceEvent } from '../../common/wire.js';
-import { percentile } from '../../server/observe/index.js';
+import { percentile } from '../../common/stats.js';
 import { readEvents } from './lab-env.js';
 
 export const ROUTERS = ['router-a', 'router-b', 'router-c'];

@@ -17,7 +17,7 @@ import {
   wrapInNamespace, writeWanSettings, type RelayConfig,
 } from '../../server/isolation/index.js';
 import { alive, freePort } from '../../server/backends/index.js';
-import { HMLAB_BIN } from '../../server/backends/paths.js';
+import { HMLAB_BIN } from '../../server/paths.js';
 
 const available = isolationAvailable();
 const skip = available.ok ? false : `network namespaces unavailable here: ${available.why}`;

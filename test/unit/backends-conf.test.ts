@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  effectiveTransports, parseOpenstackConf, parseTransportUrl, planPorts, renderOpenstackConf, renderRouterConf, LabError, DEFAULT_BASE_PORT, PORT_BLOCK,
+  effectiveTransports, parseOpenstackConf, planPorts, renderOpenstackConf, renderRouterConf, LabError, DEFAULT_BASE_PORT, PORT_BLOCK,
 } from '../../server/backends/index.js';
+import { parseTransportUrl } from '../../common/endpoint.js';
 
 test('a malformed openstack.conf is reported by section and line', () => {
   const cases: [string, RegExp][] = [

@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LabError, openLab } from '../../server/backends/index.js';
-import { HttpError, PACKAGE_ROOT } from '../../server/http/index.js';
+import { HttpError } from '../../server/http/index.js';
+import { PACKAGE_ROOT } from '../../server/paths.js';
 import { CHECKS, LabsService, isProgrammingError, type CheckDef } from '../../server/labs/index.js';
 
 let home = '';

@@ -4,7 +4,8 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabEvent, ServiceEvent } from '../../common/wire.js';
-import { ServiceEventObserver, parseServiceEvent, endpointKey, MessageSampler } from '../../server/observe/index.js';
+import { endpointKey } from '../../common/endpoint.js';
+import { ServiceEventObserver, parseServiceEvent, MessageSampler } from '../../server/observe/index.js';
 
 const line = (e: Partial<ServiceEvent>) => JSON.stringify({ t: Date.now(), service: 'conductor', kind: 'rpc.call', ...e }) + '\n';
 

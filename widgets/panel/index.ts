@@ -5,6 +5,7 @@
 // what it shows is what the lab did, not what was asked.
 import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../common/wire.js';
 import { TOPOLOGIES } from '../../common/wire.js';
+import { isUp } from '../../common/rules.js';
 import { ApiRequestError, COMPONENT_ACTIONS, type ComponentAction, type LabClient, type LabStream } from '../api/client.js';
 import { fmtUptime, h } from '../common/index.js';
 import { mountWanControl } from './wan.js';
@@ -17,8 +18,8 @@ export interface BackendPanel {
 
 const ACTION_ENABLED: Record<ComponentAction, (c: ComponentStatus) => boolean> = {
   start: (c) => c.state === 'stopped' || c.state === 'failed',
-  stop: (c) => c.state === 'running' || c.state === 'starting',
-  kill: (c) => (c.state === 'running' || c.state === 'starting') && c.pid !== null,
+  stop: (c) => isUp(c.state),
+  kill: (c) => isUp(c.state) && c.pid !== null,
   restart: () => true,
 };
 

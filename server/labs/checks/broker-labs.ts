@@ -2,7 +2,9 @@
 // router while notifications stay on RabbitMQ.
 import type { CheckDef } from './registry.js';
 import { component, running } from './context.js';
-import { COMPUTES, NOTIFY_QUEUE, componentAt, fail, hostsOf, pass, queues, runningRouters, scheme, SERVICES, stoppedList, calls, transportKind } from './common.js';
+import { componentAt, endpointKeys } from '../../../common/endpoint.js';
+import { SERVICES } from '../../../common/rules.js';
+import { COMPUTES, NOTIFY_QUEUE, fail, pass, queues, runningRouters, scheme, stoppedList, calls, transportKind } from './common.js';
 
 export const brokerChecks: CheckDef[] = [
   {
@@ -58,7 +60,7 @@ export const brokerChecks: CheckDef[] = [
       const driver = conf.get('oslo_messaging_notifications', 'driver');
       if (scheme(rpc) !== 'rabbit') return fail(`[DEFAULT] transport_url is ${rpc ?? 'unset'}; this lab starts with RPC on RabbitMQ (rabbit://). Use the Reset button to get the lab's starting configuration.`);
       if (!driver || driver === 'noop') return fail('[oslo_messaging_notifications] driver is not set, so no notification is sent at all. Reset the lab to get its configuration back.');
-      if (notify && hostsOf(notify).join(',') !== hostsOf(rpc).join(',')) return fail(`Notifications use ${notify}, not the RPC broker. This lab starts with one transport; Reset to get it back.`);
+      if (notify && endpointKeys(notify).join(',') !== endpointKeys(rpc).join(',')) return fail(`Notifications use ${notify}, not the RPC broker. This lab starts with one transport; Reset to get it back.`);
       return pass(`RPC uses ${rpc}; [oslo_messaging_notifications] transport_url is ${notify ? 'the same broker' : 'unset, so notifications fall back to the RPC transport'}; driver = ${driver}.`);
     },
   },
@@ -83,7 +85,7 @@ export const brokerChecks: CheckDef[] = [
       const st = await ctx.status();
       const rpc = conf.get('DEFAULT', 'transport_url');
       if (scheme(rpc) !== 'amqp') return fail(`[DEFAULT] transport_url is ${rpc ?? 'unset'}: RPC still goes to the broker. Set it to amqp://HOST:PORT/ of the router (the Apply edit button does it).`);
-      const targets = hostsOf(rpc).map((h) => componentAt(st, h));
+      const targets = endpointKeys(rpc).map((h) => componentAt(st.components, h)?.name ?? null);
       const router = targets.find((n) => n && component(st, n)?.kind === 'router');
       if (!router) return fail(`[DEFAULT] transport_url is ${rpc}, but no router of this lab listens there. Use the router's address from "hmlab status".`);
       // Notifications must keep their own transport on the broker, or they follow RPC to the router.
@@ -91,7 +93,7 @@ export const brokerChecks: CheckDef[] = [
       const driver = conf.get('oslo_messaging_notifications', 'driver');
       if (!notify) return fail('[oslo_messaging_notifications] transport_url is unset, so notifications would follow [DEFAULT] transport_url to the router, which keeps nothing for an absent consumer. Set it to the broker: rabbit://guest:guest@HOST:PORT/.');
       if (scheme(notify) !== 'rabbit') return fail(`[oslo_messaging_notifications] transport_url is ${notify}: notifications need a broker that stores them (rabbit://), not the router.`);
-      if (!hostsOf(notify).map((h) => componentAt(st, h)).some((n) => n && component(st, n)?.kind === 'broker')) return fail(`${notify} is not this lab's broker; use the broker address from "hmlab status".`);
+      if (!endpointKeys(notify).map((h) => componentAt(st.components, h)?.name ?? null).some((n) => n && component(st, n)?.kind === 'broker')) return fail(`${notify} is not this lab's broker; use the broker address from "hmlab status".`);
       if (!driver || driver === 'noop') return fail('[oslo_messaging_notifications] driver is not set: no notification would be sent. Set driver = messagingv2.');
       return pass(`RPC will use the AMQP 1.0 driver through ${router} (${rpc}); notifications keep their own transport, ${notify} (driver ${driver}).`);
     },

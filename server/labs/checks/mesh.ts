@@ -4,7 +4,8 @@ import type { LabStatus, ServiceEvent } from '../../../common/wire.js';
 import type { CheckContext } from './context.js';
 import type { CheckDef } from './registry.js';
 import { component, running } from './context.js';
-import { calls, componentAt, fail, hostsOf, pass, round, routersOf, runningRouters } from './common.js';
+import { componentAt } from '../../../common/endpoint.js';
+import { calls, fail, pass, round, routerNames, runningRouters } from './common.js';
 
 function num(v: unknown): number {
   return typeof v === 'number' ? v : Number(v ?? 0) || 0;
@@ -14,15 +15,11 @@ function num(v: unknown): number {
 async function routerOfService(ctx: CheckContext, st: LabStatus, service: string): Promise<string | null> {
   const c = component(st, service);
   const where = c?.connectedTo ?? null;
-  if (where) {
-    const h = hostsOf(where.includes('://') ? where : `amqp://${where}`)[0];
-    if (h) return componentAt(st, h);
-  }
+  if (where) return componentAt(st.components, where)?.name ?? null;
   const ev = (await ctx.events(service, c?.startedAt ?? 0)).filter((e) => e.kind === 'transport.connected' && e.transport);
   const last = ev[ev.length - 1];
   if (!last?.transport) return null;
-  const h = hostsOf(last.transport.includes('://') ? last.transport : `amqp://${last.transport}`)[0];
-  return h ? componentAt(st, h) : null;
+  return componentAt(st.components, last.transport)?.name ?? null;
 }
 
 export const meshChecks: CheckDef[] = [
@@ -32,7 +29,7 @@ export const meshChecks: CheckDef[] = [
     async run(ctx) {
       const st = await ctx.status();
       const up = runningRouters(st);
-      if (up.length < 3) return fail(`${up.length} of 3 routers run (${routersOf(st).join(', ') || 'none in this lab'}): run "hmlab up --topology hybrid-mesh".`);
+      if (up.length < 3) return fail(`${up.length} of 3 routers run (${routerNames(st).join(', ') || 'none in this lab'}): run "hmlab up --topology hybrid-mesh".`);
       const nodes = await ctx.routerQuery(up[0], 'router.node', []);
       const ids = new Set(nodes.map((n) => String(n.id ?? n.name ?? '')).filter(Boolean));
       if (ids.size < 3) return fail(`${up[0]} knows ${ids.size} router(s) (${[...ids].join(', ')}): the inter-router links are still forming, or a connector is wrong. Run "qdstat -n" and check again.`);
@@ -83,7 +80,7 @@ export const meshChecks: CheckDef[] = [
     title: 'The conductor failed over to another router',
     async run(ctx) {
       const st = await ctx.status();
-      const dead = routersOf(st).filter((r) => !running(st, r));
+      const dead = routerNames(st).filter((r) => !running(st, r));
       if (!dead.length) return fail('Every router still runs. Find the conductor\'s router with "hmlab status" and kill it: "hmlab kill ROUTER".');
       const ev: ServiceEvent[] = await ctx.events('conductor', Date.now() - 15 * 60_000);
       const lost = ev.filter((e) => e.kind === 'transport.lost');
@@ -107,7 +104,7 @@ export const meshChecks: CheckDef[] = [
     title: 'The killed router is back in the mesh',
     async run(ctx) {
       const st = await ctx.status();
-      const routers = routersOf(st);
+      const routers = routerNames(st);
       const down = routers.filter((r) => !running(st, r));
       if (down.length) return fail(`${down.join(', ')} is still down: "hmlab start ${down[0]}".`);
       const starts = routers.map((r) => component(st, r)?.startedAt ?? 0);

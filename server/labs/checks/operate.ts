@@ -1,7 +1,7 @@
 // Checks of lab 8: what an operator watches on both backends.
 import type { CheckDef } from './registry.js';
 import { running } from './context.js';
-import { fail, pass, queues, runningRouters, routersOf } from './common.js';
+import { fail, pass, queues, runningRouters, routerNames } from './common.js';
 
 const BACKLOG = 20;
 
@@ -24,7 +24,7 @@ export const operateChecks: CheckDef[] = [
     title: 'Every router runs and no link piles up undelivered messages',
     async run(ctx) {
       const st = await ctx.status();
-      const all = routersOf(st);
+      const all = routerNames(st);
       const up = runningRouters(st);
       if (!all.length) return fail('This lab has no router: reset the lab.');
       if (up.length < all.length) return fail(`${all.filter((r) => !up.includes(r)).join(', ')} down: "hmlab start ROUTER".`);
