@@ -72,7 +72,10 @@ export class LabRuntime {
   }
 
   private begin(op: Operation): void {
-    if (this.current) throw new HttpError(409, `the lab is busy: "${this.current.operation}" started ${Math.round((Date.now() - this.current.startedAt) / 1000)} s ago; wait for it to finish`);
+    if (this.current) {
+      const ago = Math.round((Date.now() - this.current.startedAt) / 1000);
+      throw new HttpError(409, `the lab is busy: "${this.current.operation}" started ${ago} s ago; wait for it to finish`);
+    }
     this.current = op;
   }
 
@@ -94,7 +97,9 @@ export class LabRuntime {
       return status;
     } catch (err) {
       const msg = (err as Error)?.message ?? String(err);
-      this.progress({ component: 'lab', message: `bringing up the ${topology} lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'up', state: 'failed' });
+      this.progress({
+        component: 'lab', message: `bringing up the ${topology} lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'up', state: 'failed',
+      });
       throw err;
     } finally {
       this.current = null;
@@ -114,7 +119,8 @@ export class LabRuntime {
       await this.opts.lab.down();
       this.progress({ component: 'lab', message: 'the lab is down', elapsedMs: Date.now() - began, operation: 'down', state: 'done' });
     } catch (err) {
-      this.progress({ component: 'lab', message: `stopping the lab failed: ${(err as Error)?.message ?? String(err)}`, elapsedMs: Date.now() - began, operation: 'down', state: 'failed' });
+      const msg = (err as Error)?.message ?? String(err);
+      this.progress({ component: 'lab', message: `stopping the lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'down', state: 'failed' });
       throw err;
     } finally {
       this.current = null;
@@ -139,7 +145,8 @@ export class LabRuntime {
       this.progress({ component: name, message: `${action} ${name}: done`, elapsedMs: Date.now() - began, operation: action, state: 'done' });
       return r;
     } catch (err) {
-      this.progress({ component: name, message: `${action} ${name} failed: ${(err as Error)?.message ?? String(err)}`, elapsedMs: Date.now() - began, operation: action, state: 'failed' });
+      const msg = (err as Error)?.message ?? String(err);
+      this.progress({ component: name, message: `${action} ${name} failed: ${msg}`, elapsedMs: Date.now() - began, operation: action, state: 'failed' });
       throw err;
     } finally {
       await this.observer.pollStatus();
@@ -165,7 +172,9 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
         const body = parseBody(upBody, req.body);
         // the common mistake answered now rather than as a late progress event
         const live = (await rt.observer.status()).components.filter((c) => isUp(c.state));
-        if (live.length && !rt.current) throw new HttpError(409, `a lab is already running here (${live.map((c) => c.name).join(', ')}): POST /api/lab/down first`, 'topology');
+        if (live.length && !rt.current) {
+          throw new HttpError(409, `a lab is already running here (${live.map((c) => c.name).join(', ')}): POST /api/lab/down first`, 'topology');
+        }
         const run = rt.up(body.topology, body.trafficRate);
         if (body.wait) {
           res.json(await run);
@@ -204,7 +213,9 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
 
       api.get('/wan', async (_req, res) => {
         const wan = rt.opts.lab.wanStatus();
-        if (!wan) throw new HttpError(404, 'this lab has no WAN: bring up the multi-region topology (POST /api/lab/up {"topology": "multi-region"})', 'topology');
+        if (!wan) {
+          throw new HttpError(404, 'this lab has no WAN: bring up the multi-region topology (POST /api/lab/up {"topology": "multi-region"})', 'topology');
+        }
         res.json(wan);
       });
 

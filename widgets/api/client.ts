@@ -341,7 +341,9 @@ export class ReplayStream extends StreamBase {
   private url(): string {
     const n = this.opts.name;
     if (n.endsWith('.jsonl') && n.includes('/')) return n;
-    if (!isRecordingName(n.replace(/\.jsonl$/, ''))) throw new Error(`replay name "${n}" is not valid: use a recording's file name like "failover" (letters, digits, . _ -)`);
+    if (!isRecordingName(n.replace(/\.jsonl$/, ''))) {
+      throw new Error(`replay name "${n}" is not valid: use a recording's file name like "failover" (letters, digits, . _ -)`);
+    }
     const base = this.opts.replayBase ?? '/recordings/';
     return `${base.endsWith('/') ? base : base + '/'}${n.replace(/\.jsonl$/, '')}.jsonl`;
   }
@@ -355,7 +357,11 @@ export class ReplayStream extends StreamBase {
     let first = 0;
     while (first < lines.length && !lines[first].trim()) first++;
     let head: unknown;
-    try { head = JSON.parse(lines[first] ?? ''); } catch { throw new Error(`recording "${this.source}": line ${first + 1} is not JSON; the first line must be the recording header`); }
+    try {
+      head = JSON.parse(lines[first] ?? '');
+    } catch {
+      throw new Error(`recording "${this.source}": line ${first + 1} is not JSON; the first line must be the recording header`);
+    }
     const h = replayHeaderSchema.safeParse(head);
     if (!h.success) throw new Error(`recording "${this.source}": bad header, ${describeIssue(h.error)}`);
     this.header = h.data;
@@ -396,7 +402,10 @@ export class ReplayStream extends StreamBase {
     while (this.idx < this.events.length && this.events[this.idx].t <= due) {
       const ev = this.events[this.idx++];
       // Widgets mutate nothing, but status objects are tracked and updated here; keep the recording pristine for loops.
-      this.emit(ev.type === 'hello' || ev.type === 'status' ? { ...ev, status: structuredClone(ev.status), ...(ev.type === 'hello' ? { replay: true } : {}) } as LabEvent : ev);
+      const fresh = ev.type === 'hello' || ev.type === 'status'
+        ? { ...ev, status: structuredClone(ev.status), ...(ev.type === 'hello' ? { replay: true } : {}) } as LabEvent
+        : ev;
+      this.emit(fresh);
     }
     if (this.idx >= this.events.length) {
       if (this.opts.loop) { this.timer = setTimeout(() => this.start(), 1000); return; }
