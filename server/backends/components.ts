@@ -25,6 +25,7 @@ export interface Launch { cmd: string; args: string[]; env: NodeJS.ProcessEnv }
 export interface WaitContext {
   pid: number;
   exited: Promise<unknown>;
+  /** Aborted, with an AbortError as its reason, when the component is not ready in time or the start is called off. */
   signal: AbortSignal;
   progress(message: string): void;
 }
@@ -111,10 +112,12 @@ export function embeddedRouterAvailable(): boolean {
 
 // ---- readiness probes -----------------------------------------------------------
 
+/** Rejects with the signal's reason, an AbortError, once the wait is called off. */
 function aborted(ctx: WaitContext): Promise<never> {
   return new Promise((_, reject) => {
-    if (ctx.signal.aborted) reject(new Error('aborted'));
-    ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+    const stop = () => reject(ctx.signal.reason);
+    if (ctx.signal.aborted) stop();
+    else ctx.signal.addEventListener('abort', stop, { once: true });
   });
 }
 
@@ -144,12 +147,12 @@ function tcpOpen(port: number): Promise<boolean> {
 }
 
 async function poll<T>(ctx: WaitContext, intervalMs: number, probe: () => Promise<T | null>): Promise<T> {
-  while (!ctx.signal.aborted) {
+  for (;;) {
+    ctx.signal.throwIfAborted();
     const r = await probe();
     if (r !== null) return r;
     await sleep(intervalMs);
   }
-  throw new Error('aborted');
 }
 
 /** Opens an AMQP connection and reads the peer's product from its Open. */

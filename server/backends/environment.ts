@@ -678,6 +678,7 @@ transport_url = ${notify}
     let message = 'starting';
     const emit = (state: Progress['state']) => onProgress({ component: spec.name, message, elapsedMs: Date.now() - t0, state });
     const tick = setInterval(() => emit('starting'), 500);
+    // Aborted without a reason: the wait then rejects with an AbortError (a DOMException named so).
     const local = new AbortController();
     const stopLocal = () => local.abort();
     signal.addEventListener('abort', stopLocal, { once: true });
@@ -704,7 +705,7 @@ transport_url = ${notify}
       return { pid: proc.pid, error: null };
     } catch (err) {
       let why = (err as Error).message;
-      if (why === 'aborted') {
+      if ((err as Error)?.name === 'AbortError') {
         why = signal.aborted
           ? `stopped: ${String(signal.reason ?? 'another component failed')}`
           : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
@@ -739,7 +740,9 @@ transport_url = ${notify}
   }
 
   async down(): Promise<void> {
-    const s = this.state();
+    let s: LabState | null = null;
+    // A damaged state.json cannot say what runs; the sweep below still stops every process of this home ("hmlab up" rewrites the file).
+    try { s = this.state(); } catch (err) { if (!(err instanceof LabError)) throw err; }
     if (s) {
       for (const c of s.components) if (this.isLive(c.pid)) patchComponent(this.paths.state, c.name, { detail: STOPPING });
       await Promise.all(s.components.map(async (c) => {

@@ -10,12 +10,12 @@ import { join, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { PACKAGE_ROOT } from '../paths.js';
 import { Auth, loadOrCreateToken } from './auth.js';
-import { HttpError, sendError } from './errors.js';
+import { errorHandler, sendError } from './errors.js';
 import { securityHeaders, stateChangeRefusal } from './security.js';
 import type { ServerContext, ServerPlugin, WsHandler } from './context.js';
 
 export type { ServerContext, ServerPlugin, WsHandler } from './context.js';
-export { HttpError, parseBody, sendError } from './errors.js';
+export { HttpError, errorHandler, httpErrorOf, parseBody, sendError } from './errors.js';
 export { Auth, loadOrCreateToken, parseCookies, type Principal } from './auth.js';
 export { tokenCookieName, isSameOrigin, stateChangeRefusal, contentSecurityPolicy, securityHeaders, REQUEST_HEADER, type Refusal } from './security.js';
 
@@ -29,6 +29,8 @@ export interface LabServerOptions {
   plugins?: ServerPlugin[];
   /** Fixed token (tests); otherwise read or created under the home. */
   token?: string;
+  /** The server's log: a request that fails on a defect is written here with its stack; default stderr. */
+  log?: (line: string) => void;
 }
 
 export interface LabServer {
@@ -112,20 +114,7 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
   app.use(express.static(join(PACKAGE_ROOT, 'public')));
 
   app.use('/api', (_req: Request, res: Response) => sendError(res, 404, 'no such API endpoint'));
-  // Errors from routes: HttpError carries its status and field; anything else
-  // is a 500 that never takes the server down.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof HttpError) { sendError(res, err.status, err.message, err.field); return; }
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e && e.type === 'entity.parse.failed') { sendError(res, 400, 'request body is not valid JSON'); return; }
-    if (e && e.type === 'entity.too.large') { sendError(res, 413, 'request body is too large'); return; }
-    if (e && (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported')) {
-      sendError(res, 415, `${e.message ?? 'unsupported body encoding'}: send UTF-8 JSON, uncompressed or gzip/deflate`);
-      return;
-    }
-    if (e && typeof e.status === 'number' && e.status >= 400 && e.status < 500) { sendError(res, e.status, e.message ?? 'bad request'); return; }
-    sendError(res, 500, `internal error: ${e?.message ?? String(err)}`);
-  });
+  app.use(errorHandler(opts.log));
 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const refuse = (code: number, text: string) => {

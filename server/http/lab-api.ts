@@ -4,7 +4,6 @@
 // once and report through `progress` events on /api/events, ending with a
 // progress event of component 'lab' and state 'done' or 'failed'; send
 // {"wait": true} to hold the request until the operation has finished.
-import type { Request, Response } from 'express';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -12,7 +11,6 @@ import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../commo
 import { isUp, topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { isRecordingName, recordingNameSchema } from '../../common/recording.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
-import { LabError, type LabErrorCode } from '../backends/errors.js';
 import { EventBus, LabObserver, Recorder, RecordingExists, listRecordings, type ManagementConnect, type RecorderOptions } from '../observe/index.js';
 import type { ServerContext, ServerPlugin } from './context.js';
 import { HttpError, parseBody } from './errors.js';
@@ -74,7 +72,10 @@ export class LabRuntime {
   }
 
   private begin(op: Operation): void {
-    if (this.current) throw new HttpError(409, `the lab is busy: "${this.current.operation}" started ${Math.round((Date.now() - this.current.startedAt) / 1000)} s ago; wait for it to finish`);
+    if (this.current) {
+      const ago = Math.round((Date.now() - this.current.startedAt) / 1000);
+      throw new HttpError(409, `the lab is busy: "${this.current.operation}" started ${ago} s ago; wait for it to finish`);
+    }
     this.current = op;
   }
 
@@ -96,7 +97,9 @@ export class LabRuntime {
       return status;
     } catch (err) {
       const msg = (err as Error)?.message ?? String(err);
-      this.progress({ component: 'lab', message: `bringing up the ${topology} lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'up', state: 'failed' });
+      this.progress({
+        component: 'lab', message: `bringing up the ${topology} lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'up', state: 'failed',
+      });
       throw err;
     } finally {
       this.current = null;
@@ -116,7 +119,8 @@ export class LabRuntime {
       await this.opts.lab.down();
       this.progress({ component: 'lab', message: 'the lab is down', elapsedMs: Date.now() - began, operation: 'down', state: 'done' });
     } catch (err) {
-      this.progress({ component: 'lab', message: `stopping the lab failed: ${(err as Error)?.message ?? String(err)}`, elapsedMs: Date.now() - began, operation: 'down', state: 'failed' });
+      const msg = (err as Error)?.message ?? String(err);
+      this.progress({ component: 'lab', message: `stopping the lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'down', state: 'failed' });
       throw err;
     } finally {
       this.current = null;
@@ -141,7 +145,8 @@ export class LabRuntime {
       this.progress({ component: name, message: `${action} ${name}: done`, elapsedMs: Date.now() - began, operation: action, state: 'done' });
       return r;
     } catch (err) {
-      this.progress({ component: name, message: `${action} ${name} failed: ${(err as Error)?.message ?? String(err)}`, elapsedMs: Date.now() - began, operation: action, state: 'failed' });
+      const msg = (err as Error)?.message ?? String(err);
+      this.progress({ component: name, message: `${action} ${name} failed: ${msg}`, elapsedMs: Date.now() - began, operation: action, state: 'failed' });
       throw err;
     } finally {
       await this.observer.pollStatus();
@@ -156,81 +161,69 @@ export class LabRuntime {
   }
 }
 
-const STATUS_OF: Record<LabErrorCode, number> = {
-  'bad-input': 400, 'unknown-topology': 400, 'unknown-component': 404, 'bad-config': 409,
-  'port-in-use': 409, 'already-running': 409, 'not-running': 409, 'not-permitted': 403, 'not-installed': 503, 'component-failed': 502,
-};
-
-/** Errors from the lab environment are the user's state, not our crash: its sentence, with a fitting status. */
-function labError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
-  if (err instanceof LabError) return new HttpError(STATUS_OF[err.code] ?? 409, err.message, err.field);
-  return new HttpError(500, (err as Error)?.message ?? String(err));
-}
-
-const wrap = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (e?: unknown) => void) => {
-  fn(req, res).catch(next);
-};
-
 export function labApiPlugin(rt: LabRuntime): ServerPlugin {
   return {
     name: 'lab-api',
     async activate(ctx: ServerContext) {
       const api = ctx.api;
-      api.get('/status', wrap(async (_req, res) => { res.json(await rt.observer.status()); }));
+      api.get('/status', async (_req, res) => { res.json(await rt.observer.status()); });
 
-      api.post('/lab/up', wrap(async (req, res) => {
+      api.post('/lab/up', async (req, res) => {
         const body = parseBody(upBody, req.body);
         // the common mistake answered now rather than as a late progress event
         const live = (await rt.observer.status()).components.filter((c) => isUp(c.state));
-        if (live.length && !rt.current) throw new HttpError(409, `a lab is already running here (${live.map((c) => c.name).join(', ')}): POST /api/lab/down first`, 'topology');
+        if (live.length && !rt.current) {
+          throw new HttpError(409, `a lab is already running here (${live.map((c) => c.name).join(', ')}): POST /api/lab/down first`, 'topology');
+        }
         const run = rt.up(body.topology, body.trafficRate);
         if (body.wait) {
-          try { res.json(await run); } catch (err) { throw labError(err); }
+          res.json(await run);
           return;
         }
         run.catch(() => { /* reported as a progress event */ });
         res.status(202).json({ accepted: true, operation: 'up', topology: body.topology, events: '/api/events' });
-      }));
+      });
 
-      api.post('/lab/down', wrap(async (req, res) => {
+      api.post('/lab/down', async (req, res) => {
         const body = parseBody(downBody, req.body);
         const run = rt.down();
         if (body.wait) {
-          try { await run; } catch (err) { throw labError(err); }
+          await run;
           res.json(await rt.observer.status());
           return;
         }
         run.catch(() => { /* reported as a progress event */ });
         res.status(202).json({ accepted: true, operation: 'down', events: '/api/events' });
-      }));
+      });
 
       api.get('/lab/operation', (_req, res) => { res.json({ operation: rt.current }); });
 
-      api.post('/components/:name/:action', wrap(async (req, res) => {
+      api.post('/components/:name/:action', async (req, res) => {
         const action = String(req.params.action);
         if (!(ACTIONS as readonly string[]).includes(action)) throw new HttpError(404, `no action "${action}": use start, stop, kill or restart`, 'action');
         parseBody(z.strictObject({}, { error: 'this request takes no body fields' }), req.body);
-        try { res.json(await rt.component(String(req.params.name), action as Action)); } catch (err) { throw labError(err); }
-      }));
+        res.json(await rt.component(String(req.params.name), action as Action));
+      });
 
-      api.post('/traffic', wrap(async (req, res) => {
+      api.post('/traffic', async (req, res) => {
         const body = parseBody(trafficBody, req.body);
-        try { await rt.opts.lab.setTrafficRate(body.rate); } catch (err) { throw labError(err); }
+        await rt.opts.lab.setTrafficRate(body.rate);
         res.json({ rate: body.rate });
-      }));
+      });
 
-      api.get('/wan', wrap(async (_req, res) => {
+      api.get('/wan', async (_req, res) => {
         const wan = rt.opts.lab.wanStatus();
-        if (!wan) throw new HttpError(404, 'this lab has no WAN: bring up the multi-region topology (POST /api/lab/up {"topology": "multi-region"})', 'topology');
+        if (!wan) {
+          throw new HttpError(404, 'this lab has no WAN: bring up the multi-region topology (POST /api/lab/up {"topology": "multi-region"})', 'topology');
+        }
         res.json(wan);
-      }));
+      });
 
-      api.post('/wan', wrap(async (req, res) => {
+      api.post('/wan', async (req, res) => {
         const body = parseBody(wanChangeSchema, req.body);
-        try { res.json(await rt.opts.lab.setWan(body)); } catch (err) { throw labError(err); }
+        res.json(await rt.opts.lab.setWan(body));
         rt.observer.status().then((status) => rt.bus.publish({ type: 'status', t: Date.now(), status })).catch(() => { /* the next poll says it */ });
-      }));
+      });
 
       api.get('/recordings', (_req, res) => { res.json(listRecordings(join(rt.publicDir, 'recordings'), rt.recordingsDir)); });
 
@@ -252,7 +245,7 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
         ...(rt.recorder.stoppedBy ? { stoppedBy: rt.recorder.stoppedBy } : {}),
       });
       api.get('/recording', (_req, res) => { res.json(recordingState()); });
-      api.post('/recording', wrap(async (req, res) => {
+      api.post('/recording', async (req, res) => {
         const body = parseBody(recordingBody, req.body);
         if (body.action === 'start') {
           if (rt.recorder.active) throw new HttpError(409, 'already recording: stop it first with {"action":"stop"}', 'action');
@@ -273,7 +266,7 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
           const r = await rt.recorder.stop();
           res.json({ active: false, file: r.file ? r.file.split(/[\\/]/).pop() : null, events: r.events, bytes: r.bytes, durationMs: r.durationMs });
         }
-      }));
+      });
 
       await rt.start();
     },

@@ -17,7 +17,7 @@ import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../
 import { listensLocally } from '../../common/endpoint.js';
 import { trafficRateSchema } from '../../common/rules.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { HttpError, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal } from '../http/index.js';
+import { HttpError, errorHandler, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal } from '../http/index.js';
 import { sameSecret } from '../http/auth.js';
 import { cookieName, cookieOf } from './guards.js';
 import { progressOf, readSeat, whereStuck, type SeatReading } from './progress.js';
@@ -40,6 +40,8 @@ export interface WorkshopOptions {
   webRoot?: string;
   /** How often the dashboard's seat readings refresh. */
   pollMs?: number;
+  /** The server's log: a request that fails on a defect is written here with its stack; default stderr. */
+  log?: (line: string) => void;
 }
 
 export interface WorkshopServer {
@@ -333,7 +335,6 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     }
     return r;
   };
-  const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => { Promise.resolve(fn(req, res)).catch(next); };
 
   const room = (): WorkshopRoom => {
     const seats = store.seats(opts.seats).map((s): WorkshopSeatView => {
@@ -356,12 +357,12 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   hostApi.get('/room', (_req, res) => { res.json(room()); });
   // The join URL as a QR code, to show on the projector.
   hostApi.get('/join.svg', (_req, res) => { res.type('image/svg+xml').send(renderSVG(`${baseUrl}/join/${store.joinCode}`)); });
-  hostApi.post('/seats/:n/start', wrap(async (req, res) => {
+  hostApi.post('/seats/:n/start', async (req, res) => {
     const n = seatN(req);
     store.log(n, 'start seat');
     void startSeat(n);
     res.status(202).json({ ok: true });
-  }));
+  });
   /**
    * A lab back to its starting state in one seat, in the background: the
    * seat's reset runs for tens of seconds; when it is done the attendee's
@@ -382,7 +383,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     })().catch((err: Error) => store.log(n, 'reset failed', `${lab}: ${err.message}`));
   };
 
-  hostApi.post('/seats/:n/reset', wrap(async (req, res) => {
+  hostApi.post('/seats/:n/reset', async (req, res) => {
     const n = seatN(req);
     const b = parseBody(resetBody, req.body);
     if (!backend.address(n)) throw new HttpError(409, `seat ${seatLabel(n)} is not running`);
@@ -394,8 +395,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       await onSeat(n, 'POST', '/api/lab/up', { topology: lab.topology });
     }
     res.status(202).json({ ok: true });
-  }));
-  hostApi.post('/seats/:n/free', wrap(async (req, res) => {
+  });
+  hostApi.post('/seats/:n/free', async (req, res) => {
     const n = seatN(req);
     store.log(n, 'free seat', store.seat(n)?.attendee ?? '');
     store.free(n);
@@ -406,27 +407,27 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     runtime(n).reading = undefined;
     keepWarm();
     res.json({ ok: true });
-  }));
-  hostApi.post('/seats/:n/answered', wrap((req, res) => {
+  });
+  hostApi.post('/seats/:n/answered', (req, res) => {
     const n = seatN(req);
     store.log(n, 'help answered', store.seat(n)?.help?.question ?? '');
     store.answerHelp(n);
     res.json({ ok: true });
-  }));
-  hostApi.post('/all/lab', wrap((req, res) => {
+  });
+  hostApi.post('/all/lab', (req, res) => {
     const b = parseBody(allLabBody, req.body);
     store.log(null, 'everyone to lab', b.lab);
     const ready = store.seats(opts.seats).filter((s) => s.token && backend.address(s.seat));
     for (const s of ready) resetLab(s.seat, b.lab);
     res.status(202).json({ seats: ready.length });
-  }));
-  hostApi.post('/all/traffic', wrap(async (req, res) => {
+  });
+  hostApi.post('/all/traffic', async (req, res) => {
     const b = parseBody(trafficBody, req.body);
     store.log(null, b.rate === 0 ? 'pause all traffic' : 'set all traffic', String(b.rate));
     const ready = store.seats(opts.seats).filter((s) => backend.address(s.seat));
     await Promise.allSettled(ready.map((s) => onSeat(s.seat, 'POST', '/api/traffic', { rate: b.rate })));
     res.json({ seats: ready.length });
-  }));
+  });
   hostApi.get('/progress.csv', (_req, res) => {
     const r = room();
     const labIds = r.labs.map((l) => l.id);
@@ -441,7 +442,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   });
 
   // ---- everything else: the attendee's own seat ----
-  app.use('/api', wrap(async (req, res) => {
+  app.use('/api', async (req, res) => {
     const r = route(req);
     if ('status' in r) { sendError(res, r.status, r.message); return; }
     if (!r.host) store.touch(r.seat);
@@ -451,15 +452,15 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     await proxy.web(req, res, {
       target: { socketPath: a.socketPath } as never, headers: { authorization: `Bearer ${a.token}`, host: req.headers.host ?? 'seat' },
     });
-  }));
-  app.use('/seats', wrap(async (req, res) => {
+  });
+  app.use('/seats', async (req, res) => {
     const r = route(Object.assign(req, { url: req.originalUrl }));
     if ('status' in r) { sendError(res, r.status, r.message); return; }
     const a = await addressFor(r.seat);
     if (!a) { sendError(res, 503, `seat ${seatLabel(r.seat)} is starting: try again in a few seconds`); return; }
     forward(req, r.path, r.seat);
     await proxy.web(req, res, { target: { socketPath: a.socketPath } as never, headers: { authorization: `Bearer ${a.token}` } });
-  }));
+  });
   const pageFile = (file: string) => (_req: Request, res: Response) => {
     const f = join(webRoot, file);
     if (!existsSync(f)) { sendError(res, 404, `page not built: run "npm run build" (missing ${file})`); return; }
@@ -473,13 +474,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   app.get('/flow', pageFile('widgets/pages/flow.html'));
   app.use(express.static(webRoot, { index: 'index.html', redirect: true }));
   app.use(express.static(join(PACKAGE_ROOT, 'public')));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof HttpError) { sendError(res, err.status, err.message, err.field); return; }
-    const e = err as { type?: string; message?: string };
-    if (e?.type === 'entity.parse.failed') { sendError(res, 400, 'request body is not valid JSON'); return; }
-    if (e?.type === 'entity.too.large') { sendError(res, 413, 'request body is too large'); return; }
-    sendError(res, 500, `internal error: ${e?.message ?? String(err)}`);
-  });
+  app.use(errorHandler(opts.log));
 
   const server: Server = opts.tls
     ? createHttpsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app) as unknown as Server

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLabServer, type LabServer } from '../../server/http/index.js';
-import { labsPlugin } from '../../server/labs/index.js';
+import { CHECKS, labsPlugin, type CheckDef } from '../../server/labs/index.js';
 
 const TOKEN = 'labs-api-token-0123456789abcdef0123456789abcdef';
 let home = '';
@@ -103,4 +103,41 @@ test('progress is kept on the server and survives a restart of the lab server', 
   assert.equal(p.body.step, 2);
   assert.deepEqual(p.body.actions, ['run:0']);
   assert.equal((p.body.checks as Record<string, { pass: boolean }>)['broker-running'].pass, false);
+});
+
+test('a check that fails gives its hint; a check with a defect (TypeError) is a 500, logged with its stack, not a hint', async () => {
+  const defect: CheckDef = {
+    id: 'broker-running',
+    title: 'a check with a defect',
+    async run() { return (null as unknown as { pass: boolean; hint: string }).pass ? { pass: true, hint: '' } : { pass: false, hint: '' }; },
+  };
+  const logged: string[] = [];
+  const h = mkdtempSync(join(tmpdir(), 'hmlab-labs-defect-'));
+  const s = await startLabServer({
+    home: h, port: 0, token: TOKEN, log: (line) => logged.push(line),
+    plugins: [labsPlugin({ basePort: 47000, checks: new Map(CHECKS).set(defect.id, defect) })],
+  });
+  try {
+    const post = async (path: string) => {
+      const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+      const res = await fetch(`${s.url}/api${path}`, { method: 'POST', headers, body: '{}' });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const failing = await post('/labs/01-one-broker/checks/rpc-on-broker');
+    assert.equal(failing.status, 200);
+    assert.equal(failing.body.pass, false);
+    assert.match(String(failing.body.hint), /hmlab up --topology broker-only/);
+    assert.deepEqual(logged, [], 'a failed check is the learner\'s state, not the server\'s defect');
+
+    const broken = await post('/labs/01-one-broker/checks/broker-running');
+    assert.equal(broken.status, 500);
+    assert.equal(broken.body.hint, undefined, 'no hint for the learner to act on');
+    assert.match(String(broken.body.error), /^internal error: .*null.*the server's log has the details/);
+    assert.equal(logged.length, 1);
+    assert.match(logged[0], /^hmlab: POST \/api\/labs\/01-one-broker\/checks\/broker-running failed: TypeError: .*null/);
+    assert.match(logged[0], /\n +at .*labs-api\.test\.ts/, 'the stack says where');
+  } finally {
+    await s.close();
+    rmSync(h, { recursive: true, force: true });
+  }
 });

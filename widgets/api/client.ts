@@ -43,7 +43,8 @@ export class LabClient {
   down(): Promise<unknown> {
     return this.request('POST', '/api/lab/down', {});
   }
-  component(name: string, action: ComponentAction): Promise<ComponentStatus | unknown> {
+  // Methods that answer with a promise reject on bad input (async), never throw at the call.
+  async component(name: string, action: ComponentAction): Promise<ComponentStatus | unknown> {
     if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ApiRequestError(0, `component name "${name}" is not valid: use the names "hmlab status" shows`, 'name');
     if (!COMPONENT_ACTIONS.includes(action)) throw new ApiRequestError(0, `action must be one of ${COMPONENT_ACTIONS.join(', ')}`, 'action');
     return this.request('POST', `/api/components/${encodeURIComponent(name)}/${action}`, {});
@@ -52,7 +53,7 @@ export class LabClient {
   wan(change: { delayMs?: number; jitterMs?: number; rateBitsPerS?: number | null; state?: 'up' | 'cut' }): Promise<WanStatus> {
     return this.request<WanStatus>('POST', '/api/wan', change);
   }
-  traffic(rate: number): Promise<unknown> {
+  async traffic(rate: number): Promise<unknown> {
     if (!Number.isFinite(rate) || rate < 0) throw new ApiRequestError(0, 'rate must be a number of operations per second, 0 or more', 'rate');
     return this.request('POST', '/api/traffic', { rate });
   }
@@ -340,7 +341,9 @@ export class ReplayStream extends StreamBase {
   private url(): string {
     const n = this.opts.name;
     if (n.endsWith('.jsonl') && n.includes('/')) return n;
-    if (!isRecordingName(n.replace(/\.jsonl$/, ''))) throw new Error(`replay name "${n}" is not valid: use a recording's file name like "failover" (letters, digits, . _ -)`);
+    if (!isRecordingName(n.replace(/\.jsonl$/, ''))) {
+      throw new Error(`replay name "${n}" is not valid: use a recording's file name like "failover" (letters, digits, . _ -)`);
+    }
     const base = this.opts.replayBase ?? '/recordings/';
     return `${base.endsWith('/') ? base : base + '/'}${n.replace(/\.jsonl$/, '')}.jsonl`;
   }
@@ -354,7 +357,11 @@ export class ReplayStream extends StreamBase {
     let first = 0;
     while (first < lines.length && !lines[first].trim()) first++;
     let head: unknown;
-    try { head = JSON.parse(lines[first] ?? ''); } catch { throw new Error(`recording "${this.source}": line ${first + 1} is not JSON; the first line must be the recording header`); }
+    try {
+      head = JSON.parse(lines[first] ?? '');
+    } catch {
+      throw new Error(`recording "${this.source}": line ${first + 1} is not JSON; the first line must be the recording header`);
+    }
     const h = replayHeaderSchema.safeParse(head);
     if (!h.success) throw new Error(`recording "${this.source}": bad header, ${describeIssue(h.error)}`);
     this.header = h.data;
@@ -395,7 +402,10 @@ export class ReplayStream extends StreamBase {
     while (this.idx < this.events.length && this.events[this.idx].t <= due) {
       const ev = this.events[this.idx++];
       // Widgets mutate nothing, but status objects are tracked and updated here; keep the recording pristine for loops.
-      this.emit(ev.type === 'hello' || ev.type === 'status' ? { ...ev, status: structuredClone(ev.status), ...(ev.type === 'hello' ? { replay: true } : {}) } as LabEvent : ev);
+      const fresh = ev.type === 'hello' || ev.type === 'status'
+        ? { ...ev, status: structuredClone(ev.status), ...(ev.type === 'hello' ? { replay: true } : {}) } as LabEvent
+        : ev;
+      this.emit(fresh);
     }
     if (this.idx >= this.events.length) {
       if (this.opts.loop) { this.timer = setTimeout(() => this.start(), 1000); return; }
