@@ -54,6 +54,9 @@ export class RateMeter {
   }
 }
 
+/** How long the server's own rates stand (stream time, ms) before the view's meters take over. */
+export const SERVER_RATES_FRESH_MS = 3000;
+
 const MESSAGE_KINDS = ['rpc.call', 'rpc.cast', 'rpc.fanout', 'notify.sent', 'notify.received'] as const;
 export type CountedKind = (typeof MESSAGE_KINDS)[number];
 
@@ -271,6 +274,22 @@ export class FlowModel {
       if (c.kind !== 'service' && hostPort(c.endpoint) === hp) return c.name;
     }
     return null;
+  }
+
+  /**
+   * Messages of one kind per second at `now` (stream time). The server
+   * counts every message, also those a sampled stream leaves out, so its
+   * rates stand while fresh; without them (a recording that has none, a
+   * server gone quiet) the view's own meters tell.
+   */
+  rate(kind: string, now: number): number {
+    const server = this.serverRates && now - this.serverRates.t < SERVER_RATES_FRESH_MS ? this.serverRates.perSecond[kind] : undefined;
+    return server ?? this.perKind.get(kind)?.rate(now) ?? 0;
+  }
+
+  /** Messages of one kind counted since the lab came up. */
+  total(kind: string): number {
+    return this.perKind.get(kind)?.total ?? 0;
   }
 
   kindMeter(kind: string): RateMeter {
