@@ -5,10 +5,10 @@
 // its transport_url). Used by router.bench.ts for both routers in one run.
 import { freePort, OsloProc, sleep, startRouter, tempDir, type Product, type RouterProc } from '../test/helpers/router-procs.js';
 import { ManagementClient } from '../server/router/index.js';
+import { percentile } from '../common/stats.js';
 
 export interface OsloMeshRow { product: Product; calls: number; p50: number; p95: number; failoverS: number }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /** The router a client's connection is on: its container id carries the client's pid. */
 async function routerOf(client: OsloProc, routers: RouterProc[]): Promise<RouterProc | null> {

@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import rhea from 'rhea';
 import type { Connection, EventContext } from 'rhea';
 import { freePort } from '../server/backends/index.js';
+import { percentile } from '../common/stats.js';
 import { measureOsloMesh, type OsloMeshRow } from './router-oslo.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,11 +60,6 @@ function roleReceiver(): void {
   setInterval(() => emit({ event: 'count', count }), 1000).unref();
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 function roleSender(): void {
@@ -129,7 +125,11 @@ function findQdrouterd(): string | null {
   return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : null;
 }
 
-interface Proc { child: ChildProcess; lines: Record<string, unknown>[]; wait(pred: (l: Record<string, unknown>) => boolean, ms: number, what: string): Promise<Record<string, unknown>> }
+interface Proc {
+  child: ChildProcess;
+  lines: Record<string, unknown>[];
+  wait(pred: (l: Record<string, unknown>) => boolean, ms: number, what: string): Promise<Record<string, unknown>>;
+}
 
 function startProc(cmd: string, args: string[], cwd = ROOT): Proc {
   const child = spawn(cmd, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -166,7 +166,8 @@ function stop(p: { child: ChildProcess }): Promise<void> {
 }
 
 function conf(id: string, normal: number, inter?: number, connectTo?: number): string {
-  let s = `router {\n    mode: interior\n    id: ${id}\n}\nlistener {\n    host: 127.0.0.1\n    port: ${normal}\n    role: normal\n    saslMechanisms: ANONYMOUS\n}\n`;
+  let s = `router {\n    mode: interior\n    id: ${id}\n}\n` +
+    `listener {\n    host: 127.0.0.1\n    port: ${normal}\n    role: normal\n    saslMechanisms: ANONYMOUS\n}\n`;
   if (inter) s += `listener {\n    host: 127.0.0.1\n    port: ${inter}\n    role: inter-router\n    saslMechanisms: ANONYMOUS\n}\n`;
   if (connectTo) s += `connector {\n    host: 127.0.0.1\n    port: ${connectTo}\n    role: inter-router\n    saslMechanisms: ANONYMOUS\n}\n`;
   return s + 'address {\n    prefix: bench\n    distribution: balanced\n}\n';
@@ -176,7 +177,10 @@ async function waitPort(port: number, ms: number): Promise<void> {
   const { connect } = await import('node:net');
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    const ok = await new Promise<boolean>((res) => { const s = connect(port, '127.0.0.1', () => { s.destroy(); res(true); }); s.on('error', () => res(false)); });
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect(port, '127.0.0.1', () => { s.destroy(); res(true); });
+      s.on('error', () => res(false));
+    });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -185,7 +189,10 @@ async function waitPort(port: number, ms: number): Promise<void> {
 
 export interface RouterBenchRow { setup: string; product: string; routers: number; rate: number; p50: number; p99: number; pacedRate: number; skipped?: string }
 
-async function measure(setup: string, product: string, routers: number, dir: string, opts: { count: number; pacedSeconds: number; pacedRate: number }, qdrouterd: string | null): Promise<RouterBenchRow> {
+async function measure(
+  setup: string, product: string, routers: number, dir: string,
+  opts: { count: number; pacedSeconds: number; pacedRate: number }, qdrouterd: string | null,
+): Promise<RouterBenchRow> {
   const procs: Proc[] = [];
   try {
     let senderPort: number;
@@ -244,7 +251,8 @@ export async function run(opts: { log?: (s: string) => void; count?: number } = 
   const o = { count: opts.count ?? 30000, pacedSeconds: 3, pacedRate: 1000 };
   const rows: RouterBenchRow[] = [];
   try {
-    log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${o.count} unsettled 100-byte messages per run, latency = send to settlement at ${o.pacedRate} msg/s`);
+    log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ` +
+      `${o.count} unsettled 100-byte messages per run, latency = send to settlement at ${o.pacedRate} msg/s`);
     rows.push(await measure('direct', 'none', 0, dir, o, qdrouterd));
     rows.push(await measure('embedded-1', 'embedded', 1, dir, o, qdrouterd));
     rows.push(await measure('embedded-2', 'embedded', 2, dir, o, qdrouterd));
@@ -257,13 +265,15 @@ export async function run(opts: { log?: (s: string) => void; count?: number } = 
   }
   const ceiling = rows[0];
   const find = (s: string) => rows.find((r) => r.setup === s);
+  // a right-aligned table column
+  const col = (v: number, digits: number, width: number) => v.toFixed(digits).padStart(width);
   log('');
   log('  setup                          msg/s   of ceiling   p50 ms   p99 ms   vs qdrouterd');
   for (const r of rows) {
     const label = r.routers === 0 ? 'sender -> receiver (ceiling)' : `${r.product}, ${r.routers} router${r.routers > 1 ? 's' : ''}`;
     const q = find(`qdrouterd-${r.routers}`);
     const vs = r.product === 'embedded' && q ? `${(r.rate / q.rate).toFixed(2)}x` : r.product === 'embedded' ? '(no qdrouterd)' : '';
-    log(`  ${label.padEnd(30)} ${r.rate.toFixed(0).padStart(6)}   ${((r.rate / ceiling.rate) * 100).toFixed(0).padStart(8)}%   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${vs}`);
+    log(`  ${label.padEnd(30)} ${col(r.rate, 0, 6)}   ${col((r.rate / ceiling.rate) * 100, 0, 8)}%   ${col(r.p50, 2, 6)}   ${col(r.p99, 2, 6)}   ${vs}`);
   }
   if (!qdrouterd) log('  qdrouterd is not installed here: its rows and the ratio are skipped');
   const e1 = find('embedded-1')!;
@@ -286,10 +296,11 @@ export async function run(opts: { log?: (s: string) => void; count?: number } = 
   log(`  oslo.messaging ${oslo[0].calls} sequential RPC calls, client and server on different routers of a 3-router mesh;`);
   log('  failover = SIGKILL of the client\'s router to its next successful call (driver moves to the next URL host)');
   log('  router        call p50 ms   call p95 ms   failover s');
-  for (const r of oslo) log(`  ${r.product.padEnd(12)} ${r.p50.toFixed(2).padStart(11)}   ${r.p95.toFixed(2).padStart(11)}   ${r.failoverS.toFixed(2).padStart(10)}`);
+  for (const r of oslo) log(`  ${r.product.padEnd(12)} ${col(r.p50, 2, 11)}   ${col(r.p95, 2, 11)}   ${col(r.failoverS, 2, 10)}`);
   if (qo) {
     const e = oslo[0];
-    log(`  embedded / qdrouterd: p50 ${(e.p50 / qo.p50).toFixed(2)}x, p95 ${(e.p95 / qo.p95).toFixed(2)}x, failover ${(e.failoverS / qo.failoverS).toFixed(2)}x`);
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+    log(`  embedded / qdrouterd: p50 ${ratio(e.p50, qo.p50)}, p95 ${ratio(e.p95, qo.p95)}, failover ${ratio(e.failoverS, qo.failoverS)}`);
   } else log('  qdrouterd is not installed here: its row and the ratios are skipped');
   return { rows, addedP50Ms: added, checks, oslo };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import WebSocket, { WebSocketServer } from 'ws';
+import { percentile } from '../common/stats.js';
 import { startLabServer } from '../server/http/index.js';
 import { terminalsPlugin } from '../server/terminals/index.js';
 
@@ -24,9 +25,8 @@ const TARGET_P95_MS = 20;
 
 function stats(path: string, xs: number[]): TerminalBenchResult {
   const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
   const r = (v: number) => Math.round(v * 100) / 100;
-  return { path, samples: s.length, p50Ms: r(at(0.5)), p95Ms: r(at(0.95)), maxMs: r(s[s.length - 1] ?? NaN) };
+  return { path, samples: s.length, p50Ms: r(percentile(s, 50)), p95Ms: r(percentile(s, 95)), maxMs: r(s[s.length - 1] ?? NaN) };
 }
 
 /** Resolves with the next message that satisfies pred. */

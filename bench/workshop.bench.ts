@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { cpus } from 'node:os';
 import type { Topology } from '../common/wire.js';
+import { percentileOf } from '../common/stats.js';
 import { isolationAvailable } from '../server/isolation/index.js';
 import { api, joinSeat, startTestWorkshop, terminal, waitSeatLab, type TestWorkshop } from '../test/helpers/workshop.js';
 
@@ -46,7 +47,6 @@ interface Round {
   perSeat: Breakdown;
 }
 
-const p95 = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(0.95 * s.length))] ?? NaN; };
 const round1 = (v: number) => Math.round(v * 10) / 10;
 
 function cpuTicks(pids: number[]): number {
@@ -85,7 +85,7 @@ async function measure(n: number, topology: Topology, log: (s: string) => void):
       term.close();
       const tc = performance.now();
       const r = await api(base, c, `/api/labs/${checkId[0]}/checks/${checkId[1]}`, { method: 'POST', body: {} });
-      return { echoP95: p95(xs), checkMs: performance.now() - tc, ok: r.status === 200 };
+      return { echoP95: percentileOf(xs, 95), checkMs: performance.now() - tc, ok: r.status === 200 };
     }));
     const seatsUsage = Array.from({ length: n }, (_, i) => w!.seats.usage(i + 1)!);
     const memory = seatsUsage.reduce((s, u) => s + u.memoryBytes, 0) / n / 1048576;

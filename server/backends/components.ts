@@ -10,7 +10,7 @@ import rhea from 'rhea';
 import type { ComponentKind } from '../../common/wire.js';
 import type { LabPaths, PortPlan } from './types.js';
 import { LabError } from './errors.js';
-import { HMLAB_BIN, OPENSTACK_DIR } from './paths.js';
+import { HMLAB_BIN, OPENSTACK_DIR } from '../paths.js';
 import { sleep, stopGroup, tailLog } from './processes.js';
 import { SERVICE_ROLE, type ServiceName } from './templates.js';
 import { wrapInNamespace } from '../isolation/index.js';
@@ -59,7 +59,8 @@ export function checkRabbitmqInstalled(): void {
 
 /** Finds the modules without importing them, so the check costs milliseconds. */
 export function checkOsloInstalled(): Promise<void> {
-  const code = 'import importlib.util,sys; m=[n for n in ("oslo_messaging","oslo_config","pyngus","proton") if importlib.util.find_spec(n) is None]; print(" ".join(m)); sys.exit(1 if m else 0)';
+  const code = 'import importlib.util,sys; m=[n for n in ("oslo_messaging","oslo_config","pyngus","proton") if importlib.util.find_spec(n) is None]; '
+    + 'print(" ".join(m)); sys.exit(1 if m else 0)';
   return new Promise((resolve, reject) => {
     let out = '';
     const p = spawn(PYTHON(), ['-c', code], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -67,7 +68,8 @@ export function checkOsloInstalled(): Promise<void> {
     p.on('error', () => reject(new LabError('not-installed', `Python 3 is not found at ${PYTHON()}: install oslo.messaging with "${OSLO_INSTALL}"`)));
     p.on('exit', (code) => {
       if (code === 0) resolve();
-      else reject(new LabError('not-installed', `oslo.messaging and its AMQP 1.0 driver are not installed for ${PYTHON()} (missing: ${out.trim() || 'unknown'}): install them with "${OSLO_INSTALL}"`));
+      else reject(new LabError('not-installed', `oslo.messaging and its AMQP 1.0 driver are not installed for ${PYTHON()} (missing: `
+        + `${out.trim() || 'unknown'}): install them with "${OSLO_INSTALL}"`));
     });
   });
 }
@@ -251,7 +253,8 @@ export function brokerSpec(paths: LabPaths, plan: PortPlan, name = 'broker', nam
       if (existsSync(ctl)) {
         await new Promise<void>((resolve) => {
           // In its namespace: the node's epmd and distribution port live there.
-          const [cmd, args] = namespace ? wrapInNamespace(namespace, ctl, ['stop', env.RABBITMQ_PID_FILE as string]) : [ctl, ['stop', env.RABBITMQ_PID_FILE as string]];
+          const stop = ['stop', env.RABBITMQ_PID_FILE as string];
+          const [cmd, args] = namespace ? wrapInNamespace(namespace, ctl, stop) : [ctl, stop];
           const p = spawn(cmd, args, { env, stdio: 'ignore' });
           const t = setTimeout(() => { try { p.kill('SIGKILL'); } catch { /* gone */ } resolve(); }, 20_000);
           p.on('exit', () => { clearTimeout(t); resolve(); });
@@ -290,7 +293,10 @@ export function routerSpec(name: string, paths: LabPaths, plan: PortPlan, qdrout
 
 // ---- OpenStack services -------------------------------------------------------------
 
-export function serviceSpec(name: ServiceName, paths: LabPaths, opts: { connectTimeoutS: number; overrideFile: string | null; endpoint: string | null; connectsTo?: string | null; namespace?: string | null }): ComponentSpec {
+export function serviceSpec(
+  name: ServiceName, paths: LabPaths,
+  opts: { connectTimeoutS: number; overrideFile: string | null; endpoint: string | null; connectsTo?: string | null; namespace?: string | null },
+): ComponentSpec {
   const eventsFile = join(paths.events, `${name}.jsonl`);
   const log = join(paths.logs, `${name}.log`);
   let offset = 0;

@@ -6,13 +6,18 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
 import { z } from 'zod';
-import { TOPOLOGIES, type ComponentStatus, type LabStatus, type Topology, type TrafficCounters, type WanStatus } from '../../common/wire.js';
+import {
+  TOPOLOGIES, type ComponentStatus, type LabStatus, type RouterProduct, type Topology, type TrafficCounters, type WanStatus,
+} from '../../common/wire.js';
 import type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
 import { LabError } from './errors.js';
-import { HMLAB_BIN, defaultHome, labPaths } from './paths.js';
+import { HMLAB_BIN } from '../paths.js';
+import { defaultHome, labPaths } from './paths.js';
 import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
-import { COMPONENT_MARK, alive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit } from './processes.js';
-import { effectiveTransports, formatTransportUrl, parseTransportUrl, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
+import { COMPONENT_MARK, pidAlive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit } from './processes.js';
+import { endpointOf, formatTransportUrl, parseTransportUrl, sameEndpoint } from '../../common/endpoint.js';
+import { isUp, topologySchema, trafficRateSchema } from '../../common/rules.js';
+import { effectiveTransports, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
 import {
   ALL_SERVICES, DEFAULT_WAN_COST, REGIONS, brokerUrl, brokersOf, homeRouter, namedServersOf, regionOf, renderOpenstackConf, renderRabbitConf,
   renderRouterConf, routersOf, servicesOf, type ServiceName,
@@ -41,12 +46,11 @@ const START_CONNECT_TIMEOUT_S = 5;
 const CAN_RENICE = process.getuid?.() === 0;
 
 const upOptionsSchema = z.object({
-  topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), {
-    message: `is not a topology: choose one of ${TOPOLOGIES.join(', ')}`,
-  }),
-  basePort: z.number().int('must be a whole number').min(1024, 'must be at least 1024').max(65535 - PORT_BLOCK, `must be at most ${65535 - PORT_BLOCK}`).optional(),
+  topology: topologySchema(),
+  basePort: z.number().int('must be a whole number').min(1024, 'must be at least 1024')
+    .max(65535 - PORT_BLOCK, `must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1, 'must be the path of a qdrouterd binary').optional(),
-  trafficRate: z.number().min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000').optional(),
+  trafficRate: trafficRateSchema().optional(),
   wanCost: z.number().int('must be a whole number').min(1, 'must be at least 1 (qdrouterd\'s minimum cost)').max(1000, 'must be at most 1000').optional(),
 });
 
@@ -59,7 +63,6 @@ export const wanChangeSchema = z.strictObject({
 }, { error: 'unknown field: allowed are "delayMs", "jitterMs", "rateBitsPerS", "state"' });
 export type WanChange = z.infer<typeof wanChangeSchema>;
 
-const rateSchema = z.number({ message: 'must be a number' }).min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000 operations per second');
 
 export interface TransportDescription {
   url: string | null; // passwords hidden
@@ -77,6 +80,47 @@ function firstIssue(err: z.ZodError, prefix = ''): LabError {
   const issue = err.issues[0];
   const field = issue?.path.join('.') ?? '';
   return new LabError('bad-input', `${prefix}${field ? `${field} ` : ''}${issue?.message ?? 'is invalid'}`, field || undefined);
+}
+
+/** Checks `up`'s options; an unknown topology gets its own code, so the CLI exits 2 and names the choices. */
+function validateUpOptions(opts: UpOptions): Topology {
+  const parsed = upOptionsSchema.safeParse(opts);
+  if (parsed.success) return opts.topology;
+  if (parsed.error.issues[0]?.path[0] === 'topology') {
+    throw new LabError('unknown-topology', `unknown topology "${String(opts.topology)}": choose one of ${TOPOLOGIES.join(', ')}`, 'topology');
+  }
+  throw firstIssue(parsed.error);
+}
+
+/** Every port a topology listens on from the host, with what listens there: all must be free, or nothing starts. */
+function portsOf(topology: Topology, plan: PortPlan): [number, string][] {
+  const wanted: [number, string][] = [
+    [plan.brokerAmqp, 'broker AMQP listener'], [plan.brokerManagement, 'broker management API'], [plan.brokerDist, 'broker Erlang distribution'],
+  ];
+  for (const r of routersOf(topology)) {
+    wanted.push([plan.routers[r].normal, `${r} normal listener`]);
+    if (topology === 'hybrid-mesh' && r !== 'router-c') wanted.push([plan.routers[r].interRouter, `${r} inter-router listener`]);
+  }
+  // Across regions the host's loopback carries the relay to broker-2 as well.
+  if (topology === 'multi-region' && plan.broker2) {
+    wanted.push([plan.broker2.amqp, 'broker-2 AMQP listener'], [plan.broker2.management, 'broker-2 management API']);
+  }
+  return wanted;
+}
+
+/** Which router a lab runs: qdrouterd (and its path), the embedded one, or none (broker-only). */
+interface RouterChoice { kind: RouterProduct | null; qdrouterd: string | null }
+interface Launched { spec: ComponentSpec; pid: number }
+/** The component that failed `up` and why; name '' when `up` was interrupted. */
+interface UpFailure { name: string; why: string }
+
+/** How launchAndWait reports a component that does not become ready: in its result (up), or by throwing (start). */
+interface LaunchOptions {
+  signal: AbortSignal;
+  onProgress: (p: Progress) => void;
+  onFailure: 'report' | 'throw';
+  /** Services start at low priority while the broker boots (root only; see launchAndWait). */
+  lowPriority?: boolean;
 }
 
 function emptyTraffic(): TrafficCounters {
@@ -145,7 +189,7 @@ export class LabEnvironment implements LabEnvironmentApi {
     if (rec.state === 'starting' && rec.pid === null) {
       // Not launched yet: "up" starts the broker, then the routers, then the services.
       detail = detail ?? 'waiting for the components it needs';
-    } else if (!running && (state === 'running' || state === 'starting')) {
+    } else if (!running && isUp(state)) {
       state = rec.detail === STOPPING ? 'stopped' : 'failed';
       detail = rec.detail === STOPPING ? null : `${UNEXPECTED_EXIT}: see "hmlab logs ${rec.name}"`;
     }
@@ -216,7 +260,9 @@ export class LabEnvironment implements LabEnvironmentApi {
     return {
       ...w,
       cost: s.regions.wanCost,
-      regions: REGIONS.map((r) => ({ name: r.name, namespace: s.regions!.namespaces[r.name], components: s.components.filter((c) => c.region === r.name).map((c) => c.name) })),
+      regions: REGIONS.map((r) => ({
+        name: r.name, namespace: s.regions!.namespaces[r.name], components: s.components.filter((c) => c.region === r.name).map((c) => c.name),
+      })),
       relays: s.regions.relays.map((r) => ({ name: r.name, pid: this.isLive(r.pid) ? r.pid : null, running: this.isLive(r.pid) })),
     };
   }
@@ -248,7 +294,7 @@ export class LabEnvironment implements LabEnvironmentApi {
       const servedBy: TransportDescription['servedBy'] = [];
       for (const h of parsed?.hosts ?? []) {
         const port = h.port ?? 5672;
-        const c = s?.components.find((x) => x.endpoint === `amqp://127.0.0.1:${port}` && ['127.0.0.1', 'localhost'].includes(h.host));
+        const c = s?.components.find((x) => sameEndpoint(x.endpoint, `${h.host}:${port}`));
         servedBy.push(c
           ? { name: c.name, kind: c.kind, product: c.product, endpoint: c.endpoint }
           : { name: `${h.host}:${port}`, kind: 'unknown', product: null, endpoint: `amqp://${h.host}:${port}` });
@@ -258,148 +304,179 @@ export class LabEnvironment implements LabEnvironmentApi {
     return {
       file: this.paths.openstackConf,
       rpc: describe(conf.rpc),
-      notify: { ...describe(conf.notify), enabled: conf.notificationsEnabled, fallsBackToRpc: conf.notifyFallsBackToRpc, driver: conf.notificationDriver, topics: conf.topics },
+      notify: {
+        ...describe(conf.notify),
+        enabled: conf.notificationsEnabled, fallsBackToRpc: conf.notifyFallsBackToRpc, driver: conf.notificationDriver, topics: conf.topics,
+      },
     };
   }
 
   // ---- up / down --------------------------------------------------------------------------
 
+  /**
+   * Brings a lab up: validate the options, check what must be installed and
+   * free, prepare the home, launch every component at once, and roll back
+   * everything this `up` started if any of it fails or the signal aborts.
+   */
   async up(opts: UpOptions): Promise<LabStatus> {
-    const parsed = upOptionsSchema.safeParse(opts);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      if (issue?.path[0] === 'topology') {
-        throw new LabError('unknown-topology', `unknown topology "${String(opts.topology)}": choose one of ${TOPOLOGIES.join(', ')}`, 'topology');
-      }
-      throw firstIssue(parsed.error);
-    }
-    const topology = opts.topology;
+    const topology = validateUpOptions(opts);
     const plan = planPorts(opts.basePort ?? DEFAULT_BASE_PORT);
     const rate = opts.trafficRate ?? DEFAULT_TRAFFIC_RATE;
-    const progress = opts.onProgress ?? (() => {});
-
+    const wanCost = opts.wanCost ?? DEFAULT_WAN_COST;
     this.refuseIfRunning();
+    const router = await this.preflight(topology, plan, opts.qdrouterd);
+    this.prepareHome(topology, plan, wanCost);
+    const namespaces = topology === 'multi-region' ? regionNamespaces(this.paths.home) : {};
+    const specs = this.componentSpecs(topology, plan, router.qdrouterd, namespaces);
+    writeState(this.paths.state, this.initialState({ topology, plan, router, rate, wanCost, namespaces, specs }));
+    await this.launchAll(specs, { plan, namespaces, onProgress: opts.onProgress ?? (() => {}), signal: opts.signal });
+    this.writeTraffic(rate);
+    return this.statusSync();
+  }
+
+  /**
+   * What `up` needs before anything starts: namespaces (multi-region),
+   * RabbitMQ, oslo.messaging, a router (qdrouterd, else the embedded one)
+   * and every port of the topology free. The slow checks run side by side.
+   */
+  private async preflight(topology: Topology, plan: PortPlan, qdrouterdPath: string | undefined): Promise<RouterChoice> {
     const regions = topology === 'multi-region';
     if (regions) {
       const iso = isolationAvailable();
-      if (!iso.ok) throw new LabError('not-permitted', `topology multi-region puts each region in its own network namespace, so that the WAN link is the only path between them, and ${iso.why}; the other topologies run without it`, 'topology');
+      if (!iso.ok) {
+        throw new LabError('not-permitted', `topology multi-region puts each region in its own network namespace, so that the WAN link is the only path `
+          + `between them, and ${iso.why}; the other topologies run without it`, 'topology');
+      }
     }
-    const wanCost = opts.wanCost ?? DEFAULT_WAN_COST;
-
-    // What must be installed, before anything starts (the slow checks side by side).
     checkRabbitmqInstalled();
     const routerNames = routersOf(topology);
-    let routerKind: 'embedded' | 'qdrouterd' | null = null;
     let qdrouterd: string | null = null;
     if (routerNames.length) {
-      if (opts.qdrouterd) {
-        if (!existsSync(opts.qdrouterd)) throw new LabError('not-installed', `--qdrouterd ${opts.qdrouterd}: no such file; give the path of a qdrouterd binary`, 'qdrouterd');
-        qdrouterd = opts.qdrouterd;
+      if (qdrouterdPath) {
+        if (!existsSync(qdrouterdPath)) throw new LabError('not-installed', `--qdrouterd ${qdrouterdPath}: no such file; give the path of a `
+          + `qdrouterd binary`, 'qdrouterd');
+        qdrouterd = qdrouterdPath;
       } else {
         qdrouterd = findOnPath('qdrouterd');
       }
     }
-    // Every port of the topology must be free, or nothing starts.
-    const wanted: [number, string][] = [
-      [plan.brokerAmqp, 'broker AMQP listener'], [plan.brokerManagement, 'broker management API'], [plan.brokerDist, 'broker Erlang distribution'],
-    ];
-    for (const r of routerNames) {
-      wanted.push([plan.routers[r].normal, `${r} normal listener`]);
-      if (topology === 'hybrid-mesh' && r !== 'router-c') wanted.push([plan.routers[r].interRouter, `${r} inter-router listener`]);
-    }
-    // Across regions the host's loopback carries the relay to broker-2 as well.
-    if (regions && plan.broker2) wanted.push([plan.broker2.amqp, 'broker-2 AMQP listener'], [plan.broker2.management, 'broker-2 management API']);
+    const wanted = portsOf(topology, plan);
     const [embedded, free] = await Promise.all([
       routerNames.length && !qdrouterd ? embeddedRouterAvailableAsync() : Promise.resolve(false),
       Promise.all(wanted.map(([p]) => portFree(p))),
       checkOsloInstalled(),
     ]);
+    let kind: RouterProduct | null = null;
     if (routerNames.length) {
-      if (qdrouterd) routerKind = 'qdrouterd';
-      else if (embedded) routerKind = 'embedded';
+      if (qdrouterd) kind = 'qdrouterd';
+      else if (embedded) kind = 'embedded';
       else {
-        throw new LabError('not-installed', `topology ${topology} needs a router, and none is available: install Apache Qpid Dispatch Router 1.x (qdrouterd) and put it on PATH or pass --qdrouterd PATH; the embedded router ("hmlab router") is not in this build yet`);
+        throw new LabError('not-installed', `topology ${topology} needs a router, and none is available: install Apache Qpid Dispatch Router 1.x (qdrouterd) `
+          + 'and put it on PATH or pass --qdrouterd PATH, or make the embedded router work ("hmlab router --help" must run; build with "npm run build")');
       }
     }
-
     const busy = wanted.filter((_, i) => !free[i]);
     if (busy.length) {
       const [port, what] = busy[0];
-      throw new LabError('port-in-use', `port ${port} (${what}) is in use: stop what listens there, or give this lab another block with --base-port N (it uses ${PORT_BLOCK} ports from N; ${busy.length > 1 ? `also busy: ${busy.slice(1).map(([p]) => p).join(', ')}` : `this block starts at ${plan.base}`})`, 'basePort');
+      const others = busy.length > 1 ? `also busy: ${busy.slice(1).map(([p]) => p).join(', ')}` : `this block starts at ${plan.base}`;
+      throw new LabError('port-in-use', `port ${port} (${what}) is in use: stop what listens there, or give this lab another block with --base-port N `
+        + `(it uses ${PORT_BLOCK} ports from N; ${others})`, 'basePort');
     }
+    return { kind, qdrouterd };
+  }
 
-    this.prepareHome(topology, plan, wanCost);
-    const namespaces = regions ? regionNamespaces(this.paths.home) : {};
+  /** Brokers first, then routers, then services: the order state.json lists them in. */
+  private componentSpecs(topology: Topology, plan: PortPlan, qdrouterd: string | null, namespaces: Record<string, string>): ComponentSpec[] {
     const nsOf = (name: string): string | null => namespaces[regionOf(name) ?? ''] ?? null;
-    const specs: ComponentSpec[] = [
+    return [
       ...brokersOf(topology).map((b) => brokerSpec(this.paths, plan, b, nsOf(b))),
-      ...routerNames.map((r) => routerSpec(r, this.paths, plan, qdrouterd, nsOf(r))),
-      ...servicesOf(topology).map((s) => serviceSpec(s, this.paths, { connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null, connectsTo: this.connectsTo(s), namespace: nsOf(s) })),
+      ...routersOf(topology).map((r) => routerSpec(r, this.paths, plan, qdrouterd, nsOf(r))),
+      ...servicesOf(topology).map((s) => serviceSpec(s, this.paths, {
+        connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null,
+        connectsTo: this.connectsTo(s), namespace: nsOf(s),
+      })),
     ];
-    const state: LabState = {
+  }
+
+  /** state.json as `up` writes it before launching: every component starting, none launched. */
+  private initialState(o: {
+    topology: Topology; plan: PortPlan; router: RouterChoice; rate: number; wanCost: number; namespaces: Record<string, string>; specs: ComponentSpec[];
+  }): LabState {
+    const regions = o.topology === 'multi-region';
+    return {
       version: 1,
       home: this.paths.home,
-      topology,
-      ports: plan,
-      router: routerKind,
-      qdrouterd,
+      topology: o.topology,
+      ports: o.plan,
+      router: o.router.kind,
+      qdrouterd: o.router.qdrouterd,
       nodeName: nodeName(this.paths.home),
-      trafficRate: rate,
+      trafficRate: o.rate,
       upAt: Date.now(),
-      components: specs.map((sp) => ({
-        name: sp.name, kind: sp.kind, state: 'starting', pid: null, endpoint: sp.endpoint, management: sp.management, product: null, startedAt: null, readyAt: null, detail: null,
+      components: o.specs.map((sp) => ({
+        name: sp.name, kind: sp.kind, state: 'starting', pid: null, endpoint: sp.endpoint, management: sp.management,
+        product: null, startedAt: null, readyAt: null, detail: null,
         ...(regions ? { region: regionOf(sp.name), namespace: sp.namespace ?? null } : {}),
       })),
-      ...(regions ? { regions: { namespaces, wanCost, relays: [] } } : {}),
+      ...(regions ? { regions: { namespaces: o.namespaces, wanCost: o.wanCost, relays: [] } } : {}),
     };
-    writeState(this.paths.state, state);
-    if (regions) {
+  }
+
+  /**
+   * Starts the regions' relays (multi-region), then every component at once:
+   * services poll for their broker and router tightly. The first failure, or
+   * the caller's signal, aborts the rest and rolls everything back.
+   */
+  private async launchAll(specs: ComponentSpec[], o: {
+    plan: PortPlan; namespaces: Record<string, string>; onProgress: (p: Progress) => void; signal?: AbortSignal;
+  }): Promise<void> {
+    if (Object.keys(o.namespaces).length) {
       try {
-        await this.startRegions(namespaces, plan, progress);
+        await this.startRegions(o.namespaces, o.plan, o.onProgress);
       } catch (err) {
         await this.stopRegions();
         throw err;
       }
     }
-
-    // Start everything at once; services poll for their broker/router tightly.
     const abort = new AbortController();
-    const started: { spec: ComponentSpec; pid: number }[] = [];
-    let failure: { name: string; why: string } | null = null;
+    const started: Launched[] = [];
+    let failure: UpFailure | null = null;
     const interrupt = () => { if (!failure) failure = { name: '', why: 'interrupted' }; abort.abort('"hmlab up" was interrupted'); };
-    if (opts.signal?.aborted) interrupt();
-    opts.signal?.addEventListener('abort', interrupt, { once: true });
-    await Promise.all(specs.map(async (spec) => {
-      try {
-        const r = await this.launchAndWait(spec, abort.signal, progress, false, true);
-        started.push({ spec, pid: r.pid });
-        if (r.error && !failure) {
-          failure = { name: spec.name, why: r.error };
+    if (o.signal?.aborted) interrupt();
+    o.signal?.addEventListener('abort', interrupt, { once: true });
+    try {
+      await Promise.all(specs.map(async (spec) => {
+        try {
+          const r = await this.launchAndWait(spec, { signal: abort.signal, onProgress: o.onProgress, onFailure: 'report', lowPriority: true });
+          started.push({ spec, pid: r.pid });
+          if (r.error && !failure) {
+            failure = { name: spec.name, why: r.error };
+            abort.abort(`${spec.name} failed`);
+          }
+        } catch (err) {
+          if (!failure) failure = { name: spec.name, why: (err as Error).message };
           abort.abort(`${spec.name} failed`);
         }
-      } catch (err) {
-        if (!failure) failure = { name: spec.name, why: (err as Error).message };
-        abort.abort(`${spec.name} failed`);
-      }
-    }));
-
-    if (failure) {
-      const f = failure as { name: string; why: string };
-      // No half-started leftovers: everything this `up` started goes.
-      await Promise.all(started.map(async ({ spec, pid }) => {
-        if (pid > 0) { signalGroup(pid, 'SIGKILL'); await waitExit(pid, 3000); }
-        patchComponent(this.paths.state, spec.name, spec.name === f.name ? { pid: null } : { state: 'stopped', pid: null, detail: f.name ? null : 'interrupted' });
       }));
-      await this.stopRegions();
-      this.sweep();
-      opts.signal?.removeEventListener('abort', interrupt);
-      if (!f.name) throw new LabError('component-failed', '"hmlab up" was interrupted: everything it started has been stopped.');
-      const tail = tailLog(join(this.paths.logs, `${f.name}.log`), 15);
-      throw new LabError('component-failed', `${f.name} failed: ${f.why}${tail ? `\n--- last lines of logs/${f.name}.log ---\n${tail}` : ''}\nEverything this "hmlab up" started has been stopped.`);
+      if (failure) await this.rollBack(started, failure);
+    } finally {
+      o.signal?.removeEventListener('abort', interrupt);
     }
-    opts.signal?.removeEventListener('abort', interrupt);
-    this.writeTraffic(rate);
-    return this.statusSync();
+  }
+
+  /** No half-started leftovers: everything this `up` started goes, then the error says why. */
+  private async rollBack(started: Launched[], f: UpFailure): Promise<never> {
+    await Promise.all(started.map(async ({ spec, pid }) => {
+      if (pid > 0) { signalGroup(pid, 'SIGKILL'); await waitExit(pid, 3000); }
+      const after = spec.name === f.name ? { pid: null } : { state: 'stopped' as const, pid: null, detail: f.name ? null : 'interrupted' };
+      patchComponent(this.paths.state, spec.name, after);
+    }));
+    await this.stopRegions();
+    this.sweep();
+    if (!f.name) throw new LabError('component-failed', '"hmlab up" was interrupted: everything it started has been stopped.');
+    const tail = tailLog(join(this.paths.logs, `${f.name}.log`), 15);
+    throw new LabError('component-failed', `${f.name} failed: ${f.why}${tail ? `\n--- last lines of logs/${f.name}.log ---\n${tail}` : ''}\nEverything this `
+      + `"hmlab up" started has been stopped.`);
   }
 
   private refuseIfRunning(): void {
@@ -407,11 +484,13 @@ export class LabEnvironment implements LabEnvironmentApi {
     try { s = this.state(); } catch { s = null; }
     const live = s?.components.filter((c) => this.isLive(c.pid)) ?? [];
     if (live.length) {
-      throw new LabError('already-running', `a lab is already running in ${this.paths.home} (topology ${s?.topology}; ${live.map((c) => c.name).join(', ')}): run "hmlab down" first, or use another --home and --base-port`);
+      throw new LabError('already-running', `a lab is already running in ${this.paths.home} (topology ${s?.topology}; ${live.map((c) => c.name).join(', ')}): `
+        + `run "hmlab down" first, or use another --home and --base-port`);
     }
     const left = processesOfHome(this.paths.home);
     if (left.length) {
-      throw new LabError('already-running', `processes of ${this.paths.home} are still running (pids ${left.map((p) => p.pid).join(', ')}): run "hmlab down" first`);
+      throw new LabError('already-running', `processes of ${this.paths.home} are still running (pids ${left.map((p) => p.pid).join(', ')}): run `
+        + `"hmlab down" first`);
     }
   }
 
@@ -459,15 +538,17 @@ export class LabEnvironment implements LabEnvironmentApi {
       const ns = r.region ? namespaces[r.region] : null;
       const base: [string, string[]] = [process.execPath, [HMLAB_BIN, 'relay', '-c', r.configFile]];
       const [cmd, args] = ns ? wrapInNamespace(ns, ...base) : base;
-      const proc = spawnDetached(cmd, args, { env: { ...process.env, [COMPONENT_MARK]: this.paths.home }, cwd: this.paths.home, log: join(this.paths.logs, `${r.name}.log`) });
+      const env = { ...process.env, [COMPONENT_MARK]: this.paths.home };
+      const proc = spawnDetached(cmd, args, { env, cwd: this.paths.home, log: join(this.paths.logs, `${r.name}.log`) });
       started.push({ name: r.name, namespace: ns, pid: proc.pid > 0 ? proc.pid : null });
       const s = this.requireState();
       s.regions!.relays = started;
       writeState(this.paths.state, s);
-      progress({ component: r.name, message: `joining ${r.region ?? 'the host'} to the other side (${r.config.forwards.length} forwards)`, elapsedMs: Date.now() - t0, state: 'starting' });
+      const joining = `joining ${r.region ?? 'the host'} to the other side (${r.config.forwards.length} forwards)`;
+      progress({ component: r.name, message: joining, elapsedMs: Date.now() - t0, state: 'starting' });
       const deadline = Date.now() + 20_000;
       while (relayReady(r.readyFile) !== proc.pid) {
-        if (Date.now() > deadline || !alive(proc.pid)) {
+        if (Date.now() > deadline || !pidAlive(proc.pid)) {
           throw new LabError('component-failed', `${r.name} did not start: ${tailLog(join(this.paths.logs, `${r.name}.log`), 5) || 'no output'}`);
         }
         await sleep(50);
@@ -503,7 +584,7 @@ export class LabEnvironment implements LabEnvironmentApi {
     const parsed = url ? parseTransportUrl(url) : null;
     const own = plan.routers[homeRouter(topology, service)];
     const idx = parsed && topology === 'hybrid-mesh' && parsed.hosts.length > 1
-      ? parsed.hosts.findIndex((h) => h.port === own.normal && ['127.0.0.1', 'localhost'].includes(h.host))
+      ? parsed.hosts.findIndex((h) => h.port !== null && sameEndpoint(`${h.host}:${h.port}`, `127.0.0.1:${own.normal}`))
       : -1;
     if (!parsed || idx < 0) {
       rmSync(file, { force: true });
@@ -570,7 +651,9 @@ transport_url = ${notify}
   }
 
   /** Spawns a component, records its pid, waits until ready (or why not). */
-  private async launchAndWait(spec: ComponentSpec, signal: AbortSignal, onProgress: (p: Progress) => void, throwOnFail: boolean, lowPriority = false): Promise<{ pid: number; error: string | null }> {
+  private async launchAndWait(spec: ComponentSpec, opts: LaunchOptions): Promise<{ pid: number; error: string | null }> {
+    const { signal, onProgress, lowPriority = false } = opts;
+    const throwOnFail = opts.onFailure === 'throw';
     const t0 = Date.now();
     const launch = spec.launch();
     const log = join(this.paths.logs, `${spec.name}.log`);
@@ -622,7 +705,9 @@ transport_url = ${notify}
     } catch (err) {
       let why = (err as Error).message;
       if (why === 'aborted') {
-        why = signal.aborted ? `stopped: ${String(signal.reason ?? 'another component failed')}` : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
+        why = signal.aborted
+          ? `stopped: ${String(signal.reason ?? 'another component failed')}`
+          : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
       }
       message = why;
       patchComponent(this.paths.state, spec.name, { state: 'failed', detail: why });
@@ -685,7 +770,8 @@ transport_url = ${notify}
     const s = this.requireState();
     const c = s.components.find((x) => x.name === name);
     if (!c) {
-      throw new LabError('unknown-component', `unknown component "${name}": this lab (${s.topology}) has ${s.components.map((x) => x.name).join(', ')}${name === 'services' ? '' : ' (restart also takes "services")'}`, 'name');
+      throw new LabError('unknown-component', `unknown component "${name}": this lab (${s.topology}) has `
+        + `${s.components.map((x) => x.name).join(', ')}${name === 'services' ? '' : ' (restart also takes "services")'}`, 'name');
     }
     return c;
   }
@@ -695,7 +781,9 @@ transport_url = ${notify}
     if (name === 'broker' || name === 'broker-2') return brokerSpec(this.paths, s.ports, name, ns);
     if (name.startsWith('router-')) return routerSpec(name, this.paths, s.ports, s.router === 'qdrouterd' ? s.qdrouterd : null, ns);
     const svc = name as ServiceName;
-    return serviceSpec(svc, this.paths, { connectTimeoutS, overrideFile, endpoint: null, connectsTo: overrideFile ? this.connectsTo(svc) : null, namespace: ns });
+    return serviceSpec(svc, this.paths, {
+      connectTimeoutS, overrideFile, endpoint: null, connectsTo: overrideFile ? this.connectsTo(svc) : null, namespace: ns,
+    });
   }
 
   private statusOf(name: string): ComponentStatus {
@@ -717,11 +805,12 @@ transport_url = ${notify}
     } else {
       spec = this.specFor(s, name, START_CONNECT_TIMEOUT_S);
       if (spec.endpoint) {
-        const port = Number(spec.endpoint.split(':').pop());
-        if (!(await portFree(port))) throw new LabError('port-in-use', `port ${port} (${name}) is in use by another process: stop it, then "hmlab start ${name}"`);
+        const port = endpointOf(spec.endpoint)?.port ?? 0;
+        if (port && !(await portFree(port))) throw new LabError('port-in-use', `port ${port} (${name}) is in use by another process: stop it, then `
+          + `"hmlab start ${name}"`);
       }
     }
-    await this.launchAndWait(spec, new AbortController().signal, onProgress ?? (() => {}), true);
+    await this.launchAndWait(spec, { signal: new AbortController().signal, onProgress: onProgress ?? (() => {}), onFailure: 'throw' });
     return this.statusOf(name);
   }
 
@@ -769,7 +858,7 @@ transport_url = ${notify}
   }
 
   async setTrafficRate(rate: number): Promise<void> {
-    const r = rateSchema.safeParse(rate);
+    const r = trafficRateSchema().safeParse(rate);
     if (!r.success) throw new LabError('bad-input', `traffic rate ${r.error.issues[0]?.message}`, 'rate');
     const s = this.requireState();
     s.trafficRate = r.data;

@@ -3,6 +3,7 @@
 // malformed edit is reported by section and line before any service starts.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseTransportUrl } from '../../common/endpoint.js';
 import { LabError } from './errors.js';
 
 export interface ConfEntry { value: string; line: number }
@@ -64,8 +65,9 @@ const SCHEMES = ['rabbit', 'amqp', 'kafka', 'fake', 'kombu'];
 const NOTIFY_DRIVERS = ['messaging', 'messagingv2', 'log', 'noop', 'routing', 'test'];
 
 /** A transport URL as oslo.messaging reads it: scheme://[user:pass@]host:port[,host:port...]/[vhost]. */
-export const transportUrlSchema = z.string().refine((v) => parseTransportUrl(v) !== null, {
-  message: `is not a transport URL: write scheme://host:port/ (scheme ${SCHEMES.join(', ')}), several hosts separated by commas, e.g. amqp://127.0.0.1:15810,127.0.0.1:15811/`,
+export const transportUrlSchema = z.string().refine((v) => SCHEMES.includes(parseTransportUrl(v)?.scheme.split('+')[0] ?? ''), {
+  message: `is not a transport URL: write scheme://host:port/ (scheme ${SCHEMES.join(', ')}), several hosts separated by commas, e.g. `
+    + `amqp://127.0.0.1:15810,127.0.0.1:15811/`,
 });
 
 const boolSchema = z.string().regex(/^(true|false|yes|no|on|off|1|0)$/i, 'must be true or false');
@@ -97,35 +99,11 @@ function validateKnownOptions(conf: OpenstackConf, file: string): void {
       if (!entry || entry.value === '') continue;
       const r = schema.safeParse(entry.value);
       if (!r.success) {
-        throw new LabError('bad-config', `${file} line ${entry.line} (in [${section}]): ${key} = ${entry.value} ${r.error.issues[0]?.message ?? 'is invalid'}`, `${section}.${key}`);
+        throw new LabError('bad-config', `${file} line ${entry.line} (in [${section}]): ${key} = ${entry.value} `
+          + `${r.error.issues[0]?.message ?? 'is invalid'}`, `${section}.${key}`);
       }
     }
   }
-}
-
-export interface TransportUrl {
-  scheme: string;
-  hosts: { user: string | null; password: string | null; host: string; port: number | null }[];
-  virtualHost: string;
-}
-
-export function parseTransportUrl(url: string): TransportUrl | null {
-  const m = /^([a-z][a-z0-9+]*):\/\/([^/]*)(\/.*)?$/.exec(url.trim());
-  if (!m || !SCHEMES.includes(m[1].split('+')[0])) return null;
-  const hosts: TransportUrl['hosts'] = [];
-  for (const part of m[2] ? m[2].split(',') : []) {
-    const hm = /^(?:([^:@]*)(?::([^@]*))?@)?([A-Za-z0-9_.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(part.trim());
-    if (!hm) return null;
-    const port = hm[4] ? Number(hm[4]) : null;
-    if (port !== null && (port < 1 || port > 65535)) return null;
-    hosts.push({ user: hm[1] ?? null, password: hm[2] ?? null, host: hm[3], port });
-  }
-  return { scheme: m[1], hosts, virtualHost: (m[3] ?? '/').slice(1) };
-}
-
-export function formatTransportUrl(u: TransportUrl): string {
-  const hosts = u.hosts.map((h) => `${h.user !== null ? `${h.user}${h.password !== null ? `:${h.password}` : ''}@` : ''}${h.host}${h.port !== null ? `:${h.port}` : ''}`);
-  return `${u.scheme}://${hosts.join(',')}/${u.virtualHost}`;
 }
 
 /** The URL without passwords, fit for a slide or a log. */

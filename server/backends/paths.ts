@@ -1,9 +1,7 @@
 // Where a lab lives: one folder with etc/, logs/, events/, run/, data/ and
 // state.json. Other concerns read these paths through LabPaths.
-import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { LabPaths } from './types.js';
 
 export function defaultHome(): string {
@@ -23,17 +21,3 @@ export function labPaths(home: string): LabPaths {
     state: join(h, 'state.json'),
   };
 }
-
-/** Root of this package, from server/backends (tsx) or dist/server/backends. */
-export const PACKAGE_ROOT = (() => {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    d = dirname(d);
-  }
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-})();
-
-/** The OpenStack services' Python package lives in openstack/ of the package. */
-export const OPENSTACK_DIR = join(PACKAGE_ROOT, 'openstack');
-export const HMLAB_BIN = join(PACKAGE_ROOT, 'bin', 'hmlab.js');

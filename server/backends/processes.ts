@@ -32,7 +32,8 @@ export function spawnDetached(cmd: string, args: string[], opts: { env: NodeJS.P
   return { pid: child.pid, child, exited };
 }
 
-export function alive(pid: number | null | undefined): boolean {
+/** Whether a process with this pid exists (EPERM: it does, under another user). */
+export function pidAlive(pid: number | null | undefined): boolean {
   if (!pid || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -55,7 +56,7 @@ export function alive(pid: number | null | undefined): boolean {
  * say) is not taken for a component.
  */
 export function isComponentOf(pid: number | null | undefined, home: string): boolean {
-  if (!alive(pid)) return false;
+  if (!pidAlive(pid)) return false;
   let environ: string;
   try {
     environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
@@ -77,15 +78,15 @@ export function signalGroup(pid: number, signal: NodeJS.Signals): void {
 export async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!alive(pid)) return true;
+    if (!pidAlive(pid)) return true;
     await sleep(25);
   }
-  return !alive(pid);
+  return !pidAlive(pid);
 }
 
 /** SIGTERM the group, then SIGKILL it if it is still there after graceMs. */
 export async function stopGroup(pid: number, graceMs: number): Promise<void> {
-  if (!alive(pid)) { signalGroup(pid, 'SIGKILL'); return; }
+  if (!pidAlive(pid)) { signalGroup(pid, 'SIGKILL'); return; }
   signalGroup(pid, 'SIGTERM');
   if (!(await waitExit(pid, graceMs))) {
     signalGroup(pid, 'SIGKILL');
@@ -126,7 +127,7 @@ export function processesOfHome(home: string): { pid: number; cmdline: string }[
     let comm = '';
     try { comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { /* gone */ }
     if (comm === 'epmd') continue;
-    if (alive(pid)) found.push({ pid, cmdline });
+    if (pidAlive(pid)) found.push({ pid, cmdline });
   }
   return found;
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../common/wire.js';
+import { topologySchema } from '../../common/rules.js';
 import { LabError } from './errors.js';
 
 const componentRecord = z.object({
@@ -35,7 +35,7 @@ const portPlan = z.object({
 const labState = z.object({
   version: z.literal(1),
   home: z.string(),
-  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]]),
+  topology: topologySchema(),
   ports: portPlan,
   router: z.enum(['embedded', 'qdrouterd']).nullable(),
   qdrouterd: z.string().nullable(),

@@ -2,9 +2,9 @@
 // services, one qdrouterd.conf per router, rabbitmq.conf for the broker.
 // Written once per `up`; the labs teach editing them afterwards.
 import type { Topology } from '../../common/wire.js';
+import { SERVICES } from '../../common/rules.js';
 import type { PortPlan } from './types.js';
 
-export const SERVICES = ['compute-1', 'compute-2', 'conductor', 'telemetry'] as const;
 /** A multi-region lab has a third compute, in region 2 beside compute-2. */
 export const ALL_SERVICES = [...SERVICES, 'compute-3'] as const;
 export type ServiceName = (typeof ALL_SERVICES)[number];
@@ -63,7 +63,8 @@ export function renderOpenstackConf(topology: Topology, plan: PortPlan): string 
     'broker-only': 'RPC and notifications both on the RabbitMQ broker (the "before" picture).',
     hybrid: 'RPC through the router (AMQP 1.0), notifications on the RabbitMQ broker.',
     'hybrid-mesh': 'RPC through a mesh of three routers (AMQP 1.0), notifications on the RabbitMQ broker.',
-    'multi-region': 'two regions, each in its own network namespace with its own routers and broker; RPC crosses a WAN link between the router meshes, notifications stay on each region\'s broker.',
+    'multi-region': 'two regions, each in its own network namespace with its own routers and broker; RPC crosses a WAN link between the router meshes, '
+      + 'notifications stay on each region\'s broker.',
   }[topology];
   const meshNote = topology === 'hybrid-mesh'
     ? `#
@@ -158,15 +159,22 @@ export function renderRouterConf(name: string, topology: Topology, plan: PortPla
 # listener${mesh ? '; routers join each other on inter-router listeners and connectors' : ''}.
 `);
   parts.push(section('router', [['mode', mesh ? 'interior' : 'standalone'], ['id', name]]));
-  parts.push(section('listener', [['host', '127.0.0.1'], ['port', ports.normal], ['role', 'normal'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS']]));
+  parts.push(section('listener', [
+    ['host', '127.0.0.1'], ['port', ports.normal], ['role', 'normal'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS'],
+  ]));
   if (mesh) {
     // Full mesh: router-a and router-b listen; b connects to a, c to a and b.
     if (name === 'router-a' || name === 'router-b') {
-      parts.push(section('listener', [['host', '127.0.0.1'], ['port', ports.interRouter], ['role', 'inter-router'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS']]));
+      parts.push(section('listener', [
+        ['host', '127.0.0.1'], ['port', ports.interRouter], ['role', 'inter-router'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS'],
+      ]));
     }
     const peers = name === 'router-b' ? ['router-a'] : name === 'router-c' ? ['router-a', 'router-b'] : [];
     for (const peer of peers) {
-      parts.push(section('connector', [['name', `to-${peer}`], ['host', '127.0.0.1'], ['port', plan.routers[peer].interRouter], ['role', 'inter-router'], ['cost', 1], ['saslMechanisms', 'ANONYMOUS']]));
+      parts.push(section('connector', [
+        ['name', `to-${peer}`], ['host', '127.0.0.1'], ['port', plan.routers[peer].interRouter],
+        ['role', 'inter-router'], ['cost', 1], ['saslMechanisms', 'ANONYMOUS'],
+      ]));
     }
   }
   return finishRouterConf(parts);
@@ -197,17 +205,27 @@ function renderRegionRouterConf(name: string, plan: PortPlan, wanCost: number): 
 # cost ${wanCost}; inside a region the cost is 1.
 `];
   parts.push(section('router', [['mode', 'interior'], ['id', name]]));
-  parts.push(section('listener', [['host', '127.0.0.1'], ['port', ports.normal], ['role', 'normal'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS']]));
+  parts.push(section('listener', [
+    ['host', '127.0.0.1'], ['port', ports.normal], ['role', 'normal'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS'],
+  ]));
   if (name === 'router-a' || name === 'router-b') {
-    parts.push(section('listener', [['host', '127.0.0.1'], ['port', ports.interRouter], ['role', 'inter-router'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS']]));
+    parts.push(section('listener', [
+      ['host', '127.0.0.1'], ['port', ports.interRouter], ['role', 'inter-router'], ['authenticatePeer', 'no'], ['saslMechanisms', 'ANONYMOUS'],
+    ]));
   }
   if (name === 'router-b') {
-    parts.push(section('connector', [['name', 'to-router-a'], ['host', '127.0.0.1'], ['port', plan.routers['router-a'].interRouter], ['role', 'inter-router'], ['cost', 1], ['saslMechanisms', 'ANONYMOUS']]));
+    parts.push(section('connector', [
+      ['name', 'to-router-a'], ['host', '127.0.0.1'], ['port', plan.routers['router-a'].interRouter],
+      ['role', 'inter-router'], ['cost', 1], ['saslMechanisms', 'ANONYMOUS'],
+    ]));
   }
   if (name === 'router-c') {
     parts.push('# Across the WAN: in this namespace these ports are the WAN relay, which\n# carries the connection to region 1.\n');
     for (const peer of ['router-a', 'router-b']) {
-      parts.push(section('connector', [['name', `wan-to-${peer}`], ['host', '127.0.0.1'], ['port', plan.routers[peer].interRouter], ['role', 'inter-router'], ['cost', wanCost], ['saslMechanisms', 'ANONYMOUS']]));
+      parts.push(section('connector', [
+        ['name', `wan-to-${peer}`], ['host', '127.0.0.1'], ['port', plan.routers[peer].interRouter],
+        ['role', 'inter-router'], ['cost', wanCost], ['saslMechanisms', 'ANONYMOUS'],
+      ]));
     }
   }
   return finishRouterConf(parts);

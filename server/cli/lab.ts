@@ -4,21 +4,22 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { TOPOLOGIES, type ComponentStatus, type LabStatus } from '../../common/wire.js';
+import { topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { DEFAULT_BASE_PORT, LabError, openLab, PORT_BLOCK, tailLog, type LabEnvironment, type Progress } from '../backends/index.js';
-import { componentAt } from '../labs/index.js';
-import { endpointKey } from '../observe/index.js';
+import { componentAt, endpointKey } from '../../common/endpoint.js';
 import { CliError } from './errors.js';
 import { formatWan } from './wan.js';
 
 const homeOption = ['--home <dir>', 'lab home folder (default: $HMLAB_HOME or ~/.hmlab/lab)'] as const;
 
 const upSchema = z.object({
-  topology: z.string().refine((t) => (TOPOLOGIES as readonly string[]).includes(t), { message: `--topology must be one of ${TOPOLOGIES.join(', ')}` }),
+  topology: topologySchema('--topology'),
   basePort: z.coerce.number({ message: '--base-port must be a number' }).int('--base-port must be a whole number')
     .min(1024, '--base-port must be at least 1024').max(65535 - PORT_BLOCK, `--base-port must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1).optional(),
-  rate: z.coerce.number({ message: '--rate must be a number' }).min(0, '--rate must be 0 or more').max(1000, '--rate must be at most 1000'),
-  wanCost: z.coerce.number({ message: '--wan-cost must be a number' }).int('--wan-cost must be a whole number').min(1, '--wan-cost must be at least 1').max(1000, '--wan-cost must be at most 1000').optional(),
+  rate: trafficRateSchema({ name: '--rate', coerce: true }),
+  wanCost: z.coerce.number({ message: '--wan-cost must be a number' }).int('--wan-cost must be a whole number')
+    .min(1, '--wan-cost must be at least 1').max(1000, '--wan-cost must be at most 1000').optional(),
 });
 
 function lab(opts: { home?: string }): LabEnvironment {
@@ -30,7 +31,10 @@ async function run<T>(fn: () => Promise<T> | T): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof LabError) throw new CliError(err.message, err.code === 'bad-input' || err.code === 'unknown-topology' || err.code === 'unknown-component' ? 2 : 1);
+    if (err instanceof LabError) {
+      const usage = err.code === 'bad-input' || err.code === 'unknown-topology' || err.code === 'unknown-component';
+      throw new CliError(err.message, usage ? 2 : 1);
+    }
     throw err;
   }
 }
@@ -108,7 +112,7 @@ function wrapWords(text: string, width: number, indent: string): string[] {
 function connectionOf(st: LabStatus, c: ComponentStatus): string {
   const at = endpointKey(c.connectedTo);
   if (!at) return '-';
-  const name = componentAt(st, at);
+  const name = componentAt(st.components, at)?.name;
   return name ? `-> ${name} (${at})` : `-> ${at}`;
 }
 
@@ -139,7 +143,8 @@ export function formatStatus(st: LabStatus): string {
   const t = st.traffic;
   out.push('');
   out.push(`traffic: RPC calls ${t.rpcCalls.ok} ok / ${t.rpcCalls.failed} failed, casts ${t.rpcCasts.sent}, fanouts ${t.fanouts.sent}`);
-  out.push(`         notifications ${t.notifications.sent} sent / ${t.notifications.received} received${st.trafficRate !== undefined ? `  (conductor: ${st.trafficRate} ops/s)` : ''}`);
+  const rate = st.trafficRate !== undefined ? `  (conductor: ${st.trafficRate} ops/s)` : '';
+  out.push(`         notifications ${t.notifications.sent} sent / ${t.notifications.received} received${rate}`);
   return out.join('\n');
 }
 
@@ -194,7 +199,7 @@ export function registerLabCommands(program: Command): void {
       try {
         st = await run(() => env.up({
           signal: interrupted.signal,
-          topology: r.data.topology as (typeof TOPOLOGIES)[number],
+          topology: r.data.topology,
           // "hmlab down; hmlab up" keeps the ports the home had, so it never collides with another lab.
           basePort: r.data.basePort ?? env.ports()?.base ?? DEFAULT_BASE_PORT,
           qdrouterd: r.data.qdrouterd,
@@ -275,12 +280,16 @@ export function registerLabCommands(program: Command): void {
     .action(async (opts: { home?: string; json?: boolean }) => {
       const d = await run(() => lab(opts).describeConfig());
       if (opts.json) { process.stdout.write(JSON.stringify(d, null, 2) + '\n'); return; }
-      const served = (s: typeof d.rpc.servedBy) => s.map((b) => `${b.name}${b.product ? ` (${b.product})` : b.kind === 'unknown' ? ' (not part of this lab)' : ''}`).join(', ') || '-';
+      const what = (b: (typeof d.rpc.servedBy)[number]) => (b.product ? ` (${b.product})` : b.kind === 'unknown' ? ' (not part of this lab)' : '');
+      const served = (s: typeof d.rpc.servedBy) => s.map((b) => `${b.name}${what(b)}`).join(', ') || '-';
+      const notifyUrl = d.notify.fallsBackToRpc
+        ? '[oslo_messaging_notifications] transport_url unset: same as RPC'
+        : `[oslo_messaging_notifications] transport_url = ${d.notify.url}`;
       process.stdout.write([
         `file: ${d.file}`,
         `RPC            [DEFAULT] transport_url = ${d.rpc.url ?? '(unset)'}`,
         `               driver ${d.rpc.driver ?? '-'}, served by ${served(d.rpc.servedBy)}`,
-        `Notifications  ${d.notify.fallsBackToRpc ? '[oslo_messaging_notifications] transport_url unset: same as RPC' : `[oslo_messaging_notifications] transport_url = ${d.notify.url}`}`,
+        `Notifications  ${notifyUrl}`,
         `               driver ${d.notify.driver ?? 'unset: NO notifications are sent'}, topics ${d.notify.topics.join(', ')}`,
         `               served by ${served(d.notify.servedBy)}`,
       ].join('\n') + '\n');

@@ -2,6 +2,7 @@
 // and `hmlab qdstat` (qdstat's tables over AMQP management).
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { endpointOf } from '../../common/endpoint.js';
 import { CliError } from './errors.js';
 import { ConfigError, qdstat, runRouter, type QdstatView } from '../router/index.js';
 
@@ -34,9 +35,9 @@ export function registerRouterCommands(program: Command): void {
     .action(async (opts: { bus: string; general?: boolean; connections?: boolean; links?: boolean; address?: boolean; nodes?: boolean; timeout: string }) => {
       const bus = busSchema.safeParse(opts.bus);
       if (!bus.success) throw new CliError(`qdstat: --bus "${opts.bus}" is invalid: ${bus.error.issues[0].message}`);
-      const [host, portText] = bus.data.replace(/^amqp:\/\//, '').replace(/\/$/, '').split(':');
-      const port = Number(portText);
-      if (port < 1 || port > 65535) throw new CliError(`qdstat: --bus port ${port} is out of range (1-65535)`);
+      const where = endpointOf(bus.data);
+      if (!where) throw new CliError(`qdstat: --bus "${opts.bus}" names a port out of range (1-65535)`);
+      const { host, port } = where;
       const timeout = z.coerce.number().positive().max(600).safeParse(opts.timeout);
       if (!timeout.success) throw new CliError('qdstat: --timeout must be a number of seconds between 0 and 600');
       const views: QdstatView[] = [];
@@ -47,7 +48,9 @@ export function registerRouterCommands(program: Command): void {
       if (opts.nodes) views.push('nodes');
       if (views.length === 0) throw new CliError('qdstat: choose a table: -g (general), -c (connections), -l (links), -a (addresses) or -n (nodes)');
       try {
-        for (const [i, v] of views.entries()) process.stdout.write(await qdstat(host, port, v, { timeoutMs: timeout.data * 1000, header: i === 0 }) + (views.length > 1 ? '\n' : ''));
+        for (const [i, v] of views.entries()) {
+          process.stdout.write(await qdstat(host, port, v, { timeoutMs: timeout.data * 1000, header: i === 0 }) + (views.length > 1 ? '\n' : ''));
+        }
       } catch (err) {
         throw new CliError(`qdstat: ${(err as Error).message}`);
       }

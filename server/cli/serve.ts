@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../common/wire.js';
+import { TOPOLOGIES } from '../../common/wire.js';
+import { listensLocally } from '../../common/endpoint.js';
+import { topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { openLab, defaultHome } from '../backends/index.js';
 import { ManagementClient } from '../router/index.js';
 import { startLabServer, type ServerPlugin } from '../http/index.js';
@@ -19,26 +21,30 @@ export const DEFAULT_PORT = 8470;
 
 const connect: ManagementConnect = (host, port, opts) => ManagementClient.connect(host, port, opts);
 
-const portOpt = (what: string) => z.coerce.number({ error: `${what} must be a number` }).int({ error: `${what} must be a whole number` }).min(0, { error: `${what} must be 0..65535` }).max(65535, { error: `${what} must be 0..65535` });
-const topologyOpt = z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `--up must be one of ${TOPOLOGIES.join(', ')}` });
+const portOpt = (what: string) => z.coerce.number({ error: `${what} must be a number` }).int({ error: `${what} must be a whole number` })
+  .min(0, { error: `${what} must be 0..65535` }).max(65535, { error: `${what} must be 0..65535` });
+const topologyOpt = topologySchema('--up');
 
 const serveOptions = z.object({
   host: z.string().min(1, { error: '--host must not be empty' }),
   port: portOpt('--port'),
-  socket: z.string().min(1, { error: '--socket must be a file path' }).max(100, { error: '--socket must be at most 100 characters (the kernel limits Unix socket paths to 108 bytes)' }).optional(),
+  socket: z.string().min(1, { error: '--socket must be a file path' })
+    .max(100, { error: '--socket must be at most 100 characters (the kernel limits Unix socket paths to 108 bytes)' }).optional(),
   home: z.string().optional(),
   up: topologyOpt.optional(),
   basePort: portOpt('--base-port').optional(),
   qdrouterd: z.string().optional(),
-  trafficRate: z.coerce.number({ error: '--traffic-rate must be a number' }).min(0).max(1000, { error: '--traffic-rate must be at most 1000' }).optional(),
+  trafficRate: trafficRateSchema({ name: '--traffic-rate', coerce: true }).optional(),
   downOnExit: z.boolean().optional(),
-  terminalIdle: z.coerce.number({ error: '--terminal-idle must be a number of minutes' }).positive({ error: '--terminal-idle must be more than 0 minutes' }).max(24 * 60, { error: '--terminal-idle must be at most 1440 minutes (a day)' }),
+  terminalIdle: z.coerce.number({ error: '--terminal-idle must be a number of minutes' }).positive({ error: '--terminal-idle must be more than 0 minutes' })
+    .max(24 * 60, { error: '--terminal-idle must be at most 1440 minutes (a day)' }),
 });
 
 const recordOptions = z.object({
   home: z.string().optional(),
   duration: z.coerce.number({ error: '--duration must be a number of seconds' }).positive({ error: '--duration must be more than 0 seconds' }).optional(),
-  messagesPerSecond: z.coerce.number({ error: '--messages-per-second must be a number' }).int().min(1, { error: '--messages-per-second must be at least 1' }).max(1000).optional(),
+  messagesPerSecond: z.coerce.number({ error: '--messages-per-second must be a number' }).int()
+    .min(1, { error: '--messages-per-second must be at least 1' }).max(1000).optional(),
   scenario: z.string().max(300).optional(),
 });
 
@@ -82,7 +88,8 @@ export function registerServeCommands(program: Command): void {
       } catch (err) {
         await rt.stop().catch(() => {});
         const e = err as NodeJS.ErrnoException;
-        if (o.socket && (e.code === 'EACCES' || e.code === 'ENOENT')) throw new CliError(`cannot listen on the socket ${o.socket}: ${e.code === 'ENOENT' ? 'its folder does not exist' : 'no permission in its folder'}; choose another --socket PATH`);
+        if (o.socket && (e.code === 'EACCES' || e.code === 'ENOENT')) throw new CliError(`cannot listen on the socket ${o.socket}: `
+          + `${e.code === 'ENOENT' ? 'its folder does not exist' : 'no permission in its folder'}; choose another --socket PATH`);
         if (e.code === 'EADDRINUSE') throw new CliError(`port ${o.port} on ${o.host} is busy (another "hmlab serve"?): choose another with --port N`);
         if (e.code === 'EADDRNOTAVAIL') throw new CliError(`cannot listen on ${o.host}: no such address on this machine; use --host 127.0.0.1`);
         throw err;
@@ -105,9 +112,11 @@ export function registerServeCommands(program: Command): void {
       });
 
       out(`hmlab lab server for the lab home ${home}`);
-      if (!o.socket && !['127.0.0.1', 'localhost', '::1'].includes(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
-      out(`  Ctrl-C stops the server; the lab backends ${o.downOnExit ? 'stop with it (--down-on-exit)' : 'keep running (stop them with "hmlab down", or serve with --down-on-exit)'}`);
-      out(o.socket ? `  listening on the Unix socket ${o.socket}` : `  open: ${server.openUrl}`); // last, so whoever waits for the URL has read everything before it
+      if (!o.socket && !listensLocally(o.host)) out(`  note: listening on ${o.host}, reachable from other machines; the token is the only protection`);
+      const backends = o.downOnExit ? 'stop with it (--down-on-exit)' : 'keep running (stop them with "hmlab down", or serve with --down-on-exit)';
+      out(`  Ctrl-C stops the server; the lab backends ${backends}`);
+      // last, so whoever waits for the URL has read everything before it
+      out(o.socket ? `  listening on the Unix socket ${o.socket}` : `  open: ${server.openUrl}`);
 
       if (o.up) {
         const already = await lab.status();
@@ -126,7 +135,8 @@ export function registerServeCommands(program: Command): void {
             const comps = s.components.map((c) => `${c.name} ${c.state}`).join(', ');
             out(`the ${o.up} lab is up (${s.router === 'qdrouterd' ? 'qdrouterd' : 'embedded router'}): ${comps}`);
           } catch (err) {
-            if (!closing()) process.stderr.write(`hmlab: bringing the lab up failed: ${(err as Error).message}\n  the server keeps running; fix the cause and use the backend panel or "hmlab up"\n`);
+            if (!closing()) process.stderr.write(`hmlab: bringing the lab up failed: ${(err as Error).message}\n  the server keeps running; fix the cause and `
+              + `use the backend panel or "hmlab up"\n`);
           } finally {
             unsubscribe();
           }
@@ -173,7 +183,8 @@ export function registerServeCommands(program: Command): void {
       });
       const result = await rec.stop();
       await rt.stop();
-      process.stdout.write(`recorded ${result.events} lines, ${(result.bytes / 1024).toFixed(0)} KiB, ${(result.durationMs / 1000).toFixed(1)} s into ${target}\n`);
+      process.stdout.write(`recorded ${result.events} lines, ${(result.bytes / 1024).toFixed(0)} KiB, ${(result.durationMs / 1000).toFixed(1)} s `
+        + `into ${target}\n`);
       process.exit(0);
     });
 }

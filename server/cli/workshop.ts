@@ -6,7 +6,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../common/wire.js';
+import { TOPOLOGIES } from '../../common/wire.js';
+import { listensLocally } from '../../common/endpoint.js';
+import { topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { isolationAvailable, listNamespaces, listUsers, cgroupOf, removeCgroup, removeNamespace, removeUser } from '../isolation/index.js';
 import { LocalSeats, Reaper, WorkshopStore, cardKey, seatLabel, startWorkshopServer } from '../workshop/index.js';
 import { CliError } from './errors.js';
@@ -16,14 +18,17 @@ export const DEFAULT_WORKSHOP_PORT = 8480;
 // Seat users must walk to their homes inside it, so root's default is not under /root (0700).
 const defaultDir = () => (process.getuid?.() === 0 ? '/var/lib/hmlab/workshop' : join(homedir(), '.hmlab', 'workshop'));
 
-const int = (what: string, min: number, max: number) => z.coerce.number({ error: `${what} must be a number` }).int({ error: `${what} must be a whole number` }).min(min, { error: `${what} must be ${min}..${max}` }).max(max, { error: `${what} must be ${min}..${max}` });
-const nameOpt = z.string().regex(/^[a-z][a-z0-9]{0,11}$/, { error: '--name must be a short lowercase word (letters and digits, at most 12): it names the seats\' users, namespaces and cgroups' });
+const int = (what: string, min: number, max: number) => z.coerce.number({ error: `${what} must be a number` }).int({ error: `${what} must be a whole number` })
+  .min(min, { error: `${what} must be ${min}..${max}` }).max(max, { error: `${what} must be ${min}..${max}` });
+const nameOpt = z.string().regex(/^[a-z][a-z0-9]{0,11}$/, {
+  error: '--name must be a short lowercase word (letters and digits, at most 12): it names the seats\' users, namespaces and cgroups',
+});
 
 const serveOptions = z.object({
   seats: int('--seats', 1, 200),
   host: z.string().min(1, { error: '--host must not be empty' }),
   port: int('--port', 0, 65535),
-  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `--topology must be one of ${TOPOLOGIES.join(', ')}` }),
+  topology: topologySchema('--topology'),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   warm: int('--warm', 0, 200),
@@ -33,7 +38,7 @@ const serveOptions = z.object({
   isolation: z.boolean(),
   memory: int('--memory', 256, 65536),
   maxProcesses: int('--max-processes', 64, 100000),
-  trafficRate: z.coerce.number({ error: '--traffic-rate must be a number' }).min(0).max(1000, { error: '--traffic-rate must be at most 1000' }).optional(),
+  trafficRate: trafficRateSchema({ name: '--traffic-rate', coerce: true }).optional(),
 }).refine((o) => !o.tlsCert === !o.tlsKey, { error: '--tls-cert and --tls-key go together: give both or neither' });
 
 function parse<T>(schema: z.ZodType<T>, v: unknown): T {
@@ -67,16 +72,21 @@ export function registerWorkshopCommands(program: Command): void {
       const o = parse(serveOptions, raw);
       const iso = isolationAvailable();
       if (o.isolation && !iso.ok) {
-        if (o.seats > 1) throw new CliError(`cannot isolate seats: ${iso.why}. Run as root, or pass --no-isolation with --seats 1 (one seat, running as you)`, 2);
+        if (o.seats > 1) throw new CliError(`cannot isolate seats: ${iso.why}. Run as root, or pass --no-isolation with --seats 1 (one seat, `
+          + `running as you)`, 2);
         throw new CliError(`cannot isolate the seat: ${iso.why}. Run as root, or pass --no-isolation (the pages then say the seat is not isolated)`, 2);
       }
-      if (!o.isolation && o.seats > 1) throw new CliError('--no-isolation allows one seat only: without isolation attendees could read and kill each other\'s labs', 2);
+      if (!o.isolation && o.seats > 1) throw new CliError('--no-isolation allows one seat only: without isolation attendees could read and kill '
+        + 'each other\'s labs', 2);
       const dir = resolve(o.dir ?? defaultDir());
       mkdirSync(dir, { recursive: true, mode: 0o711 });
       const info = join(dir, 'private', 'server.json');
       if (existsSync(info)) {
         const pid = (JSON.parse(readFileSync(info, 'utf8')) as { pid: number }).pid;
-        try { process.kill(pid, 0); throw new CliError(`a workshop server (pid ${pid}) already runs for ${dir}: stop it first`); } catch (err) { if (err instanceof CliError) throw err; }
+        try {
+          process.kill(pid, 0);
+          throw new CliError(`a workshop server (pid ${pid}) already runs for ${dir}: stop it first`);
+        } catch (err) { if (err instanceof CliError) throw err; }
       }
       const reaper = o.isolation ? new Reaper() : null;
       const seats: LocalSeats = new LocalSeats({
@@ -108,9 +118,11 @@ export function registerWorkshopCommands(program: Command): void {
         reaper?.dismiss();
         rmSync(info, { force: true });
       });
-      out(`hmlab workshop: ${o.seats} seats, each a ${o.topology} lab${o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)'}`);
+      const where = o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)';
+      out(`hmlab workshop: ${o.seats} seats, each a ${o.topology} lab${where}`);
       out(`  folder: ${dir}`);
-      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host) && !o.tlsCert) out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
+      if (!listensLocally(o.host) && !o.tlsCert) out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use `
+        + `--tls-cert/--tls-key)`);
       out('  Ctrl-C stops the server and every seat; progress is kept');
       out(`  join:  ${server.joinUrl}`);
       out(`  host:  ${server.hostUrl}`); // last, so whoever waits for it has read everything before it
@@ -142,7 +154,10 @@ export function registerWorkshopCommands(program: Command): void {
         const card = `${base}/card/${s.seat}/${cardKey(store.hostToken, s.seat)}`;
         if (qrDir) writeFileSync(join(qrDir, `seat-${seatLabel(s.seat)}.svg`), renderSVG(card));
         if (raw.urls) process.stdout.write(`seat ${seatLabel(s.seat)}  ${card}\n`);
-        else process.stdout.write(`seat ${seatLabel(s.seat)}  ${s.token ? `taken${s.attendee ? ` by ${s.attendee}` : ''}` : 'free'}${s.help ? `  asks for help: ${s.help.question}` : ''}\n`);
+        else {
+          const taken = s.token ? `taken${s.attendee ? ` by ${s.attendee}` : ''}` : 'free';
+          process.stdout.write(`seat ${seatLabel(s.seat)}  ${taken}${s.help ? `  asks for help: ${s.help.question}` : ''}\n`);
+        }
       }
       if (!raw.urls) process.stdout.write(`join: ${base}/join/${store.joinCode}\n`);
       if (qrDir) process.stdout.write(`QR codes (SVG) in ${qrDir}: join.svg and seat-NN.svg\n`);

@@ -6,9 +6,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { chmodSync, existsSync, rmSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { WebSocketServer } from 'ws';
+import { PACKAGE_ROOT } from '../paths.js';
 import { Auth, loadOrCreateToken } from './auth.js';
 import { HttpError, sendError } from './errors.js';
 import { securityHeaders, stateChangeRefusal } from './security.js';
@@ -39,17 +39,6 @@ export interface LabServer {
   server: Server;
   close(): Promise<void>;
 }
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** Package root, whether running from dist/server/http or server/http via tsx. */
-export const PACKAGE_ROOT = (() => {
-  let d = here;
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    d = dirname(d);
-  }
-  return resolve(here, '../..');
-})();
 
 export async function startLabServer(opts: LabServerOptions): Promise<LabServer> {
   const host = opts.host ?? '127.0.0.1';

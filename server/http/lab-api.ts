@@ -8,28 +8,28 @@ import type { Request, Response } from 'express';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type ComponentStatus, type LabEvent, type LabStatus, type Topology } from '../../common/wire.js';
+import type { ComponentStatus, LabEvent, LabStatus, Topology } from '../../common/wire.js';
+import { isUp, topologySchema, trafficRateSchema } from '../../common/rules.js';
+import { isRecordingName, recordingNameSchema } from '../../common/recording.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import { LabError, type LabErrorCode } from '../backends/errors.js';
-import { EventBus, LabObserver, Recorder, RecordingExists, listRecordings, RECORDING_NAME, type ManagementConnect, type RecorderOptions } from '../observe/index.js';
+import { EventBus, LabObserver, Recorder, RecordingExists, listRecordings, type ManagementConnect, type RecorderOptions } from '../observe/index.js';
 import type { ServerContext, ServerPlugin } from './context.js';
 import { HttpError, parseBody } from './errors.js';
 import { wanChangeSchema } from '../backends/environment.js';
-import { PACKAGE_ROOT } from './index.js';
+import { PACKAGE_ROOT } from '../paths.js';
 
-const TOPOLOGY = z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `must be one of ${TOPOLOGIES.map((t) => `"${t}"`).join(', ')}` });
-const RATE = z.number({ error: 'must be a number of operations per second' }).min(0, { error: 'must be 0 or more' }).max(1000, { error: 'must be at most 1000 operations per second' });
 
 export const upBody = z.strictObject({
-  topology: TOPOLOGY,
-  trafficRate: RATE.optional(),
+  topology: topologySchema(),
+  trafficRate: trafficRateSchema().optional(),
   wait: z.boolean().optional(),
 }, { error: 'unknown field: allowed are "topology", "trafficRate", "wait"' });
 export const downBody = z.strictObject({ wait: z.boolean().optional() }, { error: 'unknown field: allowed is "wait"' });
-export const trafficBody = z.strictObject({ rate: RATE }, { error: 'unknown field: allowed is "rate"' });
+export const trafficBody = z.strictObject({ rate: trafficRateSchema() }, { error: 'unknown field: allowed is "rate"' });
 export const recordingBody = z.strictObject({
   action: z.enum(['start', 'stop'], { error: 'must be "start" or "stop"' }),
-  name: z.string().regex(RECORDING_NAME, { error: 'letters, digits, ".", "_" and "-" only, up to 80 characters' }).optional(),
+  name: recordingNameSchema.optional(),
   scenario: z.string().max(300).optional(),
 }, { error: 'unknown field: allowed are "action", "name", "scenario"' });
 const ACTIONS = ['start', 'stop', 'kill', 'restart'] as const;
@@ -182,7 +182,7 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
       api.post('/lab/up', wrap(async (req, res) => {
         const body = parseBody(upBody, req.body);
         // the common mistake answered now rather than as a late progress event
-        const live = (await rt.observer.status()).components.filter((c) => c.state === 'running' || c.state === 'starting');
+        const live = (await rt.observer.status()).components.filter((c) => isUp(c.state));
         if (live.length && !rt.current) throw new HttpError(409, `a lab is already running here (${live.map((c) => c.name).join(', ')}): POST /api/lab/down first`, 'topology');
         const run = rt.up(body.topology, body.trafficRate);
         if (body.wait) {
@@ -236,7 +236,7 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
 
       api.get('/recordings/:file', (req, res) => {
         const m = /^(.+)\.jsonl$/.exec(String(req.params.file));
-        if (!m || !RECORDING_NAME.test(m[1])) throw new HttpError(404, 'no such recording: names look like NAME.jsonl', 'file');
+        if (!m || !isRecordingName(m[1])) throw new HttpError(404, 'no such recording: names look like NAME.jsonl', 'file');
         const f = join(rt.recordingsDir, `${m[1]}.jsonl`);
         if (!existsSync(f)) throw new HttpError(404, `no recording "${m[1]}" in this lab home; GET /api/recordings lists them`, 'file');
         res.type('application/x-ndjson');

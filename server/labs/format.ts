@@ -4,7 +4,7 @@
 import matter from 'gray-matter';
 import MarkdownIt, { type Token } from 'markdown-it';
 import { z } from 'zod';
-import { TOPOLOGIES, type Topology } from '../../common/wire.js';
+import { topologySchema } from '../../common/rules.js';
 
 type Md = ReturnType<typeof MarkdownIt>;
 
@@ -18,14 +18,17 @@ export class LabFileError extends Error {
 export const FrontMatterSchema = z.object({
   title: z.string().min(3, 'title is required: a short sentence naming the lab'),
   minutes: z.number().int().min(1).max(240),
-  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]]),
+  topology: topologySchema(),
   // up: reset brings the environment up; down: the learner starts it (lab 1 teaches `hmlab up`)
   start: z.enum(['up', 'down']).default('up'),
   summary: z.string().min(10, 'summary is required: one or two sentences for the lab list'),
   // After the topology is up: settings of etc/openstack.conf to change (then the
   // services restart) and components to stop, so a lab can start half-way.
   setup: z.object({
-    edit: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'section names: letters, digits, _ . -'), z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'keys: letters, digits, _ . -'), z.union([z.string(), z.number(), z.boolean()]).transform(String))).optional(),
+    edit: z.record(
+      z.string().regex(/^[A-Za-z0-9_.-]+$/, 'section names: letters, digits, _ . -'),
+      z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'keys: letters, digits, _ . -'), z.union([z.string(), z.number(), z.boolean()]).transform(String)),
+    ).optional(),
     stop: z.array(z.string().regex(/^[a-z0-9-]{1,32}$/, 'component names like router-a, telemetry')).optional(),
   }).strict().optional(),
 }).strict();
@@ -133,7 +136,8 @@ function markdown(): Md {
     if (action.kind === 'run') {
       return `<div class="action run" ${data} data-terminal="${escape(action.terminal)}">` +
         `<pre class="code"><code>${escape(action.command)}</code></pre>` +
-        `<div class="buttons"><button type="button" class="do-run" title="Type this command into the ${escape(action.terminal)} terminal and run it">Run in terminal</button></div></div>\n`;
+        `<div class="buttons"><button type="button" class="do-run" title="Type this command into the ${escape(action.terminal)} terminal and run it">Run in `
+          + `terminal</button></div></div>\n`;
     }
     if (action.kind === 'edit') {
       return `<div class="action edit" ${data} data-file="${escape(action.file)}">` +
@@ -173,7 +177,7 @@ export function parseLab(id: string, file: string, source: string, opts: ParseOp
     const line = at >= 0 ? at + 1 : 1;
     const what = issue.code === 'unrecognized_keys'
       ? `front matter: unknown field(s) ${(issue as { keys?: string[] }).keys?.join(', ')}; allowed: title, minutes, topology, start, summary, setup`
-      : `front matter field "${key || '?'}": ${issue.message}${key === 'topology' ? ` (one of ${TOPOLOGIES.join(', ')})` : ''}`;
+      : `front matter field "${key || '?'}": ${issue.message}`;
     throw new LabFileError(file, line, what);
   }
   for (const [section, keys] of Object.entries(fm.data.setup?.edit ?? {})) {
@@ -181,7 +185,8 @@ export function parseLab(id: string, file: string, source: string, opts: ParseOp
       for (const m of value.matchAll(/\$\{([^}]*)\}/g)) {
         if (!(PLACEHOLDERS as readonly string[]).includes(m[1])) {
           const at = fmLines.findIndex((l) => l.trim().startsWith(key + ':'));
-          throw new LabFileError(file, at >= 0 ? at + 1 : 1, `front matter setup.edit.${section}.${key}: unknown placeholder \${${m[1]}}; use one of ${PLACEHOLDERS.map((p) => '${' + p + '}').join(', ')}`);
+          throw new LabFileError(file, at >= 0 ? at + 1 : 1, `front matter setup.edit.${section}.${key}: unknown placeholder \${${m[1]}}; use one of `
+            + `${PLACEHOLDERS.map((p) => '${' + p + '}').join(', ')}`);
         }
       }
     }
@@ -211,7 +216,8 @@ export function parseLab(id: string, file: string, source: string, opts: ParseOp
     const step = stepStarts.length - 1;
     const needStep = () => { if (step < 0) throw new LabFileError(file, line, `${kind} block before the first step: put a "## Step title" heading above it`); };
     const noExtra = (allowed: string[]) => {
-      for (const k of Object.keys(attrs)) if (!allowed.includes(k)) throw new LabFileError(file, line, `${kind} block: unknown attribute "${k}"; allowed: ${allowed.join(', ')}`);
+      for (const k of Object.keys(attrs)) if (!allowed.includes(k)) throw new LabFileError(file, line, `${kind} block: unknown attribute "${k}"; allowed: `
+        + `${allowed.join(', ')}`);
       if (rest) throw new LabFileError(file, line, `${kind} block: cannot read "${rest}" in the info string; write attributes as key=value`);
     };
     if (kind === 'run') {
@@ -222,7 +228,8 @@ export function parseLab(id: string, file: string, source: string, opts: ParseOp
       if (!command.trim()) throw new LabFileError(file, line, 'run block is empty: write the command to run');
       for (const m of command.matchAll(/\$\{([^}]*)\}/g)) {
         if (!(RUN_PLACEHOLDERS as readonly string[]).includes(m[1])) {
-          throw new LabFileError(file, line, `run block: unknown placeholder \${${m[1]}}; use one of ${RUN_PLACEHOLDERS.map((p) => '${' + p + '}').join(', ')} (or $NAME for a shell variable)`);
+          throw new LabFileError(file, line, `run block: unknown placeholder \${${m[1]}}; use one of `
+            + `${RUN_PLACEHOLDERS.map((p) => '${' + p + '}').join(', ')} (or $NAME for a shell variable)`);
         }
       }
       const a: LabAction = { kind: 'run', index: counters.run++, step, line, terminal, command };
@@ -249,7 +256,8 @@ export function parseLab(id: string, file: string, source: string, opts: ParseOp
       const a: LabAction = { kind: 'check', index: counters.check++, step, line, id: cid, description };
       actions.push(a); byToken.set(tok, a);
     } else if (!DISPLAY_LANGUAGES.has(kind)) {
-      throw new LabFileError(file, line, `unknown block type "${kind}": use run, edit or check, or a code language (${[...DISPLAY_LANGUAGES].filter(Boolean).join(', ')})`);
+      throw new LabFileError(file, line, `unknown block type "${kind}": use run, edit or check, or a code language `
+        + `(${[...DISPLAY_LANGUAGES].filter(Boolean).join(', ')})`);
     }
   }
   if (!stepStarts.length) throw new LabFileError(file, bodyOffset + 1, 'a lab needs at least one step: a "## Step title" heading');

@@ -6,4 +6,3 @@ export { CHECKS, CHECK_IDS, createCheckContext, machine, type CheckDef, type Che
 export { startState, topologyMismatch, upBeforeBegun } from './start-state.js';
 export { ProgressStore, type LabProgress } from './progress.js';
 export { applySettings, lineDiff, type DiffLine } from './ini-edit.js';
-export { componentAt } from './checks/common.js';

@@ -12,7 +12,7 @@ import type { LabEnvironmentApi } from '../backends/types.js';
 import { DEFAULT_BASE_PORT, openLab } from '../backends/index.js';
 import type { ServerContext, ServerPlugin } from '../http/context.js';
 import { HttpError, parseBody } from '../http/errors.js';
-import { PACKAGE_ROOT } from '../http/index.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import { CHECKS, CheckFailure, createCheckContext } from './checks/index.js';
 import { loadLabs } from './catalog.js';
 import type { LabAction, LabFile } from './format.js';

@@ -1,7 +1,7 @@
 // Build step: every lab file must parse, so a broken lab fails `npm run build`
 // with file and line instead of failing in front of a learner.
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../http/index.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import { loadLabs } from './catalog.js';
 
 const dir = process.argv[2] ?? join(PACKAGE_ROOT, 'labs');

@@ -3,13 +3,14 @@
 // one management poller per router, one API poller for the broker, one tail
 // over the services' event files. Everything it sees goes onto the bus.
 import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot } from '../../common/wire.js';
+import { endpointOf } from '../../common/endpoint.js';
+import { isUp } from '../../common/rules.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import { UNEXPECTED_EXIT } from '../backends/index.js';
 import { EventBus } from './bus.js';
 import { BrokerPoller } from './broker.js';
 import { RouterPoller, type ManagementConnect } from './routers.js';
 import { ServiceEventObserver } from './service-events.js';
-import { endpointKey } from './service-events.js';
 
 export interface LabObserverOptions {
   statusIntervalMs?: number; // default 500
@@ -142,7 +143,9 @@ export class LabObserver {
     }
     for (const [name, before] of this.components) {
       // a component that left the lab (lab down, other topology) is gone: say it stopped
-      if (!s.components.some((c) => c.name === name) && before.state !== 'stopped') events.push({ type: 'component', t: now, name, state: 'stopped', pid: null, detail: null });
+      if (!s.components.some((c) => c.name === name) && before.state !== 'stopped') {
+        events.push({ type: 'component', t: now, name, state: 'stopped', pid: null, detail: null });
+      }
     }
     this.components = new Map(s.components.map((c) => [c.name, c]));
     const struct = structure(s);
@@ -166,11 +169,9 @@ export class LabObserver {
   private reconcile(s: LabStatus): void {
     const wanted = new Map<string, { host: string; port: number }>();
     for (const c of s.components) {
-      if (c.kind !== 'router' || (c.state !== 'running' && c.state !== 'starting')) continue;
-      const ep = endpointKey(c.management ?? c.endpoint);
-      if (!ep) continue;
-      const i = ep.lastIndexOf(':');
-      wanted.set(c.name, { host: ep.slice(0, i), port: Number(ep.slice(i + 1)) });
+      if (c.kind !== 'router' || !isUp(c.state)) continue;
+      const ep = endpointOf(c.management ?? c.endpoint);
+      if (ep) wanted.set(c.name, ep);
     }
     for (const [name, p] of this.routers) {
       const w = wanted.get(name);
@@ -184,7 +185,7 @@ export class LabObserver {
       this.routers.set(name, p);
       p.start();
     }
-    const b = s.components.find((c) => c.kind === 'broker' && (c.state === 'running' || c.state === 'starting') && c.management);
+    const b = s.components.find((c) => c.kind === 'broker' && isUp(c.state) && c.management);
     const url = b?.management ?? null;
     if (this.broker && this.broker.managementUrl !== url) { this.broker.stop(); this.broker = null; }
     if (!this.broker && url) {

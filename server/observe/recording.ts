@@ -7,7 +7,8 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, st
 import { cpus, totalmem, type as osType, release, arch, hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { TOPOLOGIES, type LabEvent, type LabStatus, type RecordingHeader, type RecordingInfo, type Topology } from '../../common/wire.js';
+import type { LabEvent, LabStatus, RecordingHeader, RecordingInfo } from '../../common/wire.js';
+import { isRecordingName, recordingHeaderSchema } from '../../common/recording.js';
 import type { EventBus } from './bus.js';
 
 /** The distribution's name ("Debian GNU/Linux 12 (bookworm)"), else the kernel's. */
@@ -105,7 +106,10 @@ export class Recorder {
     let line = JSON.stringify(o) + '\n';
     for (const [from, to] of this.redactions) if (line.includes(from)) line = line.split(from).join(to);
     const maxBytes = this.opts.maxBytes ?? RECORDING_LIMITS.maxBytes;
-    if (this.bytes + Buffer.byteLength(line) > maxBytes) { this.stopBy(`it reached the ${maxBytes >= 2 ** 20 ? `${Math.round(maxBytes / 2 ** 20)} MiB` : `${Math.round(maxBytes / 1024)} KiB`} limit`); return; }
+    if (this.bytes + Buffer.byteLength(line) > maxBytes) {
+      this.stopBy(`it reached the ${maxBytes >= 2 ** 20 ? `${Math.round(maxBytes / 2 ** 20)} MiB` : `${Math.round(maxBytes / 1024)} KiB`} limit`);
+      return;
+    }
     this.bytes += Buffer.byteLength(line);
     this.events++;
     this.out.write(line);
@@ -172,26 +176,17 @@ export class RecordingExists extends Error {
   }
 }
 
-export const recordingHeaderSchema = z.object({
-  type: z.literal('recording'),
-  version: z.literal(1),
-  machine: z.object({ os: z.string(), arch: z.string(), cpu: z.string(), cores: z.number(), memoryGiB: z.number(), node: z.string() }),
-  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]]).nullable(),
-  router: z.enum(['embedded', 'qdrouterd']).nullable(),
-  startedAt: z.number(),
-  scenario: z.string().optional(),
-});
-
 /** Read a recording back: its header and its events (validated shape of the header, events as they are). */
 export function readRecording(file: string): { header: RecordingHeader; events: LabEvent[] } {
   const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
   if (!lines.length) throw new Error(`${basename(file)} is empty: a recording starts with a header line`);
   const h = recordingHeaderSchema.safeParse(JSON.parse(lines[0]));
-  if (!h.success) throw new Error(`${basename(file)}: the first line is not a recording header (${h.error.issues[0]?.path.join('.')}: ${h.error.issues[0]?.message})`);
+  if (!h.success) {
+    const issue = h.error.issues[0];
+    throw new Error(`${basename(file)}: the first line is not a recording header (${issue?.path.join('.')}: ${issue?.message})`);
+  }
   return { header: h.data as RecordingHeader, events: lines.slice(1).map((l) => JSON.parse(l) as LabEvent) };
 }
-
-export const RECORDING_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$/;
 
 /** Recordings shipped under public/recordings and made in this home's recordings/ folder. */
 export function listRecordings(publicDir: string, homeDir: string): RecordingInfo[] {
@@ -201,7 +196,7 @@ export function listRecordings(publicDir: string, homeDir: string): RecordingInf
     for (const f of readdirSync(dir)) {
       if (!f.endsWith('.jsonl')) continue;
       const name = f.slice(0, -'.jsonl'.length);
-      if (!RECORDING_NAME.test(name)) continue;
+      if (!isRecordingName(name)) continue;
       try {
         const st = statSync(join(dir, f));
         out.push({ name, source, url: url(name), bytes: st.size, modifiedAt: st.mtimeMs });

@@ -4,6 +4,7 @@
 // tell a story (failures, connections, service start/stop), and let each kept
 // event say how many it stands for.
 import type { ServiceEvent } from '../../common/wire.js';
+import { percentile } from '../../common/stats.js';
 
 export interface SamplerOptions {
   maxPerSecond?: number; // default 200
@@ -86,7 +87,9 @@ export class RateCounter {
   }
 
   /** Counts since the last flush, scaled to per second over elapsedMs; resets. */
-  flush(elapsedMs: number): { perSecond: Record<string, number>; perService: Record<string, number>; latencyMs: { p50: number; p95: number; max: number; n: number } | null } {
+  flush(elapsedMs: number): {
+    perSecond: Record<string, number>; perService: Record<string, number>; latencyMs: { p50: number; p95: number; max: number; n: number } | null;
+  } {
     const scale = elapsedMs > 0 ? 1000 / elapsedMs : 1;
     const round = (n: number) => Math.round(n * scale * 10) / 10;
     const perSecond: Record<string, number> = { total: round(this.total) };
@@ -97,12 +100,6 @@ export class RateCounter {
     this.byKind.clear(); this.byService.clear(); this.latencies = []; this.total = 0;
     return { perSecond, perService, latencyMs };
   }
-}
-
-export function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
 }
 
 export function summarize(values: number[]): { p50: number; p95: number; max: number; n: number } {

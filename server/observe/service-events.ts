@@ -4,6 +4,7 @@
 // service's RPC connection comes back on a different router.
 import { z } from 'zod';
 import type { ComponentStatus, LabEvent, ServiceEvent } from '../../common/wire.js';
+import { endpointKey } from '../../common/endpoint.js';
 import { DirectoryTail } from './tail.js';
 import { MessageSampler, RateCounter } from './sampler.js';
 
@@ -43,22 +44,6 @@ export function parseServiceEvent(line: string): { event: ServiceEvent } | { err
   const e = r.data;
   // drop undefined keys so the wire stays compact
   return { event: JSON.parse(JSON.stringify(e)) as ServiceEvent };
-}
-
-/** host:port of an endpoint written as a URL or as host:port; localhost means 127.0.0.1. */
-export function endpointKey(s: string | null | undefined): string | null {
-  if (!s) return null;
-  let hostPort = s.trim();
-  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/?#]+)/i.exec(hostPort);
-  if (m) hostPort = m[1];
-  hostPort = hostPort.split(',')[0];
-  const i = hostPort.lastIndexOf(':');
-  if (i < 0) return null;
-  let host = hostPort.slice(0, i).replace(/^\[|\]$/g, '');
-  const port = hostPort.slice(i + 1);
-  if (!/^\d+$/.test(port)) return null;
-  if (host === 'localhost' || host === '::1' || host === '0.0.0.0') host = '127.0.0.1';
-  return `${host}:${port}`;
 }
 
 /**

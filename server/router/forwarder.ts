@@ -63,7 +63,11 @@ export class Forwarder {
       if (typeof ann[A_DEST] === 'string') p.dest = ann[A_DEST] as string;
       if (Array.isArray(ann[A_DESTS])) p.dests = ann[A_DESTS] as string[];
       p.ttl = typeof ann[A_TTL] === 'number' ? (ann[A_TTL] as number) - 1 : 0;
-      if (p.ttl <= 0) { this.core.log.warning('ROUTER', `Dropping a delivery for ${address} that exceeded ${MAX_TTL} hops`); this.unroutable(p, false); return; }
+      if (p.ttl <= 0) {
+        this.core.log.warning('ROUTER', `Dropping a delivery for ${address} that exceeded ${MAX_TTL} hops`);
+        this.unroutable(p);
+        return;
+      }
     } else {
       address = l.address ?? (msg.to ? normalizeAddress(String(msg.to)) : null);
       this.core.counters.deliveriesIngress++;
@@ -106,16 +110,19 @@ export class Forwarder {
     const entry = this.addresses.entry(p.address);
     if (p.inLink?.kind === 'endpoint') entry.deliveriesIngress++;
     if (entry.distribution === 'multicast' && !topo) return this.forwardMulticast(p, entry);
-    if (!this.forward(p, entry, false)) entry.queue.push(p);
+    if (!this.forward(p, entry, { fromQueue: false })) entry.queue.push(p);
   }
 
-  /** Unicast forwarding (closest / balanced). False: keep it queued for credit. */
-  private forward(p: Pending, entry: AddressEntry, fromQueue: boolean): boolean {
+  /**
+   * Unicast forwarding (closest / balanced). False: keep it queued for credit.
+   * A delivery already queued stays queued while the address is reachable.
+   */
+  private forward(p: Pending, entry: AddressEntry, opts: { fromQueue: boolean }): boolean {
     const sent = entry.distribution === 'closest' || parseTopoAddress(entry.key) ? this.forwardClosest(p, entry) : this.forwardBalanced(p, entry);
     if (sent !== undefined) return sent;
     // no destination anywhere
-    if (fromQueue && this.addresses.reachable(entry.key)) return false;
-    this.unroutable(p, true);
+    if (opts.fromQueue && this.addresses.reachable(entry.key)) return false;
+    this.unroutable(p);
     return true;
   }
 
@@ -226,7 +233,7 @@ export class Forwarder {
   private toRouter(p: Pending, dest: string): boolean {
     const route = this.db.routes.get(dest);
     const n = route ? this.core.neighbors.get(route.nextHop) : undefined;
-    if (!n?.transit || p.ttl <= 0) { this.unroutable(p, true); return true; }
+    if (!n?.transit || p.ttl <= 0) { this.unroutable(p); return true; }
     p.dest = dest;
     p.dests = undefined;
     this.transmit(n.transit, p);
@@ -282,11 +289,11 @@ export class Forwarder {
     this.topUp(l);
   }
 
-  /** No consumer anywhere: release (the producer may retry) or drop if pre-settled. */
-  unroutable(p: Pending, countDone: boolean): void {
+  /** No consumer anywhere: release (the producer may retry) or drop if pre-settled; either way its credit slot is free again. */
+  unroutable(p: Pending): void {
     if (p.inDel) this.settlement.settleIn(p, 'released');
     else { this.core.counters.droppedPresettledDeliveries++; if (p.inLink) p.inLink.droppedPresettledCount++; }
-    if (countDone) this.done(p); else if (p.inLink) { p.inLink.held--; this.topUp(p.inLink); }
+    this.done(p);
     p.inLink = null;
   }
 
@@ -311,13 +318,13 @@ export class Forwarder {
     let n = entry.queue.length;
     while (n-- > 0 && entry.queue.length) {
       const p = entry.queue.shift()!;
-      if (!this.forward(p, entry, true)) { entry.queue.unshift(p); break; }
+      if (!this.forward(p, entry, { fromQueue: true })) { entry.queue.unshift(p); break; }
     }
   }
 
   private flushUnreachable(entry: AddressEntry): void {
     if (this.addresses.reachable(entry.key)) return;
-    for (const p of entry.queue.splice(0)) this.unroutable(p, true);
+    for (const p of entry.queue.splice(0)) this.unroutable(p);
   }
 
   /** Local consumers of an address came or went. */

@@ -28,7 +28,7 @@ export class LinkState {
   ) {}
 
   start(): void {
-    this.refreshTimer = setInterval(() => this.advertise(true), 3000);
+    this.refreshTimer = setInterval(() => this.advertise({ refresh: true }), 3000);
     this.refreshTimer.unref();
     this.helloTimer = setInterval(() => this.hello(), HELLO_INTERVAL_MS);
     this.helloTimer.unref();
@@ -43,10 +43,14 @@ export class LinkState {
   /** An inter-router connection is open: attach our control and transit links and say hello. */
   attach(info: ConnInfo): void {
     const connection = info.connection;
-    const control = connection.open_sender({ name: `${this.core.id}/control/${info.identity}`, target: { address: CONTROL_ADDRESS }, source: { address: CONTROL_ADDRESS } });
+    const control = connection.open_sender({
+      name: `${this.core.id}/control/${info.identity}`, target: { address: CONTROL_ADDRESS }, source: { address: CONTROL_ADDRESS },
+    });
     info.control = control;
     this.links.newOutLink(control, info, 'control', null);
-    const transit = connection.open_sender({ name: `${this.core.id}/transit/${info.identity}`, target: { address: TRANSIT_ADDRESS }, source: { address: TRANSIT_ADDRESS } });
+    const transit = connection.open_sender({
+      name: `${this.core.id}/transit/${info.identity}`, target: { address: TRANSIT_ADDRESS }, source: { address: TRANSIT_ADDRESS },
+    });
     info.transit = this.links.newOutLink(transit, info, 'transit', null);
     this.sendControl(info, { op: 'hello', id: this.core.id, cost: info.cost, instance: this.core.instance });
   }
@@ -103,7 +107,7 @@ export class LinkState {
       if (!this.core.neighbors.has(id)) this.core.neighbors.set(id, info);
       this.core.log.info('ROUTER', `Neighbor ${id} up (cost ${info.cost})`);
       // bring the new neighbour up to date with everything we know
-      this.sendControl(info, { op: 'lsa', ad: this.ownAd(false) });
+      this.sendControl(info, { op: 'lsa', ad: this.ownAd({ nextSeq: false }) });
       for (const ad of this.db.ads.values()) this.sendControl(info, { op: 'lsa', ad });
       this.topologyChanged();
       return;
@@ -125,8 +129,9 @@ export class LinkState {
     return out;
   }
 
-  private ownAd(bump: boolean): LinkStateAd {
-    if (bump) this.seq++;
+  /** Our advertisement; nextSeq: a new one (flooded), so peers replace the one they hold. */
+  private ownAd(opts: { nextSeq: boolean }): LinkStateAd {
+    if (opts.nextSeq) this.seq++;
     return { origin: this.core.id, instance: this.core.instance, seq: this.seq, neighbors: this.ownNeighbors(), addresses: this.addresses.advertised() };
   }
 
@@ -139,24 +144,24 @@ export class LinkState {
 
   private topologyChanged(): void {
     this.recompute();
-    this.advertise(false);
+    this.advertise({ refresh: false });
     this.forwarder.reachabilityChanged();
   }
 
   /** Local consumers changed: advertise shortly (changes in one burst go out once). */
   scheduleAdvertise(): void {
     if (this.core.mode !== 'interior' || this.adTimer) return;
-    this.adTimer = setTimeout(() => { this.adTimer = null; this.advertise(false); }, 5);
+    this.adTimer = setTimeout(() => { this.adTimer = null; this.advertise({ refresh: false }); }, 5);
   }
 
   /** Flood our own advertisement when it changed (or on the periodic refresh). */
-  private advertise(refresh: boolean): void {
+  private advertise(opts: { refresh: boolean }): void {
     if (this.core.mode !== 'interior') return;
-    const probe = this.ownAd(false);
+    const probe = this.ownAd({ nextSeq: false });
     const sig = JSON.stringify([probe.neighbors, probe.addresses]);
-    if (sig === this.lastAdvertised && !refresh) return;
+    if (sig === this.lastAdvertised && !opts.refresh) return;
     this.lastAdvertised = sig;
-    const ad = this.ownAd(true);
+    const ad = this.ownAd({ nextSeq: true });
     for (const n of this.core.neighbors.values()) this.sendControl(n, { op: 'lsa', ad });
   }
 }

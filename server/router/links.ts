@@ -25,7 +25,10 @@ export class Links {
   ) {}
 
   newOutLink(sender: Sender, conn: ConnInfo, kind: LinkKind, address: string | null): OutLink {
-    const l: OutLink = { dir: 'out', identity: this.core.nextIdentity(), name: sender.name, kind, sender, conn, address, unsettled: new Set(), backlog: [], inFlight: [], ...newStats() };
+    const l: OutLink = {
+      dir: 'out', identity: this.core.nextIdentity(), name: sender.name, kind, sender, conn, address,
+      unsettled: new Set(), backlog: [], inFlight: [], ...newStats(),
+    };
     tagLink(sender, l);
     conn.links.add(l);
     return l;
@@ -104,7 +107,9 @@ export class Links {
     if (n < max) return false;
     if (!this.refusing.has(info)) {
       this.refusing.add(info);
-      this.core.log.warning('POLICY', `Connection ${info.host}: link refused, the peer already has ${n} ${dir === 'in' ? 'sending' : 'receiving'} links (${dir === 'in' ? 'maxSenders' : 'maxReceivers'}); further refusals on this connection are not logged`);
+      const [kind, setting] = dir === 'in' ? ['sending', 'maxSenders'] : ['receiving', 'maxReceivers'];
+      this.core.log.warning('POLICY', `Connection ${info.host}: link refused, the peer already has ${n} ${kind} links (${setting}); ` +
+        'further refusals on this connection are not logged');
     }
     link.close({ condition: 'amqp:resource-limit-exceeded', description: 'link disallowed by local policy' });
     return true;
@@ -132,7 +137,7 @@ export class Links {
       return;
     }
     this.settlement.failUnsettled(l);
-    for (const p of l.backlog.splice(0)) this.forwarder.unroutable(p, false);
+    for (const p of l.backlog.splice(0)) this.forwarder.unroutable(p);
     if (l.kind === 'endpoint' && l.address) {
       const entry = this.addresses.get(l.address);
       if (entry) {

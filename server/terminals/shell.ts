@@ -5,7 +5,7 @@
 // follow the lab as it goes up, down or fails over.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { PACKAGE_ROOT } from '../http/index.js';
+import { PACKAGE_ROOT } from '../paths.js';
 
 export interface ShellSpec {
   file: string;

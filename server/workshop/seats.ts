@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Topology } from '../../common/wire.js';
-import { PACKAGE_ROOT } from '../backends/index.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import {
   createCgroup, createNamespace, createUser, cgroupOf, cgroupPids, cgroupUsage, isolationAvailable, listNamespaces, lookupUser,
   removeCgroup, removeNamespace, removeUser, wrapInCgroup, wrapInNamespace, type Cgroup, type CgroupLimits, type CgroupUsage, type IsolatedUser,
@@ -68,7 +68,10 @@ export function seatRequest(addr: SeatAddress, method: string, path: string, bod
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request({
       socketPath: addr.socketPath, method, path, timeout: timeoutMs,
-      headers: { authorization: `Bearer ${addr.token}`, host: 'seat', ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) },
+      headers: {
+        authorization: `Bearer ${addr.token}`, host: 'seat',
+        ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
+      },
     }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -106,7 +109,8 @@ export class LocalSeats implements SeatBackend {
     if (this.isolated) {
       chmodSync(opts.dir, statSync(opts.dir).mode | 0o111);
       for (let d = dirname(opts.dir); ; d = dirname(d)) {
-        if ((statSync(d).mode & 0o001) === 0) throw new Error(`seat users cannot reach their homes: the folder ${d} is closed to other users (mode ${(statSync(d).mode & 0o777).toString(8)}); choose a workshop --dir outside it, such as /var/lib/hmlab/workshop`);
+        if ((statSync(d).mode & 0o001) === 0) throw new Error(`seat users cannot reach their homes: the folder ${d} is closed to other users (mode `
+          + `${(statSync(d).mode & 0o777).toString(8)}); choose a workshop --dir outside it, such as /var/lib/hmlab/workshop`);
         if (d === dirname(d)) break;
       }
     }

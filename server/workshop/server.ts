@@ -14,7 +14,9 @@ import httpProxy from 'http-proxy-3';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
 import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../common/wire.js';
-import { PACKAGE_ROOT } from '../backends/index.js';
+import { listensLocally } from '../../common/endpoint.js';
+import { trafficRateSchema } from '../../common/rules.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import { HttpError, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal } from '../http/index.js';
 import { sameSecret } from '../http/auth.js';
 import { cookieName, cookieOf } from './guards.js';
@@ -63,15 +65,15 @@ interface SeatRuntime {
 }
 
 const nameBody = z.object({ name: z.string().max(60, { error: 'name must be at most 60 characters' }).optional() });
-const helpBody = z.object({ question: z.string().trim().min(1, { error: 'question must say what you need' }).max(500, { error: 'question must be at most 500 characters' }) });
+const helpBody = z.object({
+  question: z.string().trim().min(1, { error: 'question must say what you need' }).max(500, { error: 'question must be at most 500 characters' }),
+});
 const resetBody = z.object({
   lab: z.string().regex(/^[0-9]{2}-[a-z0-9-]+$/, { error: 'lab must be a lab id such as "04-mesh"' }),
   clearProgress: z.boolean({ error: 'clearProgress must be true (reset the lab and clear its progress) or false (restart the lab, keep progress)' }),
 });
 const allLabBody = z.object({ lab: z.string().regex(/^[0-9]{2}-[a-z0-9-]+$/, { error: 'lab must be a lab id such as "04-mesh"' }) });
-const trafficBody = z.object({ rate: z.number({ error: 'rate must be a number of operations per second (0 pauses)' }).min(0).max(1000) });
-
-const LOOPBACK = ['127.0.0.1', 'localhost', '::1'];
+const trafficBody = z.object({ rate: trafficRateSchema({ name: 'rate' }) });
 
 export async function startWorkshopServer(opts: WorkshopOptions): Promise<WorkshopServer> {
   const store = new WorkshopStore(join(opts.dir, 'private', 'workshop.sqlite'), opts.seats);
@@ -88,7 +90,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   let baseUrl = '';
   const warnings: string[] = [];
   if (!backend.isolated) warnings.push('NO ISOLATION: seats run as the server\'s own user, without namespaces or limits (--no-isolation)');
-  if (!LOOPBACK.includes(host) && !opts.tls) warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use --tls-cert and --tls-key`);
+  if (!listensLocally(host) && !opts.tls) warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use `
+    + `--tls-cert and --tls-key`);
 
   // ---- seats ----
   const startSeat = (n: number): Promise<void> => {
@@ -149,7 +152,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       const n = Number(m[1]);
       if (!(n >= 1 && n <= opts.seats)) return { status: 404, message: `there is no seat ${m[1]} (seats 1 to ${opts.seats})` };
       if (host || seat?.seat === n) return { seat: n, host: host && seat?.seat !== n, path: m[2]!.startsWith('/api') ? m[2]! : '/api/status' };
-      return seat ? { status: 403, message: `your seat is ${seatLabel(seat.seat)}: seat ${m[1]} is not yours` } : { status: 401, message: 'join the workshop first: open the join URL the host gave you' };
+      return seat
+        ? { status: 403, message: `your seat is ${seatLabel(seat.seat)}: seat ${m[1]} is not yours` }
+        : { status: 401, message: 'join the workshop first: open the join URL the host gave you' };
     }
     if (seat) return { seat: seat.seat, host: false, path: url };
     if (host) {
@@ -207,7 +212,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
 
   // Join: a seat for this browser, the same one on reload or a second tab.
   app.get('/join/:code', (req, res) => {
-    if (!sameSecret(String(req.params.code), store.joinCode)) { html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>'); return; }
+    if (!sameSecret(String(req.params.code), store.joinCode)) {
+      html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>');
+      return;
+    }
     const seat = seatOf(req);
     if (seat) { res.redirect(302, '/workshop/seat'); return; }
     html(res, 200, 'Join the workshop', `<form method="post" action="/join/${escapeHtml(store.joinCode)}">
@@ -215,7 +223,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       <button type="submit">Take a seat</button></form>`);
   });
   app.post('/join/:code', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    if (!sameSecret(String(req.params.code), store.joinCode)) { html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>'); return; }
+    if (!sameSecret(String(req.params.code), store.joinCode)) {
+      html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>');
+      return;
+    }
     const had = seatOf(req);
     if (had) { res.redirect(303, '/workshop/seat'); return; }
     const body = nameBody.safeParse(req.body ?? {});
@@ -223,7 +234,11 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     // A warm seat first, so the join is instant.
     const warm = store.seats(opts.seats).filter((s) => !s.token && runtime(s.seat).state === 'ready').map((s) => s.seat);
     const seat = store.assign(body.data.name?.trim() ?? '', opts.seats, warm);
-    if (!seat) { html(res, 503, 'Workshop full', `<p>Every one of the ${opts.seats} seats is taken. Tell the host: they can free a seat, or start the workshop with more.</p>`); return; }
+    if (!seat) {
+      html(res, 503, 'Workshop full', `<p>Every one of the ${opts.seats} seats is taken. `
+        + 'Tell the host: they can free a seat, or start the workshop with more.</p>');
+      return;
+    }
     store.log(seat.seat, 'joined', seat.attendee);
     res.cookie(seatCookie(), seat.token!, { httpOnly: true, sameSite: 'strict', path: '/', secure: !!opts.tls });
     void startSeat(seat.seat).then(keepWarm);
@@ -233,7 +248,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   // A printed card opens its own seat, on any browser that holds it.
   app.get('/card/:n/:key', (req, res) => {
     const n = Number(req.params.n);
-    if (!(n >= 1 && n <= opts.seats) || !sameSecret(String(req.params.key), cardKey(store.hostToken, n))) { html(res, 404, 'No such seat', '<p>This card\'s link is not valid for this workshop. Ask the host.</p>'); return; }
+    if (!(n >= 1 && n <= opts.seats) || !sameSecret(String(req.params.key), cardKey(store.hostToken, n))) {
+      html(res, 404, 'No such seat', '<p>This card\'s link is not valid for this workshop. Ask the host.</p>');
+      return;
+    }
     const seat = store.claim(n)!;
     store.log(n, 'card opened');
     res.cookie(seatCookie(), seat.token!, { httpOnly: true, sameSite: 'strict', path: '/', secure: !!opts.tls });
@@ -257,7 +275,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const seat = seatOf(req);
     if (!seat && isHost(req)) { res.status(204).end(); return; } // the host viewing a seat has no seat bar
     if (!seat) { sendError(res, 401, 'join the workshop first: open the join URL the host gave you'); return; }
-    res.json({ seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: runtime(seat.seat).state, help: seat.help, warnings, hostTyping: runtime(seat.seat).hostTyping > 0 });
+    res.json({
+      seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: runtime(seat.seat).state, help: seat.help, warnings,
+      hostTyping: runtime(seat.seat).hostTyping > 0,
+    });
   });
   app.post('/workshop/help', express.json({ limit: '8kb' }), (req, res) => {
     const seat = seatOf(req);
@@ -306,7 +327,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const a = backend.address(n);
     if (!a) throw new HttpError(409, `seat ${seatLabel(n)} is not running`);
     const r = await seatRequest(a, method, path, body, 60_000);
-    if (r.status >= 400) throw new HttpError(r.status === 404 ? 404 : 502, `seat ${seatLabel(n)}: ${(() => { try { return (JSON.parse(r.body) as { error: string }).error; } catch { return r.body.slice(0, 200); } })()}`);
+    if (r.status >= 400) {
+      const why = (() => { try { return (JSON.parse(r.body) as { error: string }).error; } catch { return r.body.slice(0, 200); } })();
+      throw new HttpError(r.status === 404 ? 404 : 502, `seat ${seatLabel(n)}: ${why}`);
+    }
     return r;
   };
   const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => { Promise.resolve(fn(req, res)).catch(next); };
@@ -323,7 +347,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     });
     const readings = [...rt.values()].map((r) => r.reading).filter((r): r is SeatReading => !!r);
     const labs = readings[0]?.labs.map((l) => ({ id: l.id, title: l.title })) ?? [];
-    return { title: 'Workshop', joinUrl: `${baseUrl}/join/${store.joinCode}`, isolated: backend.isolated, warnings, seats, stuck: whereStuck(readings), log: store.recentLog(50), labs };
+    return {
+      title: 'Workshop', joinUrl: `${baseUrl}/join/${store.joinCode}`, isolated: backend.isolated, warnings, seats, stuck: whereStuck(readings),
+      log: store.recentLog(50), labs,
+    };
   };
 
   hostApi.get('/room', (_req, res) => { res.json(room()); });
@@ -407,7 +434,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const lines = [['seat', 'attendee', 'state', 'lab', 'step', ...labIds].map(q).join(',')];
     for (const s of r.seats) {
       const by = new Map(s.labs.map((l) => [l.id, `${l.passed}/${l.total}`]));
-      lines.push([s.label, s.attendee, s.state, s.lab ?? '', s.step === null ? '' : String(s.step + 1), ...labIds.map((id) => by.get(id) ?? '')].map(q).join(','));
+      const row = [s.label, s.attendee, s.state, s.lab ?? '', s.step === null ? '' : String(s.step + 1), ...labIds.map((id) => by.get(id) ?? '')];
+      lines.push(row.map(q).join(','));
     }
     res.type('text/csv').attachment('workshop-progress.csv').send(lines.join('\n') + '\n');
   });
@@ -420,7 +448,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const a = await addressFor(r.seat);
     if (!a) { sendError(res, 503, `seat ${seatLabel(r.seat)} is starting: try again in a few seconds`); return; }
     forward(req, req.originalUrl, r.seat);
-    await proxy.web(req, res, { target: { socketPath: a.socketPath } as never, headers: { authorization: `Bearer ${a.token}`, host: req.headers.host ?? 'seat' } });
+    await proxy.web(req, res, {
+      target: { socketPath: a.socketPath } as never, headers: { authorization: `Bearer ${a.token}`, host: req.headers.host ?? 'seat' },
+    });
   }));
   app.use('/seats', wrap(async (req, res) => {
     const r = route(Object.assign(req, { url: req.originalUrl }));
@@ -435,7 +465,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (!existsSync(f)) { sendError(res, 404, `page not built: run "npm run build" (missing ${file})`); return; }
     res.sendFile(f);
   };
-  app.get('/', (req, res, next) => { if (!seatOf(req) && !isHost(req)) { html(res, 401, 'Workshop', '<p>Open the join link the host gave you to take a seat.</p>'); return; } next(); });
+  app.get('/', (req, res, next) => {
+    if (!seatOf(req) && !isHost(req)) { html(res, 401, 'Workshop', '<p>Open the join link the host gave you to take a seat.</p>'); return; }
+    next();
+  });
   app.get('/terminal', pageFile('widgets/pages/terminal.html'));
   app.get('/flow', pageFile('widgets/pages/flow.html'));
   app.use(express.static(webRoot, { index: 'index.html', redirect: true }));

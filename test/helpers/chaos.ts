@@ -3,7 +3,7 @@
 // seconds and start it again, then judge the conductor's calls from the
 // services' own event files.
 import type { ServiceEvent } from '../../common/wire.js';
-import { percentile } from '../../server/observe/index.js';
+import { percentile } from '../../common/stats.js';
 import { readEvents } from './lab-env.js';
 
 export const ROUTERS = ['router-a', 'router-b', 'router-c'];
@@ -114,12 +114,19 @@ export function analyzeChaos(home: string, kills: Kill[], began: number, ended: 
 /** What the chaos tried and what survived, one line each. */
 export function describeChaos(r: ChaosResult, rate: number): string[] {
   const kinds = Object.entries(r.failureKinds).map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
+  const never = r.recoverMs.filter((x) => !Number.isFinite(x)).length;
   const lines = [
-    `chaos: ${r.seconds.toFixed(0)} s at ${rate} ops/s, ${r.kills.length} router kills (${ROUTERS.map((n) => `${n} ×${r.kills.filter((k) => k.name === n).length}`).join(', ')}), each started again 1.5 s later`,
-    `  calls started: ${r.started}; succeeded ${r.ok}; failed ${r.failed} (${kinds}): ${r.inFlight} in flight at a kill, ${r.beforeNoticed} sent on a dead router's connection within ${NOTICE_MS / 1000} s of its kill, before the client noticed; ${r.unexplained.length} otherwise`,
+    `chaos: ${r.seconds.toFixed(0)} s at ${rate} ops/s, ${r.kills.length} router kills `
+      + `(${ROUTERS.map((n) => `${n} ×${r.kills.filter((k) => k.name === n).length}`).join(', ')}), each started again 1.5 s later`,
+    `  calls started: ${r.started}; succeeded ${r.ok}; failed ${r.failed} (${kinds}): ${r.inFlight} in flight at a kill, ${r.beforeNoticed} sent on a dead `
+      + `router's connection within ${NOTICE_MS / 1000} s of its kill, before the client noticed; ${r.unexplained.length} otherwise`,
     `  calls a compute server received that never ended at the conductor: ${r.neverReturned} of ${r.requests}`,
-    `  kill to next successful call: median ${Math.round(r.medianRecoverMs)} ms, max ${Math.round(r.maxRecoverMs)} ms${r.recoverMs.some((x) => !Number.isFinite(x)) ? `, ${r.recoverMs.filter((x) => !Number.isFinite(x)).length} kills never followed by a success` : ''}; successful call p50 ${r.p50CallMs.toFixed(1)} ms`,
+    `  kill to next successful call: median ${Math.round(r.medianRecoverMs)} ms, max ${Math.round(r.maxRecoverMs)} ms`
+      + `${never ? `, ${never} kills never followed by a success` : ''}; successful call p50 ${r.p50CallMs.toFixed(1)} ms`,
   ];
-  if (r.unexplained.length) lines.push(`  failures not explained by a kill: ${r.unexplained.slice(0, 5).map(({ event: e, sinceKillMs }) => `${Math.round(sinceKillMs)} ms after a kill, ${e.latencyMs} ms: ${e.error}`).join(' | ')}`);
+  if (r.unexplained.length) {
+    const some = r.unexplained.slice(0, 5).map(({ event: e, sinceKillMs }) => `${Math.round(sinceKillMs)} ms after a kill, ${e.latencyMs} ms: ${e.error}`);
+    lines.push(`  failures not explained by a kill: ${some.join(' | ')}`);
+  }
   return lines;
 }

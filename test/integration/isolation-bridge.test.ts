@@ -16,8 +16,9 @@ import {
   bridgeHalves, createNamespace, defaultWan, isolationAvailable, listNamespaces, namespacePids, relayReady, removeNamespace,
   wrapInNamespace, writeWanSettings, type RelayConfig,
 } from '../../server/isolation/index.js';
-import { alive, freePort } from '../../server/backends/index.js';
-import { HMLAB_BIN } from '../../server/backends/paths.js';
+import { pidAlive, freePort } from '../../server/backends/index.js';
+import { HMLAB_BIN } from '../../server/paths.js';
+import { percentileOf } from '../../common/stats.js';
 
 const available = isolationAvailable();
 const skip = available.ok ? false : `network namespaces unavailable here: ${available.why}`;
@@ -50,7 +51,10 @@ function pingsIn(ns: string, port: number, n: number): Promise<{ rtts: number[];
     const next = () => { t0 = performance.now(); s.write('x'); };
     s.setNoDelay(true);
     s.on('connect', next);
-    s.on('data', () => { rtts.push(performance.now() - t0); if (rtts.length === ${n}) { console.log(JSON.stringify({ rtts })); process.exit(0); } else next(); });
+    s.on('data', () => {
+      rtts.push(performance.now() - t0);
+      if (rtts.length === ${n}) { console.log(JSON.stringify({ rtts })); process.exit(0); } else next();
+    });
     s.on('error', (e) => { console.log(JSON.stringify({ rtts, error: e.code })); process.exit(0); });
     s.on('close', () => { console.log(JSON.stringify({ rtts, error: 'closed' })); process.exit(0); });
     setTimeout(() => { console.log(JSON.stringify({ rtts, error: 'timeout' })); process.exit(0); }, 8000);`;
@@ -60,7 +64,7 @@ function pingsIn(ns: string, port: number, n: number): Promise<{ rtts: number[];
   return new Promise((resolve) => p.on('exit', () => resolve(JSON.parse(out.trim().split('\n').pop() || '{"rtts":[],"error":"no output"}'))));
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => percentileOf(xs, 50);
 
 describe('Unix-socket bridges and the WAN relay', { skip }, () => {
   it('carry a namespace port across, shape the WAN, cut and heal it, and leave nothing behind', async (t) => {
@@ -69,7 +73,7 @@ describe('Unix-socket bridges and the WAN relay', { skip }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'hmlab-br-'));
     const procs: ChildProcess[] = [];
     t.after(async () => {
-      for (const p of procs) if (p.pid && alive(p.pid)) p.kill('SIGKILL');
+      for (const p of procs) if (p.pid && pidAlive(p.pid)) p.kill('SIGKILL');
       await removeNamespace(nsA);
       await removeNamespace(nsB);
       rmSync(dir, { recursive: true, force: true });
@@ -80,7 +84,8 @@ describe('Unix-socket bridges and the WAN relay', { skip }, () => {
     const hostPort = await freePort();
 
     // An echo server in B.
-    const echo = spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((c) => c.pipe(c)).listen(${port}, '127.0.0.1', () => console.log('up'))`]);
+    const echo = spawnIn(nsB, process.execPath, ['-e', `require('node:net').createServer((c) => c.pipe(c)).listen(${port}, '127.0.0.1', () => `
+      + `console.log('up'))`]);
     procs.push(echo);
     await new Promise((r) => echo.stdout!.once('data', r));
 
@@ -140,6 +145,6 @@ describe('Unix-socket bridges and the WAN relay', { skip }, () => {
     await removeNamespace(nsB);
     const names = await listNamespaces();
     assert.ok(!names.includes(nsA) && !names.includes(nsB), 'ip netns list shows neither namespace');
-    for (const pid of inside) assert.ok(!alive(pid), `pid ${pid} from a removed namespace still runs`);
+    for (const pid of inside) assert.ok(!pidAlive(pid), `pid ${pid} from a removed namespace still runs`);
   });
 });

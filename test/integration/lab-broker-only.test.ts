@@ -57,7 +57,14 @@ test('status --json has the documented shape and says what each process is', asy
   assert.equal(c1.kind, 'service');
   assert.match(c1.product ?? '', /^oslo\.messaging 14\.0\.3$/);
   assert.equal(c1.connectedTo, broker.endpoint);
-  for (const key of ['rpcCalls', 'rpcCasts', 'fanouts', 'notifications'] as const) assert.ok(st.traffic[key], `traffic.${key}`);
+  // Every counter the status promises, each a count (the next test checks they move).
+  const fields = { rpcCalls: ['failed', 'ok'], rpcCasts: ['sent'], fanouts: ['sent'], notifications: ['received', 'sent'] };
+  assert.deepEqual(Object.keys(st.traffic).sort(), Object.keys(fields).sort());
+  for (const [key, names] of Object.entries(fields)) {
+    const counter = st.traffic[key as keyof typeof fields] as unknown as Record<string, unknown>;
+    assert.deepEqual(Object.keys(counter).sort(), names, `traffic.${key}`);
+    for (const n of names) assert.ok(Number.isInteger(counter[n]) && (counter[n] as number) >= 0, `traffic.${key}.${n} = ${String(counter[n])}`);
+  }
 });
 
 test('calls, casts, fanouts and notifications flow, none failed', async () => {
@@ -134,7 +141,8 @@ test('a service that cannot connect says which URL and what the driver said', as
   });
   const r = await hmlab(['restart', 'compute-1', '--home', one.home]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`compute-1 failed: cannot connect to rabbit://guest:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/.*the driver said: .*(unreachable|refused)`, 's'));
+  assert.match(r.stderr, new RegExp(`compute-1 failed: cannot connect to rabbit://guest:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/.*the driver said: `
+    + `.*(unreachable|refused)`, 's'));
   assert.match(r.stderr, /--- last lines of logs\/compute-1\.log ---/);
   const c1 = component(one.lab.statusSync(), 'compute-1');
   assert.equal(c1.state, 'failed');

@@ -9,8 +9,9 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LabStatus } from '../../common/wire.js';
+import { percentileOf } from '../../common/stats.js';
 import { isolationAvailable, listNamespaces, namespacePids } from '../../server/isolation/index.js';
-import { alive, processesOfHome } from '../../server/backends/index.js';
+import { pidAlive, processesOfHome } from '../../server/backends/index.js';
 import { component, readEvents, tempLab, waitFor } from '../helpers/lab-env.js';
 import { findQdrouterd, OsloProc } from '../helpers/router-procs.js';
 import { useLabRouter } from '../helpers/router-choice.js';
@@ -19,7 +20,7 @@ const iso = isolationAvailable();
 const skip = iso.ok ? false : `multi-region needs network namespaces: ${iso.why}`;
 const qdrouterd = findQdrouterd();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => percentileOf(xs, 50);
 
 async function p50(client: OsloProc, server: string, n: number, tag: string): Promise<number> {
   const ms: number[] = [];
@@ -33,7 +34,9 @@ async function p50(client: OsloProc, server: string, n: number, tag: string): Pr
 
 async function brokerQueueDepth(st: LabStatus, broker: string, queue: string): Promise<number> {
   const mgmt = component(st, broker).management!;
-  const r = await fetch(`${mgmt}/api/queues/%2F/${encodeURIComponent(queue)}`, { headers: { authorization: 'Basic ' + Buffer.from('guest:guest').toString('base64') }, signal: AbortSignal.timeout(3000) });
+  const r = await fetch(`${mgmt}/api/queues/%2F/${encodeURIComponent(queue)}`, {
+    headers: { authorization: 'Basic ' + Buffer.from('guest:guest').toString('base64') }, signal: AbortSignal.timeout(3000),
+  });
   if (!r.ok) return -1;
   return ((await r.json()) as { messages?: number }).messages ?? 0;
 }
@@ -41,7 +44,8 @@ async function brokerQueueDepth(st: LabStatus, broker: string, queue: string): P
 async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Promise<void> {
   const tl = await tempLab('hmlab-mr-');
   t.after(() => tl.cleanup());
-  const st = await tl.lab.up({ topology: 'multi-region', basePort: tl.basePort, trafficRate: 0, ...(product === 'qdrouterd' ? { qdrouterd: qdrouterd! } : {}) });
+  const router = product === 'qdrouterd' ? { qdrouterd: qdrouterd! } : {};
+  const st = await tl.lab.up({ topology: 'multi-region', basePort: tl.basePort, trafficRate: 0, ...router });
   assert.equal(st.router, product);
   const wan = tl.lab.wanStatus()!;
   assert.equal(wan.state, 'up');
@@ -66,7 +70,8 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
     const remote = await p50(r1, 'compute-2', 12, `remote-${delay}`);
     const added = remote - local;
     t.diagnostic(`${product}: WAN ${delay} ms each way: p50 local ${local.toFixed(1)} ms, cross-region ${remote.toFixed(1)} ms, added ${added.toFixed(1)} ms`);
-    assert.ok(added >= 2 * delay * 0.8 && added <= 2 * delay * 1.2, `a WAN of ${delay} ms each way adds ${added.toFixed(1)} ms to a call; want ${2 * delay} ms +-20%`);
+    assert.ok(added >= 2 * delay * 0.8 && added <= 2 * delay * 1.2, `a WAN of ${delay} ms each way adds ${added.toFixed(1)} ms to a call; want `
+      + `${2 * delay} ms +-20%`);
   }
 
   // Partition.
@@ -86,12 +91,15 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   const across = await r1.op({ id: 'cut-remote', op: 'call', topic: 'compute', server: 'compute-2', method: 'ping', args: {}, timeout: 5 }, 20_000);
   assert.equal(across.ok, false, 'a call to a server only in region 2 fails during the partition');
   assert.equal(across.error, 'MessagingTimeout');
-  assert.ok((across.ms as number) >= 4500 && (across.ms as number) < 9000, `it fails at its 5 s timeout (no credit: nobody reachable), not at once and not later: ${Math.round(across.ms as number)} ms`);
+  assert.ok((across.ms as number) >= 4500 && (across.ms as number) < 9000, `it fails at its 5 s timeout (no credit: nobody reachable), not at once and not `
+    + `later: ${Math.round(across.ms as number)} ms`);
   // Notifications stay in their region: compute-3 reports to broker-2, compute-1 to broker (telemetry reads them).
   await r2.op({ id: 'cut-cast-2', op: 'cast', topic: 'compute', server: 'compute-3', method: 'build_and_run_instance', args: { instance: 'i-2' } });
   await r1.op({ id: 'cut-cast-1', op: 'cast', topic: 'compute', server: 'compute-1', method: 'build_and_run_instance', args: { instance: 'i-1' } });
-  await waitFor('notifications of region 2 in broker-2', async () => (await brokerQueueDepth(st, 'broker-2', 'notifications.info')) >= Math.max(0, notifyBefore) + 2, 20_000);
-  await waitFor('notifications of region 1 received through broker', () => readEvents(tl.home, 'telemetry').filter((e) => e.kind === 'notify.received').length >= receivedBefore + 2, 20_000);
+  const depth = () => brokerQueueDepth(st, 'broker-2', 'notifications.info');
+  await waitFor('notifications of region 2 in broker-2', async () => (await depth()) >= Math.max(0, notifyBefore) + 2, 20_000);
+  const received = () => readEvents(tl.home, 'telemetry').filter((e) => e.kind === 'notify.received').length;
+  await waitFor('notifications of region 1 received through broker', () => received() >= receivedBefore + 2, 20_000);
 
   // Heal: the mesh reconverges and calls across resume.
   const healed = await tl.lab.setWan({ state: 'up' });
@@ -108,7 +116,7 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   const names = await listNamespaces();
   assert.ok(!names.includes(ns['region-1']) && !names.includes(ns['region-2']), 'ip netns list shows neither region after down');
   assert.deepEqual(processesOfHome(tl.home), []);
-  for (const pid of allPids) assert.ok(!alive(pid), `pid ${pid} of the lab still runs after down`);
+  for (const pid of allPids) assert.ok(!pidAlive(pid), `pid ${pid} of the lab still runs after down`);
 }
 
 describe('multi-region lab (embedded)', { skip }, () => {
@@ -116,5 +124,6 @@ describe('multi-region lab (embedded)', { skip }, () => {
   it('embedded router: WAN latency, partition and heal with real oslo.messaging, nothing left behind', (t) => runRegions(t, 'embedded'));
 });
 describe('multi-region lab (qdrouterd)', { skip }, () => {
-  it('qdrouterd: the same', { skip: qdrouterd ? false : 'qdrouterd is not installed (not packaged by Debian 12): the multi-region test ran with the embedded router only' }, (t) => runRegions(t, 'qdrouterd'));
+  const skip = qdrouterd ? false : 'qdrouterd is not installed (not packaged by Debian 12): the multi-region test ran with the embedded router only';
+  it('qdrouterd: the same', { skip }, (t) => runRegions(t, 'qdrouterd'));
 });

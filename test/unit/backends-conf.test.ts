@@ -1,15 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  effectiveTransports, parseOpenstackConf, parseTransportUrl, planPorts, renderOpenstackConf, renderRouterConf, LabError, DEFAULT_BASE_PORT, PORT_BLOCK,
+  effectiveTransports, parseOpenstackConf, planPorts, renderOpenstackConf, renderRouterConf, LabError, DEFAULT_BASE_PORT, PORT_BLOCK,
 } from '../../server/backends/index.js';
+import { parseTransportUrl } from '../../common/endpoint.js';
 
 test('a malformed openstack.conf is reported by section and line', () => {
   const cases: [string, RegExp][] = [
     ['[DEFAULT]\ntransport_url amqp://127.0.0.1:1/\n', /line 2 \(in \[DEFAULT\]\).*not "key = value"/],
     ['transport_url = amqp://127.0.0.1:1/\n', /line 1: "transport_url" comes before any \[section\]: put it under \[DEFAULT\]/],
     ['[DEFAULT\n', /line 1.*not a section header/],
-    ['[DEFAULT]\n\n[oslo_messaging_notifications]\ndriver = messagingv3\n', /line 4 \(in \[oslo_messaging_notifications\]\): driver = messagingv3 must be one of/],
+    ['[DEFAULT]\n\n[oslo_messaging_notifications]\ndriver '
+      + '= messagingv3\n', /line 4 \(in \[oslo_messaging_notifications\]\): driver = messagingv3 must be one of/],
     ['[DEFAULT]\ntransport_url = amqp:/127.0.0.1\n', /line 2 \(in \[DEFAULT\]\): transport_url = amqp:\/127.0.0.1 is not a transport URL/],
     ['[oslo_messaging_amqp]\naddressing_mode = clever\n', /line 2 \(in \[oslo_messaging_amqp\]\).*dynamic, legacy or routable/],
   ];

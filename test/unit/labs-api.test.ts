@@ -35,13 +35,26 @@ after(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
+const SHIPPED_LABS = [
+  ['01-one-broker', 'One broker for everything'],
+  ['02-split-transports', 'Split the transports'],
+  ['03-temporal-coupling', 'Temporal coupling'],
+  ['04-router-mesh', 'A router mesh'],
+  ['05-failover', 'Failover'],
+  ['06-durable-notifications', 'Notifications that must not be lost'],
+  ['07-measure', 'Measure'],
+  ['08-operating', 'Operating it'],
+  ['09-across-regions', 'Across regions'],
+];
+
 test('the lab list needs the token and lists every lab with steps, checks and progress', async () => {
   assert.equal((await call('GET', '/labs', undefined, false)).status, 401);
   const r = await call('GET', '/labs');
   assert.equal(r.status, 200);
-  const labs = r.body.labs as { id: string; steps: unknown[]; checks: { id: string }[]; progress: { passed: number; total: number } }[];
-  assert.ok(labs.length >= 8);
-  assert.equal(labs[0].id, '01-one-broker');
+  const labs = r.body.labs as { id: string; title: string; steps: unknown[]; checks: { id: string }[]; progress: { passed: number; total: number } }[];
+  // The nine labs of labs/*/lab.md, in order, with their front matter titles.
+  assert.deepEqual(labs.map((l) => [l.id, l.title]), SHIPPED_LABS);
+  for (const l of labs) assert.ok(l.steps.length > 0 && l.checks.length > 0, `${l.id} has steps and checks`);
   assert.deepEqual(labs[0].checks.map((c) => c.id), ['broker-running', 'rpc-on-broker', 'notifications-on-broker', 'one-transport']);
   assert.deepEqual(labs[0].progress, { step: 0, passed: 0, total: 4, updatedAt: null });
 });

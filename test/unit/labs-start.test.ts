@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labPaths, planPorts, renderOpenstackConf, routersOf, SERVICES } from '../../server/backends/index.js';
+import { SERVICES } from '../../common/rules.js';
+import { labPaths, planPorts, renderOpenstackConf, routersOf } from '../../server/backends/index.js';
 import type { LabEnvironmentApi } from '../../server/backends/types.js';
 import { loadLabs, startState, topologyMismatch, upBeforeBegun, type LabFile } from '../../server/labs/index.js';
 import type { ComponentStatus, LabStatus, Topology } from '../../common/wire.js';
@@ -54,7 +55,8 @@ test("lab 2's start is the hybrid lab with its setup: RPC on the broker and rout
   assert.equal(end.topologyDiffers, false);
   assert.deepEqual(end.differences, [
     'router-a is running; this lab starts with it stopped.',
-    `etc/openstack.conf [DEFAULT] transport_url is amqp://127.0.0.1:${plan.routers['router-a'].normal}/; this lab starts with rabbit://guest:***@127.0.0.1:${plan.brokerAmqp}/.`,
+    `etc/openstack.conf [DEFAULT] transport_url is amqp://127.0.0.1:${plan.routers['router-a'].normal}/; this lab starts with `
+      + `rabbit://guest:***@127.0.0.1:${plan.brokerAmqp}/.`,
   ]);
 });
 
@@ -69,7 +71,8 @@ test('stopped services, edited settings and another rate are each named', async 
 });
 
 test('another topology: no check of the lab passes, and the hint says how to get to its start', () => {
-  assert.match(topologyMismatch(lab('02-split-transports'), status('hybrid-mesh')) ?? '', /running lab is hybrid-mesh, this lab works on hybrid\. press "Reset lab"/);
+  assert.match(topologyMismatch(lab('02-split-transports'), status('hybrid-mesh')) ?? '',
+    /running lab is hybrid-mesh, this lab works on hybrid\. press "Reset lab"/);
   assert.match(topologyMismatch(lab('04-router-mesh'), status('hybrid')) ?? '', /press "Reset lab" \(or run "hmlab down"\), then do step 1/);
   assert.equal(topologyMismatch(lab('02-split-transports'), status('hybrid')), null);
   assert.equal(topologyMismatch(lab('01-one-broker'), status(null)), null, 'nothing runs: the check itself says what to start');

@@ -4,7 +4,8 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LabEvent, ServiceEvent } from '../../common/wire.js';
-import { ServiceEventObserver, parseServiceEvent, endpointKey, MessageSampler } from '../../server/observe/index.js';
+import { endpointKey } from '../../common/endpoint.js';
+import { ServiceEventObserver, parseServiceEvent, MessageSampler } from '../../server/observe/index.js';
 
 const line = (e: Partial<ServiceEvent>) => JSON.stringify({ t: Date.now(), service: 'conductor', kind: 'rpc.call', ...e }) + '\n';
 
@@ -87,7 +88,8 @@ test('a service reconnecting to another router after losing its connection is a 
   const c = (transport: string, kind: ServiceEvent['kind'] = 'transport.connected') => line({ service: 'compute-1', kind, transport });
   appendFileSync(f, c('127.0.0.1:15810') + c('rabbit://guest@localhost:15800/') + c('127.0.0.1:15810', 'transport.lost') + c('amqp://127.0.0.1:15811'));
   assert.ok(await waitFor(() => events.some((e) => e.type === 'failover')));
-  appendFileSync(f, c('127.0.0.1:15810') + line({ service: 'compute-1', kind: 'service.started' })); // a restarted service, as services write it: connected, then started
+  // a restarted service, as services write it: connected, then started
+  appendFileSync(f, c('127.0.0.1:15810') + line({ service: 'compute-1', kind: 'service.started' }));
   await waitFor(() => events.filter((e) => e.type === 'message').length >= 6);
   const fo = events.filter((e) => e.type === 'failover');
   assert.equal(fo.length, 1);
@@ -104,7 +106,8 @@ test('a failover is recognised even when the first connection happened before th
     { name: 'compute-2', kind: 'service', state: 'running', pid: 4, endpoint: null, product: null, connectedTo: 'amqp://127.0.0.1:15811' },
   ]);
   obs.start();
-  appendFileSync(join(eventsDir, 'compute-2.jsonl'), line({ service: 'compute-2', kind: 'transport.lost', transport: 'amqp://127.0.0.1:15811' }) + line({ service: 'compute-2', kind: 'transport.connected', transport: 'amqp://127.0.0.1:15810' }));
+  appendFileSync(join(eventsDir, 'compute-2.jsonl'), line({ service: 'compute-2', kind: 'transport.lost', transport: 'amqp://127.0.0.1:15811' })
+    + line({ service: 'compute-2', kind: 'transport.connected', transport: 'amqp://127.0.0.1:15810' }));
   const fo = await waitFor(() => events.some((e) => e.type === 'failover'));
   assert.ok(fo, 'failover from the router the status named');
   const e = events.find((x) => x.type === 'failover');

@@ -3,7 +3,8 @@
 // and ReplayStream (a recording played at real speed), so every widget works
 // the same with backends or with none.
 import type { ApiError, ComponentStatus, LabEvent, LabStatus, Topology, WanStatus } from '../../common/wire.js';
-import { parseLabEvent, recordingHeaderSchema, describeIssue, type RecordingHeader } from './schema.js';
+import { parseLabEvent, describeIssue } from './schema.js';
+import { isRecordingName, replayHeaderSchema, type ReplayHeader } from '../../common/recording.js';
 
 // ---- HTTP API ---------------------------------------------------------------
 
@@ -106,7 +107,7 @@ export interface LabStream {
   /** Latest full lab status (from hello/status events, kept up to date by component events). */
   readonly status: LabStatus | null;
   /** The recording's header (replay only). */
-  readonly header: RecordingHeader | null;
+  readonly header: ReplayHeader | null;
   /** The stream's clock (epoch ms): server time when live, recorded time when replaying. */
   now(): number;
   /**
@@ -126,7 +127,7 @@ abstract class StreamBase implements LabStream {
   state: StreamState = 'connecting';
   detail: string | null = null;
   status: LabStatus | null = null;
-  header: RecordingHeader | null = null;
+  header: ReplayHeader | null = null;
   invalid = { count: 0, last: null as string | null };
   private subs = new Set<(ev: LabEvent) => void>();
   private stateSubs = new Set<(s: StreamState, d: string | null) => void>();
@@ -306,11 +307,6 @@ export interface ReplayOptions {
   speed?: number;
 }
 
-/** Check a recording name from a URL: a plain file name, nothing that walks paths. */
-export function validRecordingName(name: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$/.test(name) && !name.includes('..');
-}
-
 /** A recorded event stream played at real speed into the same widgets. */
 export class ReplayStream extends StreamBase {
   readonly mode = 'replay' as const;
@@ -344,7 +340,7 @@ export class ReplayStream extends StreamBase {
   private url(): string {
     const n = this.opts.name;
     if (n.endsWith('.jsonl') && n.includes('/')) return n;
-    if (!validRecordingName(n.replace(/\.jsonl$/, ''))) throw new Error(`replay name "${n}" is not valid: use a recording's file name like "failover" (letters, digits, . _ -)`);
+    if (!isRecordingName(n.replace(/\.jsonl$/, ''))) throw new Error(`replay name "${n}" is not valid: use a recording's file name like "failover" (letters, digits, . _ -)`);
     const base = this.opts.replayBase ?? '/recordings/';
     return `${base.endsWith('/') ? base : base + '/'}${n.replace(/\.jsonl$/, '')}.jsonl`;
   }
@@ -359,7 +355,7 @@ export class ReplayStream extends StreamBase {
     while (first < lines.length && !lines[first].trim()) first++;
     let head: unknown;
     try { head = JSON.parse(lines[first] ?? ''); } catch { throw new Error(`recording "${this.source}": line ${first + 1} is not JSON; the first line must be the recording header`); }
-    const h = recordingHeaderSchema.safeParse(head);
+    const h = replayHeaderSchema.safeParse(head);
     if (!h.success) throw new Error(`recording "${this.source}": bad header, ${describeIssue(h.error)}`);
     this.header = h.data;
     for (let i = first + 1; i < lines.length; i++) {
@@ -463,7 +459,7 @@ export async function createStream(opts: CreateStreamOptions = {}): Promise<Crea
 export function createStreamFromLocation(fallbackReplay?: string, search: string = location.search): Promise<CreatedStream> {
   const q = new URLSearchParams(search);
   const replay = q.get('replay') ?? undefined;
-  if (replay !== undefined && !validRecordingName(replay.replace(/\.jsonl$/, ''))) {
+  if (replay !== undefined && !isRecordingName(replay.replace(/\.jsonl$/, ''))) {
     return Promise.reject(new Error(`?replay=${replay} is not a recording name: use letters, digits, ".", "_" or "-" (for example ?replay=failover)`));
   }
   // source=home: a recording made in this lab home, served behind the token by the API.

@@ -1,9 +1,11 @@
 // Schemas for what the browser receives: WebSocket frames from the lab server
-// and recording files (which may come from anywhere). Validated at the edge so
+// and recording files (which may come from anywhere; their header's schema is
+// common/recording.ts). Validated at the edge so
 // a malformed event is reported by field and dropped, never drawn half-way.
 // Objects are loose: a newer server may add fields, an older widget ignores them.
 import { z } from 'zod';
 import type { LabEvent, LabStatus } from '../../common/wire.js';
+import { topologySchema } from '../../common/rules.js';
 
 const num = z.number();
 const str = z.string();
@@ -41,7 +43,7 @@ const counters = z.looseObject({
 
 export const labStatusSchema = z.looseObject({
   home: str,
-  topology: z.enum(['broker-only', 'hybrid', 'hybrid-mesh', 'multi-region']).nullable(),
+  topology: topologySchema().nullable(),
   router: z.enum(['embedded', 'qdrouterd']).nullable(),
   transports: z.looseObject({ rpc: nstr, notify: nstr }),
   components: z.array(componentStatus),
@@ -111,16 +113,6 @@ export const labEventSchema = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('progress'), t: num, component: str, message: str, elapsedMs: num }),
   z.looseObject({ type: z.literal('error'), t: num, message: str }),
 ]);
-
-/** First line of a recording file. */
-export const recordingHeaderSchema = z.looseObject({
-  type: z.literal('recording'),
-  version: z.literal(1),
-  machine: z.record(str, z.unknown()).optional(),
-  topology: z.string().nullable().optional(),
-  startedAt: num,
-});
-export type RecordingHeader = z.infer<typeof recordingHeaderSchema>;
 
 // Compile-time guard: what the schemas accept is what wire.ts promises.
 const _statusFits = (x: z.infer<typeof labStatusSchema>): LabStatus => x;

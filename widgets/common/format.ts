@@ -32,21 +32,3 @@ export function fmtUptime(ms: number | null | undefined): string {
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
-
-/** host:port of an endpoint URL or host:port string, so endpoints compare equal however written. */
-export function hostPort(endpoint: string | null | undefined): string | null {
-  if (!endpoint) return null;
-  const s = endpoint.trim();
-  const m = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^@/]*@)?([^/,?#]+)/i.exec(s);
-  if (!m) return null;
-  let hp = m[1].toLowerCase();
-  if (hp.startsWith('localhost:')) hp = '127.0.0.1:' + hp.slice('localhost:'.length);
-  return hp;
-}
-
-/** Percentile of an already sorted array (nearest rank). */
-export function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}

@@ -2,7 +2,8 @@
 // and time formatting, theme colours for canvas drawing (which cannot read
 // CSS variables by itself).
 import './theme.css';
-export { fmtCount, fmtRate, fmtMs, fmtUptime, hostPort, percentile } from './format.js';
+export { fmtCount, fmtRate, fmtMs, fmtUptime } from './format.js';
+export { percentile } from '../../common/stats.js';
 
 type Attrs = Record<string, string | number | boolean | null | undefined>;
 

@@ -3,7 +3,8 @@
 // inter-router links, broker queues, counters, rates and latencies. No DOM
 // here, so the same logic serves live streams, replays and benchmarks.
 import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot, BrokerSnapshot, ServiceEvent } from '../../common/wire.js';
-import { hostPort } from '../common/format.js';
+import { componentAt } from '../../common/endpoint.js';
+import { isUp } from '../../common/rules.js';
 
 /** Kinds of travelling message the view draws. */
 export type FlowKind = 'rpc' | 'reply' | 'cast' | 'fanout' | 'notify' | 'failed';
@@ -180,11 +181,11 @@ export class FlowModel {
       const on = this.kindOf(this.componentForEndpoint(c.connectedTo));
       if (on === 'router') this.markRpc(c.name);
       // On the broker while RPC goes to routers: that connection is a notification listener's.
-      else if (on === 'broker' && this.kindOf(this.componentForEndpoint(firstHost(this.rpcUrlOf(c.name)))) === 'router') this.markNotifyOnly(c.name);
+      else if (on === 'broker' && this.kindOf(this.componentForEndpoint(this.rpcUrlOf(c.name))) === 'router') this.markNotifyOnly(c.name);
       if (this.notifyOnly.has(c.name)) continue;
       // A stopped service is drawn at its configured router only once it is known to use RPC.
       if (!c.connectedTo && !this.rpcUsers.has(c.name)) continue;
-      const to = this.componentForEndpoint(c.connectedTo ?? firstHost(c.transport?.rpc));
+      const to = this.componentForEndpoint(c.connectedTo ?? c.transport?.rpc);
       if (to) this.attach(c.name, to, t, !c.connectedTo);
     }
     if (changed) {
@@ -217,7 +218,7 @@ export class FlowModel {
   /** Where a service's notifications go: the component of its notification transport (the broker). */
   notifyTarget(service: string): string | null {
     const c = this.components.find((x) => x.name === service);
-    return this.componentForEndpoint(firstHost(c?.transport?.notify ?? this.status?.transports.notify)) ?? this.brokerName();
+    return this.componentForEndpoint(c?.transport?.notify ?? this.status?.transports.notify) ?? this.brokerName();
   }
 
   /**
@@ -267,13 +268,9 @@ export class FlowModel {
     this.topicServers.clear();
   }
 
+  /** The broker or router listening where a URL or host:port points (a transport URL: its first host). */
   componentForEndpoint(endpoint: string | null | undefined): string | null {
-    const hp = hostPort(endpoint);
-    if (!hp) return null;
-    for (const c of this.components) {
-      if (c.kind !== 'service' && hostPort(c.endpoint) === hp) return c.name;
-    }
-    return null;
+    return componentAt(this.components.filter((c) => c.kind !== 'service'), endpoint)?.name ?? null;
   }
 
   /**
@@ -340,7 +337,7 @@ export class FlowModel {
         // Only the RPC connection decides the attachment; a broker connection does
         // only when RPC itself goes over the broker (else it is the notifier's or listener's).
         if (to && this.kindOf(to) === 'router') { this.markRpc(e.service); this.attach(e.service, to, t); }
-        else if (to && !this.attachment.has(e.service) && this.kindOf(this.componentForEndpoint(firstHost(this.rpcUrlOf(e.service)))) !== 'router') this.attach(e.service, to, null);
+        else if (to && !this.attachment.has(e.service) && this.kindOf(this.componentForEndpoint(this.rpcUrlOf(e.service))) !== 'router') this.attach(e.service, to, null);
         return [];
       }
       case 'rpc.call': {
@@ -560,18 +557,11 @@ function remember<V>(m: Map<string, V>, k: string, v: V): void {
   if (m.size > 5000) m.delete(m.keys().next().value as string);
 }
 
+/** Whether the view draws a component as alive: its state is up (running or starting). */
 export function alive(c: ComponentStatus): boolean {
-  return c.state === 'running' || c.state === 'starting';
+  return isUp(c.state);
 }
 
 export function edgeKey(a: string, b: string): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
-}
-
-function firstHost(url: string | null | undefined): string | null {
-  if (!url) return null;
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/]*)/i.exec(url);
-  if (!m) return null;
-  const first = m[1].split(',')[0];
-  return first.includes('@') ? first.slice(first.lastIndexOf('@') + 1) : first;
 }

@@ -8,6 +8,7 @@
 // Kept apart from the topology layer (topology.ts), which calls it at four points.
 import type { Selection } from 'd3';
 import type { ComponentStatus, LabEvent, LabStatus } from '../../common/wire.js';
+import { isUp } from '../../common/rules.js';
 import type { LabStream } from '../api/client.js';
 import { fmtMs, h, percentile } from '../common/index.js';
 import { MAX_QUEUES, VIEW_H, VIEW_W, serviceAnchor, type Layout, type Point, type QueueSlot } from './layout.js';
@@ -194,7 +195,7 @@ export class RegionOverlay extends Disposable {
       x.append('text').attr('class', 'title');
       x.append('text').attr('class', 'sub');
       return x;
-    }).attr('data-state', (d) => d.state).classed('dead', (d) => d.state !== 'running' && d.state !== 'starting')
+    }).attr('data-state', (d) => d.state).classed('dead', (d) => !isUp(d.state))
       .call((s) => {
         s.select('rect.body').attr('x', bx).attr('y', by).attr('width', VIEW_W - 6 - bx).attr('height', 110);
         s.select('text.title').attr('x', bx + 14).attr('y', by + 30).text((d) => `${d.name} · ${d.product ?? 'RabbitMQ'}`);

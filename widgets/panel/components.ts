@@ -1,14 +1,15 @@
 // The backend panel's table: every component of the lab with its state,
 // product and uptime, and the buttons that act on it.
 import type { ComponentStatus } from '../../common/wire.js';
+import { isUp } from '../../common/rules.js';
 import { COMPONENT_ACTIONS, type ComponentAction } from '../api/client.js';
 import { fmtUptime, h } from '../common/index.js';
 import type { PanelOwner } from './owner.js';
 
 const ACTION_ENABLED: Record<ComponentAction, (c: ComponentStatus) => boolean> = {
   start: (c) => c.state === 'stopped' || c.state === 'failed',
-  stop: (c) => c.state === 'running' || c.state === 'starting',
-  kill: (c) => (c.state === 'running' || c.state === 'starting') && c.pid !== null,
+  stop: (c) => isUp(c.state),
+  kill: (c) => isUp(c.state) && c.pid !== null,
   restart: () => true,
 };
 

@@ -9,6 +9,7 @@
 // button) draw from it.
 import type { LabEvent, LabStatus, Topology } from '../../common/wire.js';
 import { TOPOLOGIES } from '../../common/wire.js';
+import { TRAFFIC_RATE } from '../../common/rules.js';
 import type { ApiRequestError, LabClient, LabStream } from '../api/client.js';
 import { h } from '../common/index.js';
 import { Disposable, interval } from '../common/disposable.js';
@@ -33,7 +34,7 @@ class BackendPanelController extends Disposable implements BackendPanel, PanelOw
   private readonly topoSelect = h('select', { class: 'hm-select', 'aria-label': 'topology' }, ...TOPOLOGIES.map((t) => h('option', { value: t }, t)));
   private readonly progress = h('ul', { class: 'hm-panel-progress', 'data-testid': 'panel-progress' });
   private readonly rateInput = h('input', {
-    class: 'hm-input', type: 'number', min: 0, max: 2000, step: 1, value: 10, 'aria-label': 'traffic rate (operations per second)',
+    class: 'hm-input', type: 'number', min: TRAFFIC_RATE.min, max: TRAFFIC_RATE.max, step: 1, value: 10, 'aria-label': 'traffic rate (operations per second)',
   });
   private readonly table: ComponentTable;
   private readonly wan: WanControl;
@@ -76,8 +77,8 @@ class BackendPanelController extends Disposable implements BackendPanel, PanelOw
     };
     rateBtn.onclick = () => {
       const rate = Number(this.rateInput.value);
-      if (!Number.isFinite(rate) || rate < 0 || rate > 2000) {
-        this.say('traffic rate: give a number of operations per second between 0 and 2000', 'error');
+      if (!Number.isFinite(rate) || rate < TRAFFIC_RATE.min || rate > TRAFFIC_RATE.max) {
+        this.say(`traffic rate: give a number of operations per second between ${TRAFFIC_RATE.min} and ${TRAFFIC_RATE.max}`, 'error');
         return;
       }
       void this.act(rateBtn, `traffic ${rate}/s`, () => client.traffic(rate));

@@ -1,6 +1,8 @@
 // Small readers shared by the checks: RabbitMQ queues, transport URLs,
 // service events. Each returns plain numbers a hint can quote.
 import type { LabStatus, ServiceEvent } from '../../../common/wire.js';
+import { componentAt } from '../../../common/endpoint.js';
+import { percentile } from '../../../common/stats.js';
 import type { CheckContext, CheckResult } from './context.js';
 
 export interface RabbitQueue {
@@ -34,37 +36,10 @@ export function scheme(url: string | null | undefined): 'amqp' | 'rabbit' | null
   return s === 'amqp' ? 'amqp' : s === 'rabbit' ? 'rabbit' : null;
 }
 
-/** host:port pairs of an oslo transport URL (user:pass@ stripped). */
-export function hostsOf(url: string | null | undefined): string[] {
-  if (!url) return [];
-  const m = /^[a-z0-9+]+:\/\/([^/]*)/i.exec(url.trim());
-  if (!m) return [];
-  return m[1].split(',').map((h) => h.replace(/^.*@/, '').trim()).filter(Boolean);
-}
-
-export function portOf(hostPort: string): number | null {
-  const m = /:(\d+)$/.exec(hostPort);
-  return m ? Number(m[1]) : null;
-}
-
-/** Which component of the lab listens on a host:port (by its endpoint). */
-export function componentAt(st: LabStatus, hostPort: string): string | null {
-  const port = portOf(hostPort);
-  if (port === null) return null;
-  for (const c of st.components) {
-    if (!c.endpoint) continue;
-    try {
-      const u = new URL(c.endpoint.replace(/^[a-z]+:/i, 'http:'));
-      if (Number(u.port) === port) return c.name;
-    } catch { /* not a URL */ }
-  }
-  return null;
-}
-
-export const SERVICES = ['compute-1', 'compute-2', 'conductor', 'telemetry'];
 export const COMPUTES = ['compute-1', 'compute-2'];
 
-export function routersOf(st: LabStatus): string[] {
+/** Names of the lab's routers, whatever their state. */
+export function routerNames(st: LabStatus): string[] {
   return st.components.filter((c) => c.kind === 'router').map((c) => c.name);
 }
 
@@ -77,25 +52,24 @@ export function calls(events: ServiceEvent[]): { ok: ServiceEvent[]; failed: Ser
   return { ok: c.filter((e) => e.ok !== false), failed: c.filter((e) => e.ok === false) };
 }
 
+/** Count, mean and percentiles (common/stats.ts's nearest rank) of latencies; zeros when there are none. */
 export function stats(values: number[]): { count: number; mean: number; p50: number; p95: number; min: number; max: number } {
   const v = [...values].sort((a, b) => a - b);
-  const q = (p: number) => v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : 0;
+  const q = (p: number) => v.length ? percentile(v, p) : 0;
   const mean = v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0;
-  return { count: v.length, mean, p50: q(0.5), p95: q(0.95), min: v[0] ?? 0, max: v[v.length - 1] ?? 0 };
+  return { count: v.length, mean, p50: q(50), p95: q(95), min: v[0] ?? 0, max: v[v.length - 1] ?? 0 };
 }
 
 export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
-export function stoppedList(st: LabStatus, names: string[]): string[] {
+export function stoppedList(st: LabStatus, names: readonly string[]): string[] {
   return names.filter((n) => st.components.find((c) => c.name === n)?.state !== 'running');
 }
 
 /** Which kind of backend an event's transport (URL or host:port) points at, by the lab's own endpoints. */
 export function transportKind(st: LabStatus, transport: string | null | undefined): 'router' | 'broker' | null {
   if (!transport) return null;
-  const h = hostsOf(transport.includes('://') ? transport : `x://${transport}`)[0];
-  const name = h ? componentAt(st, h) : null;
-  const kind = name ? st.components.find((c) => c.name === name)?.kind : null;
+  const kind = componentAt(st.components, transport)?.kind;
   if (kind === 'router' || kind === 'broker') return kind;
   const sc = scheme(transport);
   return sc === 'rabbit' ? 'broker' : null;

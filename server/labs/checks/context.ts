@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { readOpenstackConf, type OpenstackConf } from '../../backends/index.js';
 import type { LabEnvironmentApi, PortPlan } from '../../backends/types.js';
 import type { ComponentStatus, LabStatus, ServiceEvent } from '../../../common/wire.js';
+import { endpointOf } from '../../../common/endpoint.js';
 import { queryManagement } from '../../router/index.js';
 
 export interface CheckResult {
@@ -86,7 +87,8 @@ export function createCheckContext(home: string, env: LabEnvironmentApi, memory:
           signal: AbortSignal.timeout(4000),
         });
       } catch (err) {
-        throw new CheckFailure(`RabbitMQ's management API at ${broker.management} does not answer (${(err as Error).message}): is the broker still starting? Try again in a few seconds`);
+        throw new CheckFailure(`RabbitMQ's management API at ${broker.management} does not answer (${(err as Error).message}): is the broker still starting? `
+          + `Try again in a few seconds`);
       }
       if (res.status === 404) return null as T;
       if (!res.ok) throw new CheckFailure(`RabbitMQ's management API answered ${res.status} for ${path}`);
@@ -96,9 +98,10 @@ export function createCheckContext(home: string, env: LabEnvironmentApi, memory:
       const st = await status();
       const r = component(st, router);
       if (!r || r.state !== 'running') throw new CheckFailure(`${router} is ${r ? r.state : 'not part of this lab'}: start it with "hmlab start ${router}"`);
-      const where = new URL((r.management ?? r.endpoint ?? '').replace(/^amqps?:/, 'http:'));
+      const where = endpointOf(r.management ?? r.endpoint);
+      if (!where) throw new CheckFailure(`${router} has no management address in the lab's state: restart it with "hmlab restart ${router}"`);
       try {
-        return await queryManagement(where.hostname, Number(where.port), entityType, attributeNames, { timeoutMs: 3000 });
+        return await queryManagement(where.host, where.port, entityType, attributeNames, { timeoutMs: 3000 });
       } catch (err) {
         throw new CheckFailure(`${router} does not answer management queries (${(err as Error).message}); look at "hmlab logs ${router}"`);
       }
