@@ -337,7 +337,9 @@ export class FlowModel {
         // Only the RPC connection decides the attachment; a broker connection does
         // only when RPC itself goes over the broker (else it is the notifier's or listener's).
         if (to && this.kindOf(to) === 'router') { this.markRpc(e.service); this.attach(e.service, to, t); }
-        else if (to && !this.attachment.has(e.service) && this.kindOf(this.componentForEndpoint(this.rpcUrlOf(e.service))) !== 'router') this.attach(e.service, to, null);
+        else if (to && !this.attachment.has(e.service) && this.kindOf(this.componentForEndpoint(this.rpcUrlOf(e.service))) !== 'router') {
+          this.attach(e.service, to, null);
+        }
         return [];
       }
       case 'rpc.call': {
