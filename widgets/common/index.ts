@@ -45,3 +45,6 @@ export function themeColors(el: Element = document.documentElement) {
   };
 }
 export type ThemeColors = ReturnType<typeof themeColors>;
+
+// One-call teardown for every widget controller.
+export { Disposable, DisposableStore, interval, listen, observeSize, type IDisposable, type Teardown } from './disposable.js';

@@ -4,6 +4,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { ThemeColors } from '../common/index.js';
+import { Disposable, observeSize } from '../common/disposable.js';
 
 const WINDOW_S = 90;
 
@@ -15,13 +16,24 @@ function axes(c: ThemeColors, yLabel?: string): uPlot.Axis[] {
   ];
 }
 
+/** One line of a time series chart. */
+const line = (label: string, stroke: string): uPlot.Series => ({ label, stroke, width: 2.5, points: { show: false } });
+
+/** A time series chart's options: lines over the last minutes, the y axis from 0 with headroom. */
+function timeSeries(size: { width: number; height: number }, lines: uPlot.Series[], colors: ThemeColors, yLabel: string): uPlot.Options {
+  return {
+    ...size, series: [{}, ...lines], axes: axes(colors, yLabel), legend: { show: true, live: false }, cursor: { show: false },
+    scales: { y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.15)] } },
+  };
+}
+
 /** A uPlot that follows its box's size. */
-abstract class Chart {
+abstract class Chart extends Disposable {
   protected plot: uPlot | null = null;
-  private ro: ResizeObserver;
   constructor(protected readonly box: HTMLElement, protected readonly colors: ThemeColors) {
-    this.ro = new ResizeObserver(() => this.resize());
-    this.ro.observe(box);
+    super();
+    this.register(() => { this.plot?.destroy(); this.plot = null; });
+    this.register(observeSize(() => this.resize(), box));
   }
   protected size() {
     // Leave room for the legend row under the plot.
@@ -29,11 +41,6 @@ abstract class Chart {
   }
   private resize(): void {
     this.plot?.setSize(this.size());
-  }
-  dispose(): void {
-    this.ro.disconnect();
-    this.plot?.destroy();
-    this.plot = null;
   }
 }
 
@@ -63,8 +70,8 @@ export class QueueDepthChart extends Chart {
     this.names = names;
     this.xs = [];
     this.ys = names.map(() => []);
-    const series: uPlot.Series[] = [{}, ...names.map((n, i) => ({ label: n, stroke: this.palette[i % this.palette.length], width: 2.5, points: { show: false } }))];
-    this.plot = new uPlot({ ...this.size(), series, axes: axes(this.colors, 'messages'), legend: { show: true, live: false }, cursor: { show: false }, scales: { y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.15)] } } }, [this.xs, ...this.ys] as uPlot.AlignedData, this.box);
+    const series = names.map((n, i) => line(n, this.palette[i % this.palette.length]));
+    this.plot = new uPlot(timeSeries(this.size(), series, this.colors, 'messages'), [this.xs, ...this.ys] as uPlot.AlignedData, this.box);
   }
 }
 
@@ -82,8 +89,8 @@ export class RatesChart extends Chart {
   private ys: number[][] = RATE_SERIES.map(() => []);
   constructor(box: HTMLElement, colors: ThemeColors) {
     super(box, colors);
-    const series: uPlot.Series[] = [{}, ...RATE_SERIES.map((s) => ({ label: s.label, stroke: colors[s.color], width: 2.5, points: { show: false } }))];
-    this.plot = new uPlot({ ...this.size(), series, axes: axes(colors, 'per second'), legend: { show: true, live: false }, cursor: { show: false }, scales: { y: { range: (_u, _min, max) => [0, Math.max(5, max * 1.15)] } } }, [this.xs, ...this.ys] as uPlot.AlignedData, box);
+    const series = RATE_SERIES.map((s) => line(s.label, colors[s.color]));
+    this.plot = new uPlot(timeSeries(this.size(), series, colors, 'per second'), [this.xs, ...this.ys] as uPlot.AlignedData, box);
   }
   push(tMs: number, perSecond: Record<string, number>): void {
     const t = tMs / 1000;
@@ -112,7 +119,9 @@ export class LatencyChart extends Chart {
     const base = { stroke: colors.muted, grid: { stroke: colors.border, width: 1 }, ticks: { stroke: colors.border, width: 1 }, font: '13px sans-serif' };
     this.plot = new uPlot({
       ...this.size(),
-      series: [{}, { label: 'calls (ms bins)', stroke: colors.rpc, fill: colors.rpc + '99', width: 1, paths: uPlot.paths.bars!({ size: [0.8, 60] }), points: { show: false } }],
+      series: [{}, {
+        label: 'calls (ms bins)', stroke: colors.rpc, fill: colors.rpc + '99', width: 1, paths: uPlot.paths.bars!({ size: [0.8, 60] }), points: { show: false },
+      }],
       axes: [
         { ...base, values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) && t >= 0 && t < LATENCY_BINS.length ? binLabel(t) : '')), space: 34 },
         { ...base, size: 52, space: 20, label: 'calls', labelFont: '14px sans-serif', labelSize: 18 },

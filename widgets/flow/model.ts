@@ -55,6 +55,9 @@ export class RateMeter {
   }
 }
 
+/** How long the server's own rates stand (stream time, ms) before the view's meters take over. */
+export const SERVER_RATES_FRESH_MS = 3000;
+
 const MESSAGE_KINDS = ['rpc.call', 'rpc.cast', 'rpc.fanout', 'notify.sent', 'notify.received'] as const;
 export type CountedKind = (typeof MESSAGE_KINDS)[number];
 
@@ -270,6 +273,22 @@ export class FlowModel {
     return componentAt(this.components.filter((c) => c.kind !== 'service'), endpoint)?.name ?? null;
   }
 
+  /**
+   * Messages of one kind per second at `now` (stream time). The server
+   * counts every message, also those a sampled stream leaves out, so its
+   * rates stand while fresh; without them (a recording that has none, a
+   * server gone quiet) the view's own meters tell.
+   */
+  rate(kind: string, now: number): number {
+    const server = this.serverRates && now - this.serverRates.t < SERVER_RATES_FRESH_MS ? this.serverRates.perSecond[kind] : undefined;
+    return server ?? this.perKind.get(kind)?.rate(now) ?? 0;
+  }
+
+  /** Messages of one kind counted since the lab came up. */
+  total(kind: string): number {
+    return this.perKind.get(kind)?.total ?? 0;
+  }
+
   kindMeter(kind: string): RateMeter {
     let m = this.perKind.get(kind);
     if (!m) { m = new RateMeter(); this.perKind.set(kind, m); }
@@ -318,7 +337,9 @@ export class FlowModel {
         // Only the RPC connection decides the attachment; a broker connection does
         // only when RPC itself goes over the broker (else it is the notifier's or listener's).
         if (to && this.kindOf(to) === 'router') { this.markRpc(e.service); this.attach(e.service, to, t); }
-        else if (to && !this.attachment.has(e.service) && this.kindOf(this.componentForEndpoint(this.rpcUrlOf(e.service))) !== 'router') this.attach(e.service, to, null);
+        else if (to && !this.attachment.has(e.service) && this.kindOf(this.componentForEndpoint(this.rpcUrlOf(e.service))) !== 'router') {
+          this.attach(e.service, to, null);
+        }
         return [];
       }
       case 'rpc.call': {

@@ -5,7 +5,7 @@
 // longer path and visibly takes longer. Beside the diagram: the WAN's
 // settings, the p50 latency of calls per destination region, and after a
 // heal, the time to the first call across that succeeded.
-// Kept apart from view.ts, which calls it at four points.
+// Kept apart from the topology layer (topology.ts), which calls it at four points.
 import type { Selection } from 'd3';
 import type { ComponentStatus, LabEvent, LabStatus } from '../../common/wire.js';
 import { isUp } from '../../common/rules.js';
@@ -13,6 +13,7 @@ import type { LabStream } from '../api/client.js';
 import { fmtMs, h, percentile } from '../common/index.js';
 import { MAX_QUEUES, VIEW_H, VIEW_W, serviceAnchor, type Layout, type Point, type QueueSlot } from './layout.js';
 import type { Hop } from './model.js';
+import { Disposable } from '../common/disposable.js';
 import './regions.css';
 
 type G = Selection<SVGGElement, unknown, null, undefined>;
@@ -37,7 +38,8 @@ export function regionLayout(components: ComponentStatus[], queueNames: string[]
   // Region 1's routers side by side in its band, region 2's router below them.
   const spots: Record<string, Point> = { 'router-a': { x: 380, y: 92 }, 'router-b': { x: 510, y: 168 }, 'router-c': { x: 445, y: 372 } };
   const routers = components.filter((c) => c.kind === 'router');
-  routers.forEach((c, i) => out.routers.set(c.name, { name: c.name, r: 40, ...(spots[c.name] ?? { x: 380 + 120 * i, y: regionOf(c) === 'region-2' ? 372 : 120 }) }));
+  routers.forEach((c, i) =>
+    out.routers.set(c.name, { name: c.name, r: 40, ...(spots[c.name] ?? { x: 380 + 120 * i, y: regionOf(c) === 'region-2' ? 372 : 120 }) }));
   // Region 1's broker on the right of its band; broker-2 is drawn by the overlay.
   const broker = components.find((c) => c.kind === 'broker' && c.region === 'region-1');
   if (broker) {
@@ -78,19 +80,23 @@ function wanWave(a: Point, b: Point, delayMs: number): Point[] {
   return pts;
 }
 
-export class RegionOverlay {
+export class RegionOverlay extends Disposable {
   private readonly panel: HTMLElement;
   private readonly latencies: Record<Region, { t: number; ms: number }[]> = { 'region-1': [], 'region-2': [] };
   private components: ComponentStatus[] = [];
   private wanState: 'up' | 'cut' | null = null;
   private healedAt = 0;
   private healToFirstMs: number | null = null;
-  private unsubscribe: () => void;
 
-  constructor(private readonly g: G, side: HTMLElement, private readonly stream: LabStream, private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>) {
+  constructor(
+    private readonly g: G, side: HTMLElement, private readonly stream: LabStream,
+    private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>,
+  ) {
+    super();
     this.panel = h('div', { class: 'hm-flow-regions', 'data-testid': 'flow-regions', hidden: '' });
     side.prepend(this.panel);
-    this.unsubscribe = stream.subscribe((ev) => this.take(ev));
+    this.register(() => this.panel.remove());
+    this.register(stream.subscribe((ev) => this.take(ev)));
   }
 
   private take(ev: LabEvent): void {
@@ -193,29 +199,33 @@ export class RegionOverlay {
       .call((s) => {
         s.select('rect.body').attr('x', bx).attr('y', by).attr('width', VIEW_W - 6 - bx).attr('height', 110);
         s.select('text.title').attr('x', bx + 14).attr('y', by + 30).text((d) => `${d.name} · ${d.product ?? 'RabbitMQ'}`);
-        s.select('text.sub').attr('x', bx + 14).attr('y', by + 58).text((d) => (d.state === 'running' ? "region 2's notifications" : d.state.toUpperCase()));
+        s.select('text.sub').attr('x', bx + 14).attr('y', by + 58)
+          .text((d) => (d.state === 'running' ? "region 2's notifications" : d.state.toUpperCase()));
       });
 
     // The side column: the WAN, p50 per destination region, heal to first success.
     const now = this.stream.now();
     const p50 = (r: Region): [string, string] => {
       const recent = this.latencies[r].filter((x) => now - x.t < 30_000).map((x) => x.ms).sort((a, b) => a - b);
-      return recent.length ? [fmtMs(percentile(recent, 50)), `p50 of the last ${recent.length} calls to ${r} (30 s)`] : ['–', `no call to ${r} in the last 30 s`];
+      return recent.length
+        ? [fmtMs(percentile(recent, 50)), `p50 of the last ${recent.length} calls to ${r} (30 s)`]
+        : ['–', `no call to ${r} in the last 30 s`];
     };
     const [p1, t1] = p50('region-1');
     const [p2, t2] = p50('region-2');
     this.panel.replaceChildren(
-      h('div', { class: `row wan ${w.state}`, 'data-testid': 'wan-state', 'data-state': w.state }, h('b', {}, 'WAN'), h('span', {}, w.state === 'cut' ? 'CUT' : `${w.delayMs} ms each way`)),
+      h('div', { class: `row wan ${w.state}`, 'data-testid': 'wan-state', 'data-state': w.state },
+        h('b', {}, 'WAN'), h('span', {}, w.state === 'cut' ? 'CUT' : `${w.delayMs} ms each way`)),
       h('div', { class: 'row', 'data-testid': 'p50-region-1', title: t1 }, h('b', {}, 'p50 region 1'), h('span', {}, p1)),
-      h('div', { class: 'row', 'data-testid': 'p50-region-2', title: w.state === 'cut' ? 'no credit across a cut WAN: calls to region 2 wait, then time out' : t2 }, h('b', {}, 'p50 region 2'), h('span', {}, w.state === 'cut' ? 'time out' : p2)),
+      h('div', {
+        class: 'row', 'data-testid': 'p50-region-2',
+        title: w.state === 'cut' ? 'no credit across a cut WAN: calls to region 2 wait, then time out' : t2,
+      },
+        h('b', {}, 'p50 region 2'), h('span', {}, w.state === 'cut' ? 'time out' : p2)),
       ...(this.healToFirstMs !== null && now - this.healedAt < 120_000
-        ? [h('div', { class: 'row heal', 'data-testid': 'heal-to-first' }, h('b', {}, 'heal → 1st call'), h('span', {}, `${(this.healToFirstMs / 1000).toFixed(2)} s`))]
+        ? [h('div', { class: 'row heal', 'data-testid': 'heal-to-first' },
+          h('b', {}, 'heal → 1st call'), h('span', {}, `${(this.healToFirstMs / 1000).toFixed(2)} s`))]
         : []),
     );
-  }
-
-  dispose(): void {
-    this.unsubscribe();
-    this.panel.remove();
   }
 }

@@ -4,13 +4,12 @@
 import type { LabStatus } from '../../common/wire.js';
 import type { LabClient } from '../api/client.js';
 import { h } from '../common/index.js';
+import type { Act } from './owner.js';
 
 export interface WanControl {
   readonly element: HTMLElement;
   update(status: LabStatus | null): void;
 }
-
-type Act = (btn: HTMLButtonElement, what: string, fn: () => Promise<unknown>) => Promise<void>;
 
 export function mountWanControl(client: LabClient, act: Act, readOnly: boolean): WanControl {
   const state = h('span', { class: 'hm-pill', 'data-testid': 'panel-wan-state' });

@@ -10,10 +10,9 @@ import '@xterm/xterm/css/xterm.css';
 // The bundled monospace font: the same glyphs on every machine, offline too.
 import '@fontsource-variable/source-code-pro';
 import './terminal.css';
-import {
-  MAX_FRAME_BYTES, TERMINAL_CLOSE, TERMINAL_NAME_HINT, TERMINAL_NAME_PATTERN,
-  type TerminalClientMessage, type TerminalServerMessage,
-} from './protocol.js';
+import { Disposable, observeSize } from '../common/disposable.js';
+import { TerminalConnection, type ConnectionOwner } from './connection.js';
+import { MAX_FRAME_BYTES, TERMINAL_CLOSE, TERMINAL_NAME_HINT, TERMINAL_NAME_PATTERN, type TerminalServerMessage } from './protocol.js';
 
 export type TerminalState = 'connecting' | 'open' | 'reconnecting' | 'exited' | 'failed';
 
@@ -43,8 +42,6 @@ export interface TerminalHandle {
   readonly terminal: Terminal;
 }
 
-const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
-
 export const TERMINAL_FONT = '"Source Code Pro Variable"';
 /**
  * Rows a little taller than the font's own box: xterm clips each row to its
@@ -62,25 +59,10 @@ function fontReady(size: number): Promise<unknown> {
   return Promise.race([load.catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
 }
 
-export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): TerminalHandle {
-  if (!TERMINAL_NAME_PATTERN.test(opts.name)) {
-    throw new Error(`terminal name "${opts.name}" is not valid: ${TERMINAL_NAME_HINT}`);
-  }
-  opts = { ...opts, readOnly: opts.readOnly ?? /receiver/i.test(location.search) };
-  const root = document.createElement('div');
-  root.className = 'hm-terminal';
-  root.dataset.terminal = opts.name;
-  const screen = document.createElement('div');
-  screen.className = 'hm-terminal-screen';
-  const overlay = document.createElement('div');
-  overlay.className = 'hm-terminal-overlay';
-  overlay.setAttribute('role', 'status');
-  root.append(screen, overlay);
-  el.append(root);
-
+/** xterm.js with the lab's font, colours and keys: the screen of one terminal. */
+function createScreen(opts: MountTerminalOptions, fontSize: number): { term: Terminal; fit: FitAddon } {
   const styles = getComputedStyle(document.documentElement);
   const cssVar = (n: string, d: string) => styles.getPropertyValue(n).trim() || d;
-  const fontSize = opts.fontSize ?? 16;
   const term = new Terminal({
     fontFamily: `${TERMINAL_FONT}, ${cssVar('--hm-mono', 'monospace')}`,
     fontSize,
@@ -97,8 +79,6 @@ export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): Term
     event.preventDefault();
     window.open(uri, '_blank', 'noopener');
   }));
-  let mounted = false;
-
   // Copy and paste as in desktop terminals: Ctrl+Shift+C copies the
   // selection (Ctrl+C stays interrupt); Ctrl+Shift+V and the context menu
   // paste through xterm's own paste handling.
@@ -110,161 +90,158 @@ export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): Term
     }
     return true;
   });
+  return { term, fit };
+}
 
-  let ws: WebSocket | null = null;
-  let state: TerminalState = 'connecting';
-  let attempt = 0;
-  let retryTimer: number | null = null;
-  let disposed = false;
-  let queued: string[] = [];
-  let sentSize = '';
+/**
+ * One terminal widget: its screen, its connection to the session, and the
+ * state it shows (connecting, open, reconnecting, exited, failed).
+ */
+class TerminalController extends Disposable implements TerminalHandle, ConnectionOwner {
+  readonly terminal: Terminal;
+  private readonly fit: FitAddon;
+  private readonly root = document.createElement('div');
+  private readonly screen = document.createElement('div');
+  private readonly overlay = document.createElement('div');
+  private readonly conn: TerminalConnection;
+  private current: TerminalState = 'connecting';
+  private mounted = false;
+  private queued: string[] = [];
+  private sentSize = '';
 
-  const setState = (s: TerminalState, detail: string) => {
-    state = s;
-    root.dataset.state = s;
-    overlay.textContent = detail;
-    opts.onState?.(s, detail);
-  };
+  constructor(el: HTMLElement, private readonly opts: MountTerminalOptions) {
+    super();
+    this.root.className = 'hm-terminal';
+    this.root.dataset.terminal = opts.name;
+    this.screen.className = 'hm-terminal-screen';
+    this.overlay.className = 'hm-terminal-overlay';
+    this.overlay.setAttribute('role', 'status');
+    this.root.append(this.screen, this.overlay);
+    el.append(this.root);
+    this.register(() => this.root.remove()); // registered first: undone last
 
-  const sendMsg = (m: TerminalClientMessage): boolean => {
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify(m));
-    return true;
-  };
+    const fontSize = opts.fontSize ?? 16;
+    ({ term: this.terminal, fit: this.fit } = createScreen(opts, fontSize));
+    this.register(this.terminal);
+    this.terminal.onData((d) => {
+      if (this.current === 'exited') { this.connect(); return; } // any key starts a new shell
+      this.sendInput(d);
+    });
+    this.conn = this.register(new TerminalConnection(this, opts.base ?? location.origin));
+    this.register(observeSize(() => this.refit(), this.screen));
+    // Open (and size the session) only once the font is there, so the cell fits its glyphs.
+    void fontReady(fontSize).then(() => {
+      if (this.isDisposed) return;
+      this.terminal.open(this.screen);
+      this.mounted = true;
+      this.connect();
+    });
+  }
 
-  const sendInput = (data: string) => {
-    if (opts.readOnly) return;
+  get state(): TerminalState { return this.current; }
+
+  run(command: string): void {
+    if (this.current === 'exited' || this.current === 'failed') this.connect();
+    this.sendInput(command.endsWith('\r') ? command : command + '\r');
+  }
+
+  type(data: string): void { this.sendInput(data); }
+
+  focus(): void { this.terminal.focus(); }
+
+  private setState(s: TerminalState, detail: string): void {
+    this.current = s;
+    this.root.dataset.state = s;
+    this.overlay.textContent = detail;
+    this.opts.onState?.(s, detail);
+  }
+
+  private sendInput(data: string): void {
+    if (this.opts.readOnly) return;
     // Split large pastes into frames the server accepts.
     for (let i = 0; i < data.length; i += MAX_FRAME_BYTES / 4) {
       const part = data.slice(i, i + MAX_FRAME_BYTES / 4);
-      if (state !== 'open' || !sendMsg({ type: 'input', data: part })) queued.push(part);
+      if (this.current !== 'open' || !this.conn.send({ type: 'input', data: part })) this.queued.push(part);
     }
-  };
+  }
 
-  const sendSize = () => {
-    if (opts.readOnly) return;
-    const key = `${term.cols}x${term.rows}`;
-    if (key !== sentSize && sendMsg({ type: 'resize', cols: term.cols, rows: term.rows })) sentSize = key;
-  };
+  private sendSize(): void {
+    if (this.opts.readOnly) return;
+    const { cols, rows } = this.terminal;
+    const key = `${cols}x${rows}`;
+    if (key !== this.sentSize && this.conn.send({ type: 'resize', cols, rows })) this.sentSize = key;
+  }
 
-  const refit = () => {
-    if (disposed || !mounted || opts.readOnly || !screen.clientWidth || !screen.clientHeight) return;
-    try { fit.fit(); } catch { /* not laid out yet */ }
-    sendSize();
-  };
+  private refit(): void {
+    if (this.isDisposed || !this.mounted || this.opts.readOnly || !this.screen.clientWidth || !this.screen.clientHeight) return;
+    try { this.fit.fit(); } catch { /* not laid out yet */ }
+    this.sendSize();
+  }
 
-  term.onData((d) => {
-    if (state === 'exited') { connect(); return; } // any key starts a new shell
-    sendInput(d);
-  });
-
-  function url(): string {
-    const base = opts.base ?? location.origin;
-    const u = new URL(`/api/terminals/${encodeURIComponent(opts.name)}`, base);
+  private url(): string {
+    const { opts, terminal: term } = this;
+    const u = new URL(`/api/terminals/${encodeURIComponent(opts.name)}`, opts.base ?? location.origin);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     if (opts.readOnly) u.searchParams.set('readonly', '1');
     else if (term.cols && term.rows) { u.searchParams.set('cols', String(term.cols)); u.searchParams.set('rows', String(term.rows)); }
     return u.toString();
   }
 
-  function scheduleRetry(why: string) {
-    if (disposed) return;
-    const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)]!;
-    attempt++;
-    setState('reconnecting', `disconnected — reconnecting in ${Math.ceil(delay / 1000)} s (${why})`);
-    retryTimer = window.setTimeout(connect, delay);
+  private connect(): void {
+    if (this.isDisposed) return;
+    this.conn.drop();
+    this.refit();
+    if (this.current !== 'reconnecting') this.setState('connecting', 'connecting…');
+    this.conn.open(this.url());
   }
 
-  /** Why a connection failed before opening: ask the API, whose errors say what to do. */
-  async function diagnose(): Promise<string> {
-    try {
-      const r = await fetch(new URL('/api/terminals', opts.base ?? location.origin), { credentials: 'same-origin' });
-      if (r.status === 401) return 'not signed in: open the URL that "hmlab serve" printed';
-      return r.ok ? 'connection lost' : `server answered HTTP ${r.status}`;
-    } catch {
-      return 'lab server unreachable';
+  private retry(why: string): void {
+    if (this.isDisposed) return;
+    const delay = this.conn.retryLater(() => this.connect());
+    this.setState('reconnecting', `disconnected — reconnecting in ${Math.ceil(delay / 1000)} s (${why})`);
+  }
+
+  received(m: TerminalServerMessage): void {
+    const term = this.terminal;
+    switch (m.type) {
+      case 'snapshot':
+        // The server's screen at its size; then fit ours and tell it.
+        term.reset();
+        if (term.cols !== m.cols || term.rows !== m.rows) term.resize(m.cols, m.rows);
+        term.write(m.data, () => { this.sentSize = `${m.cols}x${m.rows}`; this.refit(); });
+        this.conn.connected();
+        this.setState('open', '');
+        for (const d of this.queued.splice(0)) this.conn.send({ type: 'input', data: d });
+        break;
+      case 'output':
+        term.write(m.data);
+        break;
+      case 'exit':
+        this.setState('exited', `shell exited${m.code !== null ? ` (code ${m.code})` : ''} — press any key for a new shell`);
+        break;
+      case 'error':
+        term.write(`\r\n\x1b[31m[terminal: ${m.message}]\x1b[0m\r\n`);
+        break;
+      case 'pong':
+        break;
     }
   }
 
-  function connect() {
-    if (disposed) return;
-    if (retryTimer !== null) { clearTimeout(retryTimer); retryTimer = null; }
-    if (ws) { ws.onclose = null; ws.close(); }
-    refit();
-    if (state !== 'reconnecting') setState('connecting', 'connecting…');
-    const sock = new WebSocket(url());
-    ws = sock;
-    let opened = false;
-    sock.onopen = () => { opened = true; };
-    sock.onmessage = (ev) => {
-      let m: TerminalServerMessage;
-      try { m = JSON.parse(String(ev.data)) as TerminalServerMessage; } catch { return; }
-      switch (m.type) {
-        case 'snapshot':
-          // The server's screen at its size; then fit ours and tell it.
-          term.reset();
-          if (term.cols !== m.cols || term.rows !== m.rows) term.resize(m.cols, m.rows);
-          term.write(m.data, () => { sentSize = `${m.cols}x${m.rows}`; refit(); });
-          attempt = 0;
-          setState('open', '');
-          for (const d of queued.splice(0)) sendMsg({ type: 'input', data: d });
-          break;
-        case 'output':
-          term.write(m.data);
-          break;
-        case 'exit':
-          setState('exited', `shell exited${m.code !== null ? ` (code ${m.code})` : ''} — press any key for a new shell`);
-          break;
-        case 'error':
-          term.write(`\r\n\x1b[31m[terminal: ${m.message}]\x1b[0m\r\n`);
-          break;
-        case 'pong':
-          break;
-      }
-    };
-    sock.onclose = (ev) => {
-      if (ws !== sock || disposed) return;
-      ws = null;
-      if (ev.code === TERMINAL_CLOSE.exited || state === 'exited') {
-        if (state !== 'exited') setState('exited', 'shell exited — press any key for a new shell');
-        return;
-      }
-      if (ev.code === TERMINAL_CLOSE.invalid) { setState('failed', `terminal refused: ${ev.reason || 'invalid request'}`); return; }
-      if (ev.code === TERMINAL_CLOSE.closed) { setState('exited', `${ev.reason || 'terminal closed'} — press any key for a new shell`); return; }
-      if (!opened) void diagnose().then((why) => { if (!disposed && ws === null) scheduleRetry(why); });
-      else scheduleRetry(ev.reason || 'connection lost');
-    };
+  closed(ev: CloseEvent, opened: boolean): void {
+    if (ev.code === TERMINAL_CLOSE.exited || this.current === 'exited') {
+      if (this.current !== 'exited') this.setState('exited', 'shell exited — press any key for a new shell');
+      return;
+    }
+    if (ev.code === TERMINAL_CLOSE.invalid) { this.setState('failed', `terminal refused: ${ev.reason || 'invalid request'}`); return; }
+    if (ev.code === TERMINAL_CLOSE.closed) { this.setState('exited', `${ev.reason || 'terminal closed'} — press any key for a new shell`); return; }
+    if (!opened) void this.conn.diagnose().then((why) => { if (!this.isDisposed && this.conn.idle) this.retry(why); });
+    else this.retry(ev.reason || 'connection lost');
   }
+}
 
-  const ro = new ResizeObserver(() => refit());
-  ro.observe(screen);
-  // Keep the connection alive through proxies that drop idle sockets.
-  const keepAlive = window.setInterval(() => sendMsg({ type: 'ping' }), 25_000);
-  // Open (and size the session) only once the font is there, so the cell fits its glyphs.
-  void fontReady(fontSize).then(() => {
-    if (disposed) return;
-    term.open(screen);
-    mounted = true;
-    connect();
-  });
-
-  return {
-    run(command: string) {
-      if (state === 'exited' || state === 'failed') connect();
-      sendInput(command.endsWith('\r') ? command : command + '\r');
-    },
-    type(data: string) { sendInput(data); },
-    focus() { term.focus(); },
-    dispose() {
-      disposed = true;
-      ro.disconnect();
-      clearInterval(keepAlive);
-      if (retryTimer !== null) clearTimeout(retryTimer);
-      if (ws) { ws.onclose = null; ws.close(1000, 'widget closed'); }
-      term.dispose();
-      root.remove();
-    },
-    get state() { return state; },
-    terminal: term,
-  };
+export function mountTerminal(el: HTMLElement, opts: MountTerminalOptions): TerminalHandle {
+  if (!TERMINAL_NAME_PATTERN.test(opts.name)) {
+    throw new Error(`terminal name "${opts.name}" is not valid: ${TERMINAL_NAME_HINT}`);
+  }
+  return new TerminalController(el, { ...opts, readOnly: opts.readOnly ?? /receiver/i.test(location.search) });
 }
