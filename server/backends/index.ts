@@ -6,6 +6,7 @@ export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, Up
 export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, wanChangeSchema, type WanChange, type LabConfigDescription, type TransportDescription } from './environment.js';
 export { regionNamespaces, callsSince, calledRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
 export { LabError, type LabErrorCode } from './errors.js';
+export { readState } from './state.js';
 export { defaultHome, labPaths, PACKAGE_ROOT } from './paths.js';
 export { DEFAULT_BASE_PORT, PORT_BLOCK, ROUTER_NAMES, planPorts, portFree, findFreePortBlock, freePort, ephemeralRange } from './ports.js';
 export {

@@ -23,7 +23,7 @@ const serveOptions = z.object({
   seats: int('--seats', 1, 200),
   host: z.string().min(1, { error: '--host must not be empty' }),
   port: int('--port', 0, 65535),
-  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `--topology must be one of ${TOPOLOGIES.join(', ')}` }),
+  topology: z.enum(TOPOLOGIES as [Topology, ...Topology[]], { error: `--topology must be one of ${TOPOLOGIES.join(', ')}` }).optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   warm: int('--warm', 0, 200),
@@ -52,7 +52,7 @@ export function registerWorkshopCommands(program: Command): void {
     .option('--seats <n>', 'how many seats (attendees)', '30')
     .option('--host <host>', 'address to listen on (0.0.0.0 for a room; use TLS then)', '127.0.0.1')
     .option('--port <n>', 'port to listen on', String(DEFAULT_WORKSHOP_PORT))
-    .option('--topology <t>', `the lab each seat starts with: ${TOPOLOGIES.join(', ')}`, 'hybrid-mesh')
+    .option('--topology <t>', `bring this lab up in every new seat (${TOPOLOGIES.join(', ')}); default: a new seat starts where lab 1 starts`)
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this private key (PEM)')
     .option('--warm <k>', 'keep K free seats started ahead, so a join is instant', '0')
@@ -90,7 +90,7 @@ export function registerWorkshopCommands(program: Command): void {
       let server;
       try {
         server = await startWorkshopServer({
-          dir, seats: o.seats, backend: seats, host: o.host, port: o.port, topology: o.topology, warm: o.warm,
+          dir, seats: o.seats, backend: seats, host: o.host, port: o.port, warm: o.warm,
           idleMs: o.idle ? o.idle * 60_000 : undefined, tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey! } : undefined,
         });
       } catch (err) {
@@ -108,7 +108,7 @@ export function registerWorkshopCommands(program: Command): void {
         reaper?.dismiss();
         rmSync(info, { force: true });
       });
-      out(`hmlab workshop: ${o.seats} seats, each a ${o.topology} lab${o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)'}`);
+      out(`hmlab workshop: ${o.seats} seats, each ${o.topology ? `a ${o.topology} lab` : 'starting at lab 1'}${o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)'}`);
       out(`  folder: ${dir}`);
       if (!['127.0.0.1', 'localhost', '::1'].includes(o.host) && !o.tlsCert) out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
       out('  Ctrl-C stops the server and every seat; progress is kept');

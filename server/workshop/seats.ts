@@ -10,7 +10,7 @@ import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Topology } from '../../common/wire.js';
-import { PACKAGE_ROOT } from '../backends/index.js';
+import { PACKAGE_ROOT, labPaths, readState } from '../backends/index.js';
 import {
   createCgroup, createNamespace, createUser, cgroupOf, cgroupPids, cgroupUsage, isolationAvailable, listNamespaces, lookupUser,
   removeCgroup, removeNamespace, removeUser, wrapInCgroup, wrapInNamespace, type Cgroup, type CgroupLimits, type CgroupUsage, type IsolatedUser,
@@ -44,7 +44,12 @@ export interface LocalSeatOptions {
   dir: string;
   /** Names of users, namespaces and cgroups: PREFIX + NN (default hmlab-seat-). */
   prefix?: string;
-  topology: Topology;
+  /**
+   * Bring this lab up in every seat. Without it a new seat starts with
+   * nothing running (the workshop server then puts it at the first lab's
+   * start), and a seat started again brings back the topology it last ran.
+   */
+  topology?: Topology;
   trafficRate?: number;
   limits?: Partial<CgroupLimits>;
   /** No users, namespaces or cgroups: one seat only, for a machine without root. */
@@ -79,6 +84,11 @@ export function seatRequest(addr: SeatAddress, method: string, path: string, bod
     req.on('error', reject);
     req.end(data);
   });
+}
+
+/** The topology a seat's lab last ran (its state.json), to bring it back after a stop. */
+function lastTopology(labHome: string): Topology | null {
+  try { return readState(labPaths(labHome).state)?.topology ?? null; } catch { return null; }
 }
 
 interface Running {
@@ -162,7 +172,8 @@ export class LocalSeats implements SeatBackend {
     own(logFile);
 
     const base = this.opts.seatCommand ?? [process.execPath, join(PACKAGE_ROOT, 'bin', 'hmlab.js')];
-    const args = [...base.slice(1), 'serve', '--socket', socketPath, '--home', labHome, '--up', this.opts.topology, '--down-on-exit'];
+    const up = this.opts.topology ?? lastTopology(labHome);
+    const args = [...base.slice(1), 'serve', '--socket', socketPath, '--home', labHome, ...(up ? ['--up', up] : []), '--down-on-exit'];
     if (this.opts.trafficRate !== undefined) args.push('--traffic-rate', String(this.opts.trafficRate));
     let [cmd, argv] = [base[0]!, args];
     if (user && cgroup) {

@@ -29,7 +29,6 @@ export interface WorkshopOptions {
   backend: SeatBackend;
   host?: string;
   port?: number;
-  topology: Topology;
   /** Seats kept started ahead of joins. */
   warm?: number;
   /** Stop a seat nobody used for this long (its files and progress stay). */
@@ -91,13 +90,46 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   if (!LOOPBACK.includes(host) && !opts.tls) warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use --tls-cert and --tls-key`);
 
   // ---- seats ----
+  /** The seat's own lab API; a refusal becomes an HttpError with the seat's sentence. */
+  const onSeat = async (n: number, method: string, path: string, body?: unknown) => {
+    const a = backend.address(n);
+    if (!a) throw new HttpError(409, `seat ${seatLabel(n)} is not running`);
+    const r = await seatRequest(a, method, path, body, 60_000);
+    if (r.status >= 400) throw new HttpError(r.status === 404 ? 404 : 502, `seat ${seatLabel(n)}: ${(() => { try { return (JSON.parse(r.body) as { error: string }).error; } catch { return r.body.slice(0, 200); } })()}`);
+    return r;
+  };
+  /** Runs the seat's reset of `lab` (its starting state, progress cleared) and waits for it; then the attendee is on step 1. */
+  const toLabStart = async (n: number, lab: string) => {
+    await onSeat(n, 'POST', `/api/labs/${lab}/reset`, {});
+    const deadline = Date.now() + 5 * 60_000;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 500));
+      const st = JSON.parse((await onSeat(n, 'GET', `/api/labs/${lab}/reset`)).body) as { state: string; message: string };
+      if (st.state === 'failed') throw new Error(st.message);
+      if (st.state !== 'running') break;
+      if (Date.now() > deadline) throw new Error('the reset did not finish within 5 minutes');
+    }
+    await onSeat(n, 'POST', `/api/labs/${lab}/progress`, { step: 0 });
+  };
+  /**
+   * A new seat (no lab ever ran in it, no progress) starts where the first
+   * lab starts, as that lab's Reset leaves it: lab 1 starts with the lab down,
+   * so its attendee does step 1 themselves and no check asks for a reset.
+   */
+  const toFirstLabIfNew = async (n: number) => {
+    const [labs, status] = await Promise.all([onSeat(n, 'GET', '/api/labs'), onSeat(n, 'GET', '/api/status')]);
+    const list = (JSON.parse(labs.body) as { labs: { id: string; progress: { updatedAt: number | null } }[] }).labs;
+    const st = JSON.parse(status.body) as { topology: Topology | null; components: unknown[] };
+    if (!list.length || st.topology || st.components.length || list.some((l) => l.progress.updatedAt !== null)) return;
+    await toLabStart(n, list[0]!.id);
+  };
   const startSeat = (n: number): Promise<void> => {
     const r = runtime(n);
     if (r.starting) return r.starting;
     if (backend.address(n)) { r.state = 'ready'; return Promise.resolve(); }
     r.state = 'starting';
     r.reason = '';
-    r.starting = backend.start(n).then(() => { r.state = 'ready'; }, (err: Error) => {
+    r.starting = backend.start(n).then(() => toFirstLabIfNew(n)).then(() => { r.state = 'ready'; }, (err: Error) => {
       r.state = 'failed';
       r.reason = err.message;
       store.log(n, 'seat failed', err.message);
@@ -302,13 +334,6 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (!(Number.isInteger(n) && n >= 1 && n <= opts.seats)) throw new HttpError(404, `there is no seat ${req.params.n} (seats 1 to ${opts.seats})`, 'seat');
     return n;
   };
-  const onSeat = async (n: number, method: string, path: string, body?: unknown) => {
-    const a = backend.address(n);
-    if (!a) throw new HttpError(409, `seat ${seatLabel(n)} is not running`);
-    const r = await seatRequest(a, method, path, body, 60_000);
-    if (r.status >= 400) throw new HttpError(r.status === 404 ? 404 : 502, `seat ${seatLabel(n)}: ${(() => { try { return (JSON.parse(r.body) as { error: string }).error; } catch { return r.body.slice(0, 200); } })()}`);
-    return r;
-  };
   const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => { Promise.resolve(fn(req, res)).catch(next); };
 
   const room = (): WorkshopRoom => {
@@ -341,18 +366,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
    * place is set to the lab's first step, so the dashboard shows them there.
    */
   const resetLab = (n: number, lab: string) => {
-    void (async () => {
-      await onSeat(n, 'POST', `/api/labs/${lab}/reset`, {});
-      const deadline = Date.now() + 5 * 60_000;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 1000));
-        const st = JSON.parse((await onSeat(n, 'GET', `/api/labs/${lab}/reset`)).body) as { state: string; message: string };
-        if (st.state === 'failed') throw new Error(st.message);
-        if (st.state !== 'running') break;
-        if (Date.now() > deadline) throw new Error('the reset did not finish within 5 minutes');
-      }
-      await onSeat(n, 'POST', `/api/labs/${lab}/progress`, { step: 0 });
-    })().catch((err: Error) => store.log(n, 'reset failed', `${lab}: ${err.message}`));
+    toLabStart(n, lab).catch((err: Error) => store.log(n, 'reset failed', `${lab}: ${err.message}`));
   };
 
   hostApi.post('/seats/:n/reset', wrap(async (req, res) => {
