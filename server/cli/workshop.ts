@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
 import { TOPOLOGIES, type Topology } from '../../common/wire.js';
@@ -16,8 +17,11 @@ export const DEFAULT_WORKSHOP_PORT = 8480;
 // Seat users must walk to their homes inside it, so root's default is not under /root (0700).
 const defaultDir = () => (process.getuid?.() === 0 ? '/var/lib/hmlab/workshop' : join(homedir(), '.hmlab', 'workshop'));
 
-const int = (what: string, min: number, max: number) => z.coerce.number({ error: `${what} must be a number` }).int({ error: `${what} must be a whole number` }).min(min, { error: `${what} must be ${min}..${max}` }).max(max, { error: `${what} must be ${min}..${max}` });
-const nameOpt = z.string().regex(/^[a-z][a-z0-9]{0,11}$/, { error: '--name must be a short lowercase word (letters and digits, at most 12): it names the seats\' users, namespaces and cgroups' });
+const int = (what: string, min: number, max: number) => z.coerce.number({ error: `${what} must be a number` })
+  .int({ error: `${what} must be a whole number` }).min(min, { error: `${what} must be ${min}..${max}` }).max(max, { error: `${what} must be ${min}..${max}` });
+const nameOpt = z.string().regex(/^[a-z][a-z0-9]{0,11}$/, {
+  error: '--name must be a short lowercase word (letters and digits, at most 12): it names the seats\' users, namespaces and cgroups',
+});
 
 const serveOptions = z.object({
   seats: int('--seats', 1, 200),
@@ -44,6 +48,21 @@ function parse<T>(schema: z.ZodType<T>, v: unknown): T {
 
 function prefixOf(name: string) { return `hmlab-${name}-`; }
 
+/** The certificate and key, read and matched now: a bad file is the host's to fix before anyone joins. */
+function tlsFiles(cert: string, key: string): { cert: string; key: string } {
+  const read = (file: string, opt: string, what: string) => {
+    try { return readFileSync(file); } catch (err) {
+      throw new CliError(`${opt}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give the ${what} file (PEM)`, 2);
+    }
+  };
+  const [c, k] = [read(cert, '--tls-cert', 'certificate'), read(key, '--tls-key', 'private key')];
+  try { createSecureContext({ cert: c, key: k }); } catch (err) {
+    throw new CliError(`--tls-cert ${cert} and --tls-key ${key} do not make a pair (${(err as Error).message}); `
+      + 'give the certificate and the private key that belongs to it, both PEM', 2);
+  }
+  return { cert, key };
+}
+
 export function registerWorkshopCommands(program: Command): void {
   const ws = program.command('workshop').description('host a workshop: one machine, a room of attendees, each in an isolated seat');
 
@@ -65,18 +84,26 @@ export function registerWorkshopCommands(program: Command): void {
     .option('--traffic-rate <n>', 'conductor operations per second in each seat')
     .action(async (raw: Record<string, unknown>) => {
       const o = parse(serveOptions, raw);
+      const tls = o.tlsCert ? tlsFiles(o.tlsCert, o.tlsKey!) : undefined;
       const iso = isolationAvailable();
       if (o.isolation && !iso.ok) {
-        if (o.seats > 1) throw new CliError(`cannot isolate seats: ${iso.why}. Run as root, or pass --no-isolation with --seats 1 (one seat, running as you)`, 2);
+        if (o.seats > 1) {
+          throw new CliError(`cannot isolate seats: ${iso.why}. Run as root, or pass --no-isolation with --seats 1 (one seat, running as you)`, 2);
+        }
         throw new CliError(`cannot isolate the seat: ${iso.why}. Run as root, or pass --no-isolation (the pages then say the seat is not isolated)`, 2);
       }
-      if (!o.isolation && o.seats > 1) throw new CliError('--no-isolation allows one seat only: without isolation attendees could read and kill each other\'s labs', 2);
+      if (!o.isolation && o.seats > 1) {
+        throw new CliError('--no-isolation allows one seat only: without isolation attendees could read and kill each other\'s labs', 2);
+      }
       const dir = resolve(o.dir ?? defaultDir());
       mkdirSync(dir, { recursive: true, mode: 0o711 });
       const info = join(dir, 'private', 'server.json');
       if (existsSync(info)) {
         const pid = (JSON.parse(readFileSync(info, 'utf8')) as { pid: number }).pid;
-        try { process.kill(pid, 0); throw new CliError(`a workshop server (pid ${pid}) already runs for ${dir}: stop it first`); } catch (err) { if (err instanceof CliError) throw err; }
+        try {
+          process.kill(pid, 0);
+          throw new CliError(`a workshop server (pid ${pid}) already runs for ${dir}: stop it first`);
+        } catch (err) { if (err instanceof CliError) throw err; }
       }
       const reaper = o.isolation ? new Reaper() : null;
       const seats: LocalSeats = new LocalSeats({
@@ -91,7 +118,7 @@ export function registerWorkshopCommands(program: Command): void {
       try {
         server = await startWorkshopServer({
           dir, seats: o.seats, backend: seats, host: o.host, port: o.port, warm: o.warm,
-          idleMs: o.idle ? o.idle * 60_000 : undefined, tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey! } : undefined,
+          idleMs: o.idle ? o.idle * 60_000 : undefined, tls,
         });
       } catch (err) {
         reaper?.dismiss();
@@ -108,9 +135,12 @@ export function registerWorkshopCommands(program: Command): void {
         reaper?.dismiss();
         rmSync(info, { force: true });
       });
-      out(`hmlab workshop: ${o.seats} seats, each ${o.topology ? `a ${o.topology} lab` : 'starting at lab 1'}${o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)'}`);
+      const isolation = o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)';
+      out(`hmlab workshop: ${o.seats} seats, each ${o.topology ? `a ${o.topology} lab` : 'starting at lab 1'}${isolation}`);
       out(`  folder: ${dir}`);
-      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host) && !o.tlsCert) out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
+      if (!['127.0.0.1', 'localhost', '::1'].includes(o.host) && !o.tlsCert) {
+        out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
+      }
       out('  Ctrl-C stops the server and every seat; progress is kept');
       out(`  join:  ${server.joinUrl}`);
       out(`  host:  ${server.hostUrl}`); // last, so whoever waits for it has read everything before it
@@ -142,7 +172,10 @@ export function registerWorkshopCommands(program: Command): void {
         const card = `${base}/card/${s.seat}/${cardKey(store.hostToken, s.seat)}`;
         if (qrDir) writeFileSync(join(qrDir, `seat-${seatLabel(s.seat)}.svg`), renderSVG(card));
         if (raw.urls) process.stdout.write(`seat ${seatLabel(s.seat)}  ${card}\n`);
-        else process.stdout.write(`seat ${seatLabel(s.seat)}  ${s.token ? `taken${s.attendee ? ` by ${s.attendee}` : ''}` : 'free'}${s.help ? `  asks for help: ${s.help.question}` : ''}\n`);
+        else {
+          const holder = s.token ? `taken${s.attendee ? ` by ${s.attendee}` : ''}` : 'free';
+          process.stdout.write(`seat ${seatLabel(s.seat)}  ${holder}${s.help ? `  asks for help: ${s.help.question}` : ''}\n`);
+        }
       }
       if (!raw.urls) process.stdout.write(`join: ${base}/join/${store.joinCode}\n`);
       if (qrDir) process.stdout.write(`QR codes (SVG) in ${qrDir}: join.svg and seat-NN.svg\n`);

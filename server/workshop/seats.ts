@@ -6,7 +6,7 @@
 // listening on a Unix socket in the seat's home.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Topology } from '../../common/wire.js';
@@ -67,13 +67,25 @@ const READY_TIMEOUT_MS = 60_000;
 
 export const seatLabel = (seat: number) => String(seat).padStart(2, '0');
 
-/** GET path on the seat server's socket; resolves with status and body. */
+/**
+ * Connections to seat servers' sockets are kept open between requests and
+ * closed after 4 s idle, before a seat server (5 s) closes them itself, so no
+ * request is written to a socket the seat just closed. One connection per
+ * request instead raced the seat server closing it right after its answer:
+ * the proxy's last write failed (EPIPE) and about one POST in ten got a 502.
+ */
+export const seatAgent = new Agent({ keepAlive: true, timeout: 4000 });
+
+/** A request on the seat server's socket; resolves with status and body. */
 export function seatRequest(addr: SeatAddress, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request({
-      socketPath: addr.socketPath, method, path, timeout: timeoutMs,
-      headers: { authorization: `Bearer ${addr.token}`, host: 'seat', ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}) },
+      socketPath: addr.socketPath, method, path, timeout: timeoutMs, agent: seatAgent,
+      headers: {
+        authorization: `Bearer ${addr.token}`, host: 'seat',
+        ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
+      },
     }, (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -116,7 +128,10 @@ export class LocalSeats implements SeatBackend {
     if (this.isolated) {
       chmodSync(opts.dir, statSync(opts.dir).mode | 0o111);
       for (let d = dirname(opts.dir); ; d = dirname(d)) {
-        if ((statSync(d).mode & 0o001) === 0) throw new Error(`seat users cannot reach their homes: the folder ${d} is closed to other users (mode ${(statSync(d).mode & 0o777).toString(8)}); choose a workshop --dir outside it, such as /var/lib/hmlab/workshop`);
+        if ((statSync(d).mode & 0o001) === 0) {
+          throw new Error(`seat users cannot reach their homes: the folder ${d} is closed to other users (mode ${(statSync(d).mode & 0o777).toString(8)}); `
+            + 'choose a workshop --dir outside it, such as /var/lib/hmlab/workshop');
+        }
         if (d === dirname(d)) break;
       }
     }

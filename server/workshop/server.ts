@@ -19,7 +19,7 @@ import { HttpError, isSameOrigin, parseBody, securityHeaders, sendError, stateCh
 import { sameSecret } from '../http/auth.js';
 import { cookieName, cookieOf } from './guards.js';
 import { progressOf, readSeat, whereStuck, type SeatReading } from './progress.js';
-import { seatLabel, seatRequest, type SeatBackend } from './seats.js';
+import { seatAgent, seatLabel, seatRequest, type SeatBackend } from './seats.js';
 import { WorkshopStore, cardKey, type SeatRecord } from './store.js';
 import { page, escapeHtml } from './pages.js';
 
@@ -58,11 +58,15 @@ interface SeatRuntime {
   hostTyping: number;
   reason: string;
   starting: Promise<void> | null;
+  /** When the seat last became ready: idle time counts from then at the earliest. */
+  readyAt: number;
   reading?: SeatReading;
 }
 
 const nameBody = z.object({ name: z.string().max(60, { error: 'name must be at most 60 characters' }).optional() });
-const helpBody = z.object({ question: z.string().trim().min(1, { error: 'question must say what you need' }).max(500, { error: 'question must be at most 500 characters' }) });
+const helpBody = z.object({
+  question: z.string().trim().min(1, { error: 'question must say what you need' }).max(500, { error: 'question must be at most 500 characters' }),
+});
 const resetBody = z.object({
   lab: z.string().regex(/^[0-9]{2}-[a-z0-9-]+$/, { error: 'lab must be a lab id such as "04-mesh"' }),
   clearProgress: z.boolean({ error: 'clearProgress must be true (reset the lab and clear its progress) or false (restart the lab, keep progress)' }),
@@ -80,14 +84,16 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   const rt = new Map<number, SeatRuntime>();
   const runtime = (n: number): SeatRuntime => {
     let r = rt.get(n);
-    if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0 }; rt.set(n, r); }
+    if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0, readyAt: Date.now() }; rt.set(n, r); }
     return r;
   };
   let port = opts.port ?? 0;
   let baseUrl = '';
   const warnings: string[] = [];
   if (!backend.isolated) warnings.push('NO ISOLATION: seats run as the server\'s own user, without namespaces or limits (--no-isolation)');
-  if (!LOOPBACK.includes(host) && !opts.tls) warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use --tls-cert and --tls-key`);
+  if (!LOOPBACK.includes(host) && !opts.tls) {
+    warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use --tls-cert and --tls-key`);
+  }
 
   // ---- seats ----
   /** The seat's own lab API; a refusal becomes an HttpError with the seat's sentence. */
@@ -95,7 +101,11 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const a = backend.address(n);
     if (!a) throw new HttpError(409, `seat ${seatLabel(n)} is not running`);
     const r = await seatRequest(a, method, path, body, 60_000);
-    if (r.status >= 400) throw new HttpError(r.status === 404 ? 404 : 502, `seat ${seatLabel(n)}: ${(() => { try { return (JSON.parse(r.body) as { error: string }).error; } catch { return r.body.slice(0, 200); } })()}`);
+    if (r.status >= 400) {
+      let said: string;
+      try { said = (JSON.parse(r.body) as { error: string }).error; } catch { said = r.body.slice(0, 200); }
+      throw new HttpError(r.status === 404 ? 404 : 502, `seat ${seatLabel(n)}: ${said}`);
+    }
     return r;
   };
   /** Runs the seat's reset of `lab` (its starting state, progress cleared) and waits for it; then the attendee is on step 1. */
@@ -129,7 +139,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (backend.address(n)) { r.state = 'ready'; return Promise.resolve(); }
     r.state = 'starting';
     r.reason = '';
-    r.starting = backend.start(n).then(() => toFirstLabIfNew(n)).then(() => { r.state = 'ready'; }, (err: Error) => {
+    r.starting = backend.start(n).then(() => toFirstLabIfNew(n)).then(() => { r.state = 'ready'; r.readyAt = Date.now(); }, (err: Error) => {
       r.state = 'failed';
       r.reason = err.message;
       store.log(n, 'seat failed', err.message);
@@ -181,7 +191,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       const n = Number(m[1]);
       if (!(n >= 1 && n <= opts.seats)) return { status: 404, message: `there is no seat ${m[1]} (seats 1 to ${opts.seats})` };
       if (host || seat?.seat === n) return { seat: n, host: host && seat?.seat !== n, path: m[2]!.startsWith('/api') ? m[2]! : '/api/status' };
-      return seat ? { status: 403, message: `your seat is ${seatLabel(seat.seat)}: seat ${m[1]} is not yours` } : { status: 401, message: 'join the workshop first: open the join URL the host gave you' };
+      return seat
+        ? { status: 403, message: `your seat is ${seatLabel(seat.seat)}: seat ${m[1]} is not yours` }
+        : { status: 401, message: 'join the workshop first: open the join URL the host gave you' };
     }
     if (seat) return { seat: seat.seat, host: false, path: url };
     if (host) {
@@ -193,7 +205,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   };
 
   // ---- the proxy ----
-  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, proxyTimeout: 120_000 });
+  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, proxyTimeout: 120_000, agent: seatAgent });
   proxy.on('error', (err: Error, _req: IncomingMessage, res: unknown) => {
     const r = res as { headersSent?: boolean; writeHead?: (s: number, h: Record<string, string>) => void; end?: (b: string) => void; destroy?: () => void };
     if (r && typeof r.writeHead === 'function' && !r.headersSent) {
@@ -237,9 +249,11 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     res.status(status).type('html').send(page(title, body, warnings));
   };
 
+  const badJoinCode = (res: Response) => html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>');
+
   // Join: a seat for this browser, the same one on reload or a second tab.
   app.get('/join/:code', (req, res) => {
-    if (!sameSecret(String(req.params.code), store.joinCode)) { html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>'); return; }
+    if (!sameSecret(String(req.params.code), store.joinCode)) { badJoinCode(res); return; }
     const seat = seatOf(req);
     if (seat) { res.redirect(302, '/workshop/seat'); return; }
     html(res, 200, 'Join the workshop', `<form method="post" action="/join/${escapeHtml(store.joinCode)}">
@@ -247,7 +261,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       <button type="submit">Take a seat</button></form>`);
   });
   app.post('/join/:code', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    if (!sameSecret(String(req.params.code), store.joinCode)) { html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>'); return; }
+    if (!sameSecret(String(req.params.code), store.joinCode)) { badJoinCode(res); return; }
     const had = seatOf(req);
     if (had) { res.redirect(303, '/workshop/seat'); return; }
     const body = nameBody.safeParse(req.body ?? {});
@@ -255,7 +269,11 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     // A warm seat first, so the join is instant.
     const warm = store.seats(opts.seats).filter((s) => !s.token && runtime(s.seat).state === 'ready').map((s) => s.seat);
     const seat = store.assign(body.data.name?.trim() ?? '', opts.seats, warm);
-    if (!seat) { html(res, 503, 'Workshop full', `<p>Every one of the ${opts.seats} seats is taken. Tell the host: they can free a seat, or start the workshop with more.</p>`); return; }
+    if (!seat) {
+      html(res, 503, 'Workshop full', `<p>Every one of the ${opts.seats} seats is taken. `
+        + 'Tell the host: they can free a seat, or start the workshop with more.</p>');
+      return;
+    }
     store.log(seat.seat, 'joined', seat.attendee);
     res.cookie(seatCookie(), seat.token!, { httpOnly: true, sameSite: 'strict', path: '/', secure: !!opts.tls });
     void startSeat(seat.seat).then(keepWarm);
@@ -265,7 +283,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   // A printed card opens its own seat, on any browser that holds it.
   app.get('/card/:n/:key', (req, res) => {
     const n = Number(req.params.n);
-    if (!(n >= 1 && n <= opts.seats) || !sameSecret(String(req.params.key), cardKey(store.hostToken, n))) { html(res, 404, 'No such seat', '<p>This card\'s link is not valid for this workshop. Ask the host.</p>'); return; }
+    if (!(n >= 1 && n <= opts.seats) || !sameSecret(String(req.params.key), cardKey(store.hostToken, n))) {
+      html(res, 404, 'No such seat', '<p>This card\'s link is not valid for this workshop. Ask the host.</p>');
+      return;
+    }
     const seat = store.claim(n)!;
     store.log(n, 'card opened');
     res.cookie(seatCookie(), seat.token!, { httpOnly: true, sameSite: 'strict', path: '/', secure: !!opts.tls });
@@ -289,7 +310,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const seat = seatOf(req);
     if (!seat && isHost(req)) { res.status(204).end(); return; } // the host viewing a seat has no seat bar
     if (!seat) { sendError(res, 401, 'join the workshop first: open the join URL the host gave you'); return; }
-    res.json({ seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: runtime(seat.seat).state, help: seat.help, warnings, hostTyping: runtime(seat.seat).hostTyping > 0 });
+    const r = runtime(seat.seat);
+    res.json({
+      seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: r.state, help: seat.help, warnings, hostTyping: r.hostTyping > 0,
+    });
   });
   app.post('/workshop/help', express.json({ limit: '8kb' }), (req, res) => {
     const seat = seatOf(req);
@@ -334,7 +358,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (!(Number.isInteger(n) && n >= 1 && n <= opts.seats)) throw new HttpError(404, `there is no seat ${req.params.n} (seats 1 to ${opts.seats})`, 'seat');
     return n;
   };
-  const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => { Promise.resolve(fn(req, res)).catch(next); };
+  const wrap = (fn: (req: Request, res: Response) => Promise<void> | void) => (req: Request, res: Response, next: NextFunction) => {
+    Promise.resolve(fn(req, res)).catch(next);
+  };
 
   const room = (): WorkshopRoom => {
     const seats = store.seats(opts.seats).map((s): WorkshopSeatView => {
@@ -348,7 +374,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     });
     const readings = [...rt.values()].map((r) => r.reading).filter((r): r is SeatReading => !!r);
     const labs = readings[0]?.labs.map((l) => ({ id: l.id, title: l.title })) ?? [];
-    return { title: 'Workshop', joinUrl: `${baseUrl}/join/${store.joinCode}`, isolated: backend.isolated, warnings, seats, stuck: whereStuck(readings), log: store.recentLog(50), labs };
+    return {
+      title: 'Workshop', joinUrl: `${baseUrl}/join/${store.joinCode}`, isolated: backend.isolated, warnings, seats,
+      stuck: whereStuck(readings), log: store.recentLog(50), labs,
+    };
   };
 
   hostApi.get('/room', (_req, res) => { res.json(room()); });
@@ -421,7 +450,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const lines = [['seat', 'attendee', 'state', 'lab', 'step', ...labIds].map(q).join(',')];
     for (const s of r.seats) {
       const by = new Map(s.labs.map((l) => [l.id, `${l.passed}/${l.total}`]));
-      lines.push([s.label, s.attendee, s.state, s.lab ?? '', s.step === null ? '' : String(s.step + 1), ...labIds.map((id) => by.get(id) ?? '')].map(q).join(','));
+      const row = [s.label, s.attendee, s.state, s.lab ?? '', s.step === null ? '' : String(s.step + 1), ...labIds.map((id) => by.get(id) ?? '')];
+      lines.push(row.map(q).join(','));
     }
     res.type('text/csv').attachment('workshop-progress.csv').send(lines.join('\n') + '\n');
   });
@@ -434,7 +464,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const a = await addressFor(r.seat);
     if (!a) { sendError(res, 503, `seat ${seatLabel(r.seat)} is starting: try again in a few seconds`); return; }
     forward(req, req.originalUrl, r.seat);
-    await proxy.web(req, res, { target: { socketPath: a.socketPath } as never, headers: { authorization: `Bearer ${a.token}`, host: req.headers.host ?? 'seat' } });
+    const headers = { authorization: `Bearer ${a.token}`, host: req.headers.host ?? 'seat' };
+    await proxy.web(req, res, { target: { socketPath: a.socketPath } as never, headers });
   }));
   app.use('/seats', wrap(async (req, res) => {
     const r = route(Object.assign(req, { url: req.originalUrl }));
@@ -449,7 +480,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (!existsSync(f)) { sendError(res, 404, `page not built: run "npm run build" (missing ${file})`); return; }
     res.sendFile(f);
   };
-  app.get('/', (req, res, next) => { if (!seatOf(req) && !isHost(req)) { html(res, 401, 'Workshop', '<p>Open the join link the host gave you to take a seat.</p>'); return; } next(); });
+  app.get('/', (req, res, next) => {
+    if (!seatOf(req) && !isHost(req)) { html(res, 401, 'Workshop', '<p>Open the join link the host gave you to take a seat.</p>'); return; }
+    next();
+  });
   app.get('/terminal', pageFile('widgets/pages/terminal.html'));
   app.get('/flow', pageFile('widgets/pages/flow.html'));
   app.use(express.static(webRoot, { index: 'index.html', redirect: true }));
@@ -465,7 +499,11 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   const server: Server = opts.tls
     ? createHttpsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app) as unknown as Server
     : createHttpServer(app);
+  // Upgraded sockets (terminals, event streams) are not the HTTP server's to close: close() ends them itself.
+  const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     const refuse = (code: number, text: string) => {
       socket.write(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${text}\n`);
       socket.destroy();
@@ -507,7 +545,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       const a = backend.address(s.seat);
       if (!a) { if (r.state === 'ready') r.state = s.token ? 'stopped' : 'free'; return; }
       r.reading = await readSeat(a);
-      if (opts.idleMs && s.token && s.lastActivity && Date.now() - s.lastActivity > opts.idleMs && r.state === 'ready') {
+      // Idle since the attendee's last request (read again: the reading took a while), or since the seat came back.
+      const last = store.seat(s.seat)?.lastActivity ?? null;
+      if (opts.idleMs && s.token && last && Date.now() - Math.max(last, r.readyAt) > opts.idleMs && r.state === 'ready') {
         store.log(s.seat, 'idle seat stopped', `${Math.round(opts.idleMs / 60_000)} min without use`);
         await stopSeat(s.seat, 'stopped after being idle; it starts again when its attendee comes back');
       }
@@ -534,6 +574,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     server,
     async close(o = {}) {
       clearInterval(timer);
+      for (const s of upgraded) s.destroy();
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
       proxy.close?.();

@@ -57,7 +57,9 @@ export interface TestWorkshop {
   cleanup(): Promise<void>;
 }
 
-export async function startTestWorkshop(o: { seats: number; topology?: Topology; memoryMiB?: number; maxPids?: number; trafficRate?: number }): Promise<TestWorkshop> {
+export async function startTestWorkshop(o: {
+  seats: number; topology?: Topology; memoryMiB?: number; maxPids?: number; trafficRate?: number;
+}): Promise<TestWorkshop> {
   const dir = mkdtempSync(joinPath(tmpdir(), 'hmws-'));
   const prefix = `hmlab-t${randomBytes(3).toString('hex')}-`;
   const seats = new LocalSeats({
@@ -129,8 +131,8 @@ export interface SeatTerminal {
 }
 
 /** A terminal of the seat this cookie holds, through the workshop's WebSocket proxy. */
-export async function terminal(base: string, cookie: string, name: string, path = `/api/terminals/${name}`): Promise<SeatTerminal> {
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}?cols=160&rows=40`, { headers: { cookie, origin: base } });
+export async function terminal(base: string, cookie: string, name: string, path = `/api/terminals/${name}`, o: { ca?: Buffer } = {}): Promise<SeatTerminal> {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}?cols=160&rows=40`, { headers: { cookie, origin: base }, ca: o.ca });
   let out = '';
   ws.on('message', (d) => {
     try {
@@ -138,7 +140,12 @@ export async function terminal(base: string, cookie: string, name: string, path 
       if ((f.type === 'output' || f.type === 'snapshot') && f.data) out += f.data;
     } catch { /* not a frame */ }
   });
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); ws.once('unexpected-response', (_q, r) => reject(new Error(`terminal refused: ${r.statusCode}`))); });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the terminal did not open within 30 s')), 30_000);
+    ws.once('open', () => { clearTimeout(timer); resolve(); });
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_q, r) => reject(new Error(`terminal refused: ${r.statusCode}`)));
+  });
   return {
     async run(line, until, timeoutMs = 30_000) {
       const from = out.length;
