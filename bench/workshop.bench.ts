@@ -44,6 +44,8 @@ interface Round {
   processesPerSeat: number;
   idleCpuPerSeatPct: number; // % of one core
   withinBudget: boolean;
+  /** Why a seat missed its budget, if one did. */
+  misses: string[];
   perSeat: Breakdown;
 }
 
@@ -85,7 +87,9 @@ async function measure(n: number, topology: Topology, log: (s: string) => void):
       term.close();
       const tc = performance.now();
       const r = await api(base, c, `/api/labs/${checkId[0]}/checks/${checkId[1]}`, { method: 'POST', body: {} });
-      return { echoP95: percentileOf(xs, 95), checkMs: performance.now() - tc, ok: r.status === 200 };
+      const checkMs = performance.now() - tc;
+      const answer = r.status === 200 ? '' : `check answered ${r.status}: ${JSON.stringify(r.json).slice(0, 200)}`;
+      return { echoP95: percentileOf(xs, 95), checkMs, ok: r.status === 200, answer };
     }));
     const seatsUsage = Array.from({ length: n }, (_, i) => w!.seats.usage(i + 1)!);
     const memory = seatsUsage.reduce((s, u) => s + u.memoryBytes, 0) / n / 1048576;
@@ -114,6 +118,11 @@ async function measure(n: number, topology: Topology, log: (s: string) => void):
       seats: n, echoP95Ms: round1(echoP95Ms), checkMaxMs: Math.round(checkMaxMs), memoryPerSeatMiB: Math.round(memory),
       processesPerSeat: round1(procs), idleCpuPerSeatPct: round1(idleCpu),
       withinBudget: perSeat.every((s) => s.ok) && echoP95Ms < ECHO_P95_BUDGET_MS && checkMaxMs < CHECK_BUDGET_MS,
+      misses: perSeat.flatMap((s, i) => [
+        ...(s.answer ? [`seat ${i + 1}: ${s.answer}`] : []),
+        ...(s.echoP95 >= ECHO_P95_BUDGET_MS ? [`seat ${i + 1}: echo p95 ${round1(s.echoP95)} ms`] : []),
+        ...(s.checkMs >= CHECK_BUDGET_MS ? [`seat ${i + 1}: check ${Math.round(s.checkMs)} ms`] : []),
+      ]),
       perSeat: breakdown,
     };
   } finally {
@@ -126,20 +135,26 @@ export async function run({ log = console.log }: { log?: (s: string) => void } =
   if (!iso.ok) { log(`workshop bench skipped: ${iso.why}`); return { skipped: iso.why }; }
   const topology = (process.env.HMLAB_BENCH_TOPOLOGY ?? 'hybrid-mesh') as Topology;
   const series = (process.env.HMLAB_BENCH_SEATS ?? '5,10,20,30,40,50,60').split(',').map(Number).filter((x) => x > 0);
-  log(`seats per machine: ${topology} seats, traffic 5 ops/s, on ${cpus().length} cores; budgets: echo p95 < ${ECHO_P95_BUDGET_MS} ms, check < ${CHECK_BUDGET_MS} ms`);
+  log(`seats per machine: ${topology} seats, traffic 5 ops/s, on ${cpus().length} cores; `
+    + `budgets: echo p95 < ${ECHO_P95_BUDGET_MS} ms, check < ${CHECK_BUDGET_MS} ms`);
   const reference = await measure(1, topology, log);
-  log(`  reference, 1 seat alone: echo p95 ${reference.echoP95Ms} ms, check ${reference.checkMaxMs} ms, ${reference.memoryPerSeatMiB} MiB, ${reference.processesPerSeat} processes, idle CPU ${reference.idleCpuPerSeatPct}% of a core`);
+  const ref = reference;
+  log(`  reference, 1 seat alone: echo p95 ${ref.echoP95Ms} ms, check ${ref.checkMaxMs} ms, ${ref.memoryPerSeatMiB} MiB, `
+    + `${ref.processesPerSeat} processes, idle CPU ${ref.idleCpuPerSeatPct}% of a core`);
   log('  where a seat\'s cost goes (one seat, traffic paused):');
   for (const [part, b] of Object.entries(reference.perSeat).sort((a, b) => b[1].rssMiB - a[1].rssMiB)) {
-    log(`    ${part.padEnd(17)} ${String(b.processes).padStart(4)} processes  ${String(b.rssMiB).padStart(5)} MiB resident  ${String(b.idleCpuPct).padStart(5)}% of a core`);
+    const [procs, rss, cpu] = [String(b.processes).padStart(4), String(b.rssMiB).padStart(5), String(b.idleCpuPct).padStart(5)];
+    log(`    ${part.padEnd(17)} ${procs} processes  ${rss} MiB resident  ${cpu}% of a core`);
   }
   const rounds: Round[] = [];
   let most = reference.withinBudget ? 1 : 0;
   for (const n of series) {
     const r = await measure(n, topology, log);
     rounds.push(r);
-    log(`  N=${n}: echo p95 ${r.echoP95Ms} ms (x${round1(r.echoP95Ms / reference.echoP95Ms)} of one seat), check ${r.checkMaxMs} ms (x${round1(r.checkMaxMs / Math.max(1, reference.checkMaxMs))}), ${r.memoryPerSeatMiB} MiB/seat, idle CPU ${r.idleCpuPerSeatPct}%/seat: ${r.withinBudget ? 'within budget' : 'MISSES the budget'}`);
-    if (!r.withinBudget) break;
+    const [echoX, checkX] = [round1(r.echoP95Ms / reference.echoP95Ms), round1(r.checkMaxMs / Math.max(1, reference.checkMaxMs))];
+    log(`  N=${n}: echo p95 ${r.echoP95Ms} ms (x${echoX} of one seat), check ${r.checkMaxMs} ms (x${checkX}), ${r.memoryPerSeatMiB} MiB/seat, `
+      + `idle CPU ${r.idleCpuPerSeatPct}%/seat: ${r.withinBudget ? 'within budget' : 'MISSES the budget'}`);
+    if (!r.withinBudget) { for (const m of r.misses) log(`    ${m}`); break; }
     most = n;
   }
   log(`seats per machine within budget: ${most}${rounds.every((r) => r.withinBudget) ? ' (at least: the series ended first)' : ''}`);

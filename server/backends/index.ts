@@ -8,6 +8,7 @@ export {
 } from './environment.js';
 export { regionNamespaces, callsSince, calledRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
 export { LabError, type LabErrorCode } from './errors.js';
+export { readState } from './state.js';
 export { defaultHome, labPaths } from './paths.js';
 export { DEFAULT_BASE_PORT, PORT_BLOCK, ROUTER_NAMES, planPorts, portFree, findFreePortBlock, freePort, ephemeralRange } from './ports.js';
 export {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
 import { TOPOLOGIES } from '../../common/wire.js';
@@ -28,7 +29,7 @@ const serveOptions = z.object({
   seats: int('--seats', 1, 200),
   host: z.string().min(1, { error: '--host must not be empty' }),
   port: int('--port', 0, 65535),
-  topology: topologySchema('--topology'),
+  topology: topologySchema('--topology').optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   warm: int('--warm', 0, 200),
@@ -49,6 +50,21 @@ function parse<T>(schema: z.ZodType<T>, v: unknown): T {
 
 function prefixOf(name: string) { return `hmlab-${name}-`; }
 
+/** The certificate and key, read and matched now: a bad file is the host's to fix before anyone joins. */
+function tlsFiles(cert: string, key: string): { cert: string; key: string } {
+  const read = (file: string, opt: string, what: string) => {
+    try { return readFileSync(file); } catch (err) {
+      throw new CliError(`${opt}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); give the ${what} file (PEM)`, 2);
+    }
+  };
+  const [c, k] = [read(cert, '--tls-cert', 'certificate'), read(key, '--tls-key', 'private key')];
+  try { createSecureContext({ cert: c, key: k }); } catch (err) {
+    throw new CliError(`--tls-cert ${cert} and --tls-key ${key} do not make a pair (${(err as Error).message}); `
+      + 'give the certificate and the private key that belongs to it, both PEM', 2);
+  }
+  return { cert, key };
+}
+
 export function registerWorkshopCommands(program: Command): void {
   const ws = program.command('workshop').description('host a workshop: one machine, a room of attendees, each in an isolated seat');
 
@@ -57,7 +73,7 @@ export function registerWorkshopCommands(program: Command): void {
     .option('--seats <n>', 'how many seats (attendees)', '30')
     .option('--host <host>', 'address to listen on (0.0.0.0 for a room; use TLS then)', '127.0.0.1')
     .option('--port <n>', 'port to listen on', String(DEFAULT_WORKSHOP_PORT))
-    .option('--topology <t>', `the lab each seat starts with: ${TOPOLOGIES.join(', ')}`, 'hybrid-mesh')
+    .option('--topology <t>', `bring this lab up in every new seat (${TOPOLOGIES.join(', ')}); default: a new seat starts where lab 1 starts`)
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this private key (PEM)')
     .option('--warm <k>', 'keep K free seats started ahead, so a join is instant', '0')
@@ -70,14 +86,17 @@ export function registerWorkshopCommands(program: Command): void {
     .option('--traffic-rate <n>', 'conductor operations per second in each seat')
     .action(async (raw: Record<string, unknown>) => {
       const o = parse(serveOptions, raw);
+      const tls = o.tlsCert ? tlsFiles(o.tlsCert, o.tlsKey!) : undefined;
       const iso = isolationAvailable();
       if (o.isolation && !iso.ok) {
-        if (o.seats > 1) throw new CliError(`cannot isolate seats: ${iso.why}. Run as root, or pass --no-isolation with --seats 1 (one seat, `
-          + `running as you)`, 2);
+        if (o.seats > 1) {
+          throw new CliError(`cannot isolate seats: ${iso.why}. Run as root, or pass --no-isolation with --seats 1 (one seat, running as you)`, 2);
+        }
         throw new CliError(`cannot isolate the seat: ${iso.why}. Run as root, or pass --no-isolation (the pages then say the seat is not isolated)`, 2);
       }
-      if (!o.isolation && o.seats > 1) throw new CliError('--no-isolation allows one seat only: without isolation attendees could read and kill '
-        + 'each other\'s labs', 2);
+      if (!o.isolation && o.seats > 1) {
+        throw new CliError('--no-isolation allows one seat only: without isolation attendees could read and kill each other\'s labs', 2);
+      }
       const dir = resolve(o.dir ?? defaultDir());
       mkdirSync(dir, { recursive: true, mode: 0o711 });
       const info = join(dir, 'private', 'server.json');
@@ -100,8 +119,8 @@ export function registerWorkshopCommands(program: Command): void {
       let server;
       try {
         server = await startWorkshopServer({
-          dir, seats: o.seats, backend: seats, host: o.host, port: o.port, topology: o.topology, warm: o.warm,
-          idleMs: o.idle ? o.idle * 60_000 : undefined, tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey! } : undefined,
+          dir, seats: o.seats, backend: seats, host: o.host, port: o.port, warm: o.warm,
+          idleMs: o.idle ? o.idle * 60_000 : undefined, tls,
         });
       } catch (err) {
         reaper?.dismiss();
@@ -118,11 +137,12 @@ export function registerWorkshopCommands(program: Command): void {
         reaper?.dismiss();
         rmSync(info, { force: true });
       });
-      const where = o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)';
-      out(`hmlab workshop: ${o.seats} seats, each a ${o.topology} lab${where}`);
+      const isolation = o.isolation ? ' in its own user, network namespace and cgroup' : ' WITHOUT isolation (--no-isolation)';
+      out(`hmlab workshop: ${o.seats} seats, each ${o.topology ? `a ${o.topology} lab` : 'starting at lab 1'}${isolation}`);
       out(`  folder: ${dir}`);
-      if (!listensLocally(o.host) && !o.tlsCert) out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use `
-        + `--tls-cert/--tls-key)`);
+      if (!listensLocally(o.host) && !o.tlsCert) {
+        out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
+      }
       out('  Ctrl-C stops the server and every seat; progress is kept');
       out(`  join:  ${server.joinUrl}`);
       out(`  host:  ${server.hostUrl}`); // last, so whoever waits for it has read everything before it
@@ -155,8 +175,8 @@ export function registerWorkshopCommands(program: Command): void {
         if (qrDir) writeFileSync(join(qrDir, `seat-${seatLabel(s.seat)}.svg`), renderSVG(card));
         if (raw.urls) process.stdout.write(`seat ${seatLabel(s.seat)}  ${card}\n`);
         else {
-          const taken = s.token ? `taken${s.attendee ? ` by ${s.attendee}` : ''}` : 'free';
-          process.stdout.write(`seat ${seatLabel(s.seat)}  ${taken}${s.help ? `  asks for help: ${s.help.question}` : ''}\n`);
+          const holder = s.token ? `taken${s.attendee ? ` by ${s.attendee}` : ''}` : 'free';
+          process.stdout.write(`seat ${seatLabel(s.seat)}  ${holder}${s.help ? `  asks for help: ${s.help.question}` : ''}\n`);
         }
       }
       if (!raw.urls) process.stdout.write(`join: ${base}/join/${store.joinCode}\n`);

@@ -153,11 +153,12 @@ export class LabRuntime {
     }
   }
 
-  async start(): Promise<void> { await this.observer.start(); }
+  /** The observer runs while someone watches (the event stream, a recording); status is read on demand otherwise. */
+  async start(): Promise<void> { this.observer.observeWhileWatched(); }
 
   async stop(): Promise<void> {
     if (this.recorder.active) await this.recorder.stop();
-    await this.observer.stop();
+    await this.observer.dispose();
   }
 }
 

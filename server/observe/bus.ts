@@ -12,9 +12,27 @@ export class EventBus {
   readonly routers = new Map<string, RouterSnapshot>();
   broker: BrokerSnapshot | null = null;
 
+  private watchedListeners = new Set<(watched: boolean) => void>();
+
   subscribe(fn: LabEventListener): () => void {
     this.listeners.add(fn);
-    return () => { this.listeners.delete(fn); };
+    if (this.listeners.size === 1) for (const w of this.watchedListeners) w(true);
+    return () => {
+      if (this.listeners.delete(fn) && this.listeners.size === 0) for (const w of this.watchedListeners) w(false);
+    };
+  }
+
+  /** Told true when the first subscriber comes and false when the last one leaves: observers run only while someone watches. */
+  onWatched(fn: (watched: boolean) => void): () => void {
+    this.watchedListeners.add(fn);
+    return () => { this.watchedListeners.delete(fn); };
+  }
+
+  /** Drops the latest state: once nobody watches it goes stale, and a newcomer must not be shown it. */
+  forget(): void {
+    this.status = null;
+    this.routers.clear();
+    this.broker = null;
   }
 
   publish(e: LabEvent): void {

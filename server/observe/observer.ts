@@ -2,6 +2,9 @@
 // few times a second) and keeps the right pollers running for what is up:
 // one management poller per router, one API poller for the broker, one tail
 // over the services' event files. Everything it sees goes onto the bus.
+// In a lab server it runs only while someone watches (a subscriber to the
+// bus: an event stream, the recorder); otherwise status() reads the lab on
+// demand, so a room of idle workshop seats costs no polling.
 import type { ComponentStatus, LabEvent, LabStatus, RouterSnapshot } from '../../common/wire.js';
 import { endpointOf } from '../../common/endpoint.js';
 import { isUp } from '../../common/rules.js';
@@ -53,21 +56,47 @@ export class LabObserver {
   private broker: BrokerPoller | null = null;
   readonly services: ServiceEventObserver;
   private started = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private unfollow: (() => void) | null = null;
+  /** How long an exit still masked by its grace has left (ms), from the last status read; null when none is. */
+  private graceLeftMs: number | null = null;
   statusError: string | null = null;
 
   constructor(readonly lab: LabEnvironmentApi, readonly bus: EventBus, private readonly opts: LabObserverOptions) {
     this.services = new ServiceEventObserver(lab.paths.events, (e) => this.bus.publish(e), { maxMessagesPerSecond: opts.maxMessagesPerSecond });
   }
 
+  /** Whether the pollers run (someone watches, or start() was called). */
+  get running(): boolean { return this.started; }
+
+  /**
+   * Observe only while the bus has subscribers, and for `lingerMs` after the
+   * last one leaves (a page reload does not restart every poller).
+   */
+  observeWhileWatched(lingerMs = 5000): void {
+    if (this.unfollow) return;
+    const watched = (on: boolean) => {
+      if (this.lingerTimer) clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+      if (on) { void this.start(); return; }
+      this.lingerTimer = setTimeout(() => { this.lingerTimer = null; void this.stop(); }, lingerMs);
+      this.lingerTimer.unref?.();
+    };
+    this.unfollow = this.bus.onWatched(watched);
+    if (this.bus.size) watched(true);
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     this.lastStructure = ''; // reconcile on the first poll whatever was seen before
+    this.services.failovers.clear(); // connections seen before a pause are re-read from the lab's status
     await this.pollStatus();
     this.services.start();
     this.statusTimer = setInterval(() => { void this.pollStatus(); }, this.opts.statusIntervalMs ?? 500);
   }
 
+  /** Stops every poller; the bus forgets what they saw (it would go stale). */
   async stop(): Promise<void> {
     this.started = false;
     if (this.statusTimer) clearInterval(this.statusTimer);
@@ -77,12 +106,27 @@ export class LabObserver {
     this.services.stop();
     this.broker?.stop();
     this.broker = null;
-    await Promise.all([...this.routers.values()].map((p) => p.stop()));
-    this.routers.clear();
+    const routers = [...this.routers.values()];
+    this.routers.clear(); // before waiting: a start meanwhile makes its own pollers
+    this.bus.forget();
+    await Promise.all(routers.map((p) => p.stop()));
+  }
+
+  /** Stops, and no longer follows the bus's subscribers. */
+  async dispose(): Promise<void> {
+    this.unfollow?.();
+    this.unfollow = null;
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    await this.stop();
   }
 
   /** The latest status, fresh (used for hello and GET /api/status). */
   async status(): Promise<LabStatus> {
+    const s = this.observeStatus(await this.lab.status());
+    // Nobody watches, so no later poll would unmask an exit within its grace: look again when the grace ends.
+    if (this.started || this.graceLeftMs === null) return s;
+    await new Promise((r) => setTimeout(r, this.graceLeftMs! + 10));
     return this.observeStatus(await this.lab.status());
   }
 
@@ -112,6 +156,7 @@ export class LabObserver {
   private explainExits(s: LabStatus, now: number): LabStatus {
     const grace = this.opts.exitGraceMs ?? 1000;
     let masked = false;
+    this.graceLeftMs = null;
     const components = s.components.map((c) => {
       if (!unexplainedExit(c)) { this.exitSeen.delete(c.name); return c; }
       const before = this.components.get(c.name);
@@ -119,6 +164,7 @@ export class LabObserver {
       this.exitSeen.set(c.name, since);
       if (now - since >= grace || !before || unexplainedExit(before) || before.state === 'failed' || before.state === 'stopped') return c;
       masked = true;
+      this.graceLeftMs = Math.max(this.graceLeftMs ?? 0, since + grace - now);
       this.pollWhenGraceEnds(since + grace - now);
       return before;
     });
@@ -134,6 +180,11 @@ export class LabObserver {
   private observeStatus(raw: LabStatus): LabStatus {
     const now = Date.now();
     const s = this.explainExits(raw, now);
+    if (!this.started) {
+      // Read on demand, nobody watching: nothing to publish; what it saw still tells the next exit from a crash.
+      this.components = new Map(s.components.map((c) => [c.name, c]));
+      return s;
+    }
     const events: LabEvent[] = [];
     for (const c of s.components) {
       const before = this.components.get(c.name);

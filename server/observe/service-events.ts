@@ -81,6 +81,12 @@ export class FailoverTracker {
     return { ep, key: `${e.service}|${comp?.kind ?? 'unknown'}`, name: comp?.name ?? ep };
   }
 
+  /** Forgets every connection: after a pause in watching, where services are is read afresh. */
+  clear(): void {
+    this.last.clear();
+    this.lostSince.clear();
+  }
+
   /** A service stopping on purpose: its next connection is a fresh start, not a failover. */
   forget(service: string): void {
     for (const k of [...this.last.keys()]) if (k.startsWith(`${service}|`)) this.last.delete(k);

@@ -21,6 +21,7 @@ export class DirectoryTail {
   private scheduled = new Set<string>();
   private flushQueued = false;
   private first = true;
+  private ran = false;
   private stopped = false;
   private readonly pollMs: number;
   private readonly filter: (f: string) => boolean;
@@ -34,8 +35,12 @@ export class DirectoryTail {
 
   start(): void {
     this.stopped = false;
+    // Started again after a pause: what was written meanwhile is skipped, the follower sees from now on.
+    if (this.ran) this.files.clear();
+    this.first = true;
     this.scan();
     this.first = false;
+    this.ran = true;
     this.timer = setInterval(() => this.scan(), this.pollMs);
     this.timer.unref?.();
   }
@@ -97,7 +102,7 @@ export class DirectoryTail {
       let s = this.files.get(name);
       if (!s || s.ino !== st.ino || st.size < s.offset) {
         // new file, replaced file, or truncated: start over (or at the end when we just started)
-        const atEnd = !s && this.first && !this.opts.fromStart;
+        const atEnd = !s && this.first && (!this.opts.fromStart || this.ran);
         s = { ino: st.ino, offset: atEnd ? st.size : 0, partial: '' };
         this.files.set(name, s);
       }

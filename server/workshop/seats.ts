@@ -6,11 +6,12 @@
 // listening on a Unix socket in the seat's home.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Topology } from '../../common/wire.js';
 import { PACKAGE_ROOT } from '../paths.js';
+import { labPaths, readState } from '../backends/index.js';
 import {
   createCgroup, createNamespace, createUser, cgroupOf, cgroupPids, cgroupUsage, isolationAvailable, listNamespaces, lookupUser,
   removeCgroup, removeNamespace, removeUser, wrapInCgroup, wrapInNamespace, type Cgroup, type CgroupLimits, type CgroupUsage, type IsolatedUser,
@@ -44,7 +45,12 @@ export interface LocalSeatOptions {
   dir: string;
   /** Names of users, namespaces and cgroups: PREFIX + NN (default hmlab-seat-). */
   prefix?: string;
-  topology: Topology;
+  /**
+   * Bring this lab up in every seat. Without it a new seat starts with
+   * nothing running (the workshop server then puts it at the first lab's
+   * start), and a seat started again brings back the topology it last ran.
+   */
+  topology?: Topology;
   trafficRate?: number;
   limits?: Partial<CgroupLimits>;
   /** No users, namespaces or cgroups: one seat only, for a machine without root. */
@@ -62,12 +68,21 @@ const READY_TIMEOUT_MS = 60_000;
 
 export const seatLabel = (seat: number) => String(seat).padStart(2, '0');
 
-/** GET path on the seat server's socket; resolves with status and body. */
+/**
+ * Connections to seat servers' sockets are kept open between requests and
+ * closed after 4 s idle, before a seat server (5 s) closes them itself, so no
+ * request is written to a socket the seat just closed. One connection per
+ * request instead raced the seat server closing it right after its answer:
+ * the proxy's last write failed (EPIPE) and about one POST in ten got a 502.
+ */
+export const seatAgent = new Agent({ keepAlive: true, timeout: 4000 });
+
+/** A request on the seat server's socket; resolves with status and body. */
 export function seatRequest(addr: SeatAddress, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request({
-      socketPath: addr.socketPath, method, path, timeout: timeoutMs,
+      socketPath: addr.socketPath, method, path, timeout: timeoutMs, agent: seatAgent,
       headers: {
         authorization: `Bearer ${addr.token}`, host: 'seat',
         ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
@@ -82,6 +97,11 @@ export function seatRequest(addr: SeatAddress, method: string, path: string, bod
     req.on('error', reject);
     req.end(data);
   });
+}
+
+/** The topology a seat's lab last ran (its state.json), to bring it back after a stop. */
+function lastTopology(labHome: string): Topology | null {
+  try { return readState(labPaths(labHome).state)?.topology ?? null; } catch { return null; }
 }
 
 interface Running {
@@ -109,8 +129,10 @@ export class LocalSeats implements SeatBackend {
     if (this.isolated) {
       chmodSync(opts.dir, statSync(opts.dir).mode | 0o111);
       for (let d = dirname(opts.dir); ; d = dirname(d)) {
-        if ((statSync(d).mode & 0o001) === 0) throw new Error(`seat users cannot reach their homes: the folder ${d} is closed to other users (mode `
-          + `${(statSync(d).mode & 0o777).toString(8)}); choose a workshop --dir outside it, such as /var/lib/hmlab/workshop`);
+        if ((statSync(d).mode & 0o001) === 0) {
+          throw new Error(`seat users cannot reach their homes: the folder ${d} is closed to other users (mode ${(statSync(d).mode & 0o777).toString(8)}); `
+            + 'choose a workshop --dir outside it, such as /var/lib/hmlab/workshop');
+        }
         if (d === dirname(d)) break;
       }
     }
@@ -166,7 +188,8 @@ export class LocalSeats implements SeatBackend {
     own(logFile);
 
     const base = this.opts.seatCommand ?? [process.execPath, join(PACKAGE_ROOT, 'bin', 'hmlab.js')];
-    const args = [...base.slice(1), 'serve', '--socket', socketPath, '--home', labHome, '--up', this.opts.topology, '--down-on-exit'];
+    const up = this.opts.topology ?? lastTopology(labHome);
+    const args = [...base.slice(1), 'serve', '--socket', socketPath, '--home', labHome, ...(up ? ['--up', up] : []), '--down-on-exit'];
     if (this.opts.trafficRate !== undefined) args.push('--traffic-rate', String(this.opts.trafficRate));
     let [cmd, argv] = [base[0]!, args];
     if (user && cgroup) {

@@ -21,7 +21,7 @@ import { HttpError, errorHandler, isSameOrigin, parseBody, securityHeaders, send
 import { sameSecret } from '../http/auth.js';
 import { cookieName, cookieOf } from './guards.js';
 import { progressOf, readSeat, whereStuck, type SeatReading } from './progress.js';
-import { seatLabel, seatRequest, type SeatBackend } from './seats.js';
+import { seatAgent, seatLabel, seatRequest, type SeatBackend } from './seats.js';
 import { WorkshopStore, cardKey, type SeatRecord } from './store.js';
 import { page, escapeHtml } from './pages.js';
 
@@ -31,7 +31,6 @@ export interface WorkshopOptions {
   backend: SeatBackend;
   host?: string;
   port?: number;
-  topology: Topology;
   /** Seats kept started ahead of joins. */
   warm?: number;
   /** Stop a seat nobody used for this long (its files and progress stay). */
@@ -63,6 +62,8 @@ interface SeatRuntime {
   hostTyping: number;
   reason: string;
   starting: Promise<void> | null;
+  /** When the seat last became ready: idle time counts from then at the earliest. */
+  readyAt: number;
   reading?: SeatReading;
 }
 
@@ -85,24 +86,62 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   const rt = new Map<number, SeatRuntime>();
   const runtime = (n: number): SeatRuntime => {
     let r = rt.get(n);
-    if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0 }; rt.set(n, r); }
+    if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0, readyAt: Date.now() }; rt.set(n, r); }
     return r;
   };
   let port = opts.port ?? 0;
   let baseUrl = '';
   const warnings: string[] = [];
   if (!backend.isolated) warnings.push('NO ISOLATION: seats run as the server\'s own user, without namespaces or limits (--no-isolation)');
-  if (!listensLocally(host) && !opts.tls) warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use `
-    + `--tls-cert and --tls-key`);
+  if (!listensLocally(host) && !opts.tls) {
+    warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use --tls-cert and --tls-key`);
+  }
 
   // ---- seats ----
+  /** The seat's own lab API; a refusal becomes an HttpError with the seat's sentence. */
+  const onSeat = async (n: number, method: string, path: string, body?: unknown) => {
+    const a = backend.address(n);
+    if (!a) throw new HttpError(409, `seat ${seatLabel(n)} is not running`);
+    const r = await seatRequest(a, method, path, body, 60_000);
+    if (r.status >= 400) {
+      let said: string;
+      try { said = (JSON.parse(r.body) as { error: string }).error; } catch { said = r.body.slice(0, 200); }
+      throw new HttpError(r.status === 404 ? 404 : 502, `seat ${seatLabel(n)}: ${said}`);
+    }
+    return r;
+  };
+  /** Runs the seat's reset of `lab` (its starting state, progress cleared) and waits for it; then the attendee is on step 1. */
+  const toLabStart = async (n: number, lab: string) => {
+    await onSeat(n, 'POST', `/api/labs/${lab}/reset`, {});
+    const deadline = Date.now() + 5 * 60_000;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 500));
+      const st = JSON.parse((await onSeat(n, 'GET', `/api/labs/${lab}/reset`)).body) as { state: string; message: string };
+      if (st.state === 'failed') throw new Error(st.message);
+      if (st.state !== 'running') break;
+      if (Date.now() > deadline) throw new Error('the reset did not finish within 5 minutes');
+    }
+    await onSeat(n, 'POST', `/api/labs/${lab}/progress`, { step: 0 });
+  };
+  /**
+   * A new seat (no lab ever ran in it, no progress) starts where the first
+   * lab starts, as that lab's Reset leaves it: lab 1 starts with the lab down,
+   * so its attendee does step 1 themselves and no check asks for a reset.
+   */
+  const toFirstLabIfNew = async (n: number) => {
+    const [labs, status] = await Promise.all([onSeat(n, 'GET', '/api/labs'), onSeat(n, 'GET', '/api/status')]);
+    const list = (JSON.parse(labs.body) as { labs: { id: string; progress: { updatedAt: number | null } }[] }).labs;
+    const st = JSON.parse(status.body) as { topology: Topology | null; components: unknown[] };
+    if (!list.length || st.topology || st.components.length || list.some((l) => l.progress.updatedAt !== null)) return;
+    await toLabStart(n, list[0]!.id);
+  };
   const startSeat = (n: number): Promise<void> => {
     const r = runtime(n);
     if (r.starting) return r.starting;
     if (backend.address(n)) { r.state = 'ready'; return Promise.resolve(); }
     r.state = 'starting';
     r.reason = '';
-    r.starting = backend.start(n).then(() => { r.state = 'ready'; }, (err: Error) => {
+    r.starting = backend.start(n).then(() => toFirstLabIfNew(n)).then(() => { r.state = 'ready'; r.readyAt = Date.now(); }, (err: Error) => {
       r.state = 'failed';
       r.reason = err.message;
       store.log(n, 'seat failed', err.message);
@@ -168,7 +207,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   };
 
   // ---- the proxy ----
-  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, proxyTimeout: 120_000 });
+  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, proxyTimeout: 120_000, agent: seatAgent });
   proxy.on('error', (err: Error, _req: IncomingMessage, res: unknown) => {
     const r = res as { headersSent?: boolean; writeHead?: (s: number, h: Record<string, string>) => void; end?: (b: string) => void; destroy?: () => void };
     if (r && typeof r.writeHead === 'function' && !r.headersSent) {
@@ -212,12 +251,11 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     res.status(status).type('html').send(page(title, body, warnings));
   };
 
+  const badJoinCode = (res: Response) => html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>');
+
   // Join: a seat for this browser, the same one on reload or a second tab.
   app.get('/join/:code', (req, res) => {
-    if (!sameSecret(String(req.params.code), store.joinCode)) {
-      html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>');
-      return;
-    }
+    if (!sameSecret(String(req.params.code), store.joinCode)) { badJoinCode(res); return; }
     const seat = seatOf(req);
     if (seat) { res.redirect(302, '/workshop/seat'); return; }
     html(res, 200, 'Join the workshop', `<form method="post" action="/join/${escapeHtml(store.joinCode)}">
@@ -225,10 +263,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       <button type="submit">Take a seat</button></form>`);
   });
   app.post('/join/:code', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    if (!sameSecret(String(req.params.code), store.joinCode)) {
-      html(res, 404, 'No such workshop', '<p>This join link is not valid. Ask the host for the current one.</p>');
-      return;
-    }
+    if (!sameSecret(String(req.params.code), store.joinCode)) { badJoinCode(res); return; }
     const had = seatOf(req);
     if (had) { res.redirect(303, '/workshop/seat'); return; }
     const body = nameBody.safeParse(req.body ?? {});
@@ -277,9 +312,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const seat = seatOf(req);
     if (!seat && isHost(req)) { res.status(204).end(); return; } // the host viewing a seat has no seat bar
     if (!seat) { sendError(res, 401, 'join the workshop first: open the join URL the host gave you'); return; }
+    const r = runtime(seat.seat);
     res.json({
-      seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: runtime(seat.seat).state, help: seat.help, warnings,
-      hostTyping: runtime(seat.seat).hostTyping > 0,
+      seat: seat.seat, label: seatLabel(seat.seat), attendee: seat.attendee, state: r.state, help: seat.help, warnings, hostTyping: r.hostTyping > 0,
     });
   });
   app.post('/workshop/help', express.json({ limit: '8kb' }), (req, res) => {
@@ -325,17 +360,6 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (!(Number.isInteger(n) && n >= 1 && n <= opts.seats)) throw new HttpError(404, `there is no seat ${req.params.n} (seats 1 to ${opts.seats})`, 'seat');
     return n;
   };
-  const onSeat = async (n: number, method: string, path: string, body?: unknown) => {
-    const a = backend.address(n);
-    if (!a) throw new HttpError(409, `seat ${seatLabel(n)} is not running`);
-    const r = await seatRequest(a, method, path, body, 60_000);
-    if (r.status >= 400) {
-      const why = (() => { try { return (JSON.parse(r.body) as { error: string }).error; } catch { return r.body.slice(0, 200); } })();
-      throw new HttpError(r.status === 404 ? 404 : 502, `seat ${seatLabel(n)}: ${why}`);
-    }
-    return r;
-  };
-
   const room = (): WorkshopRoom => {
     const seats = store.seats(opts.seats).map((s): WorkshopSeatView => {
       const r = runtime(s.seat);
@@ -349,8 +373,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const readings = [...rt.values()].map((r) => r.reading).filter((r): r is SeatReading => !!r);
     const labs = readings[0]?.labs.map((l) => ({ id: l.id, title: l.title })) ?? [];
     return {
-      title: 'Workshop', joinUrl: `${baseUrl}/join/${store.joinCode}`, isolated: backend.isolated, warnings, seats, stuck: whereStuck(readings),
-      log: store.recentLog(50), labs,
+      title: 'Workshop', joinUrl: `${baseUrl}/join/${store.joinCode}`, isolated: backend.isolated, warnings, seats,
+      stuck: whereStuck(readings), log: store.recentLog(50), labs,
     };
   };
 
@@ -369,18 +393,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
    * place is set to the lab's first step, so the dashboard shows them there.
    */
   const resetLab = (n: number, lab: string) => {
-    void (async () => {
-      await onSeat(n, 'POST', `/api/labs/${lab}/reset`, {});
-      const deadline = Date.now() + 5 * 60_000;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 1000));
-        const st = JSON.parse((await onSeat(n, 'GET', `/api/labs/${lab}/reset`)).body) as { state: string; message: string };
-        if (st.state === 'failed') throw new Error(st.message);
-        if (st.state !== 'running') break;
-        if (Date.now() > deadline) throw new Error('the reset did not finish within 5 minutes');
-      }
-      await onSeat(n, 'POST', `/api/labs/${lab}/progress`, { step: 0 });
-    })().catch((err: Error) => store.log(n, 'reset failed', `${lab}: ${err.message}`));
+    toLabStart(n, lab).catch((err: Error) => store.log(n, 'reset failed', `${lab}: ${err.message}`));
   };
 
   hostApi.post('/seats/:n/reset', async (req, res) => {
@@ -449,9 +462,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const a = await addressFor(r.seat);
     if (!a) { sendError(res, 503, `seat ${seatLabel(r.seat)} is starting: try again in a few seconds`); return; }
     forward(req, req.originalUrl, r.seat);
-    await proxy.web(req, res, {
-      target: { socketPath: a.socketPath } as never, headers: { authorization: `Bearer ${a.token}`, host: req.headers.host ?? 'seat' },
-    });
+    const headers = { authorization: `Bearer ${a.token}`, host: req.headers.host ?? 'seat' };
+    await proxy.web(req, res, { target: { socketPath: a.socketPath } as never, headers });
   });
   app.use('/seats', async (req, res) => {
     const r = route(Object.assign(req, { url: req.originalUrl }));
@@ -479,7 +491,11 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   const server: Server = opts.tls
     ? createHttpsServer({ cert: readFileSync(opts.tls.cert), key: readFileSync(opts.tls.key) }, app) as unknown as Server
     : createHttpServer(app);
+  // Upgraded sockets (terminals, event streams) are not the HTTP server's to close: close() ends them itself.
+  const upgraded = new Set<Socket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     const refuse = (code: number, text: string) => {
       socket.write(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${text}\n`);
       socket.destroy();
@@ -521,7 +537,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       const a = backend.address(s.seat);
       if (!a) { if (r.state === 'ready') r.state = s.token ? 'stopped' : 'free'; return; }
       r.reading = await readSeat(a);
-      if (opts.idleMs && s.token && s.lastActivity && Date.now() - s.lastActivity > opts.idleMs && r.state === 'ready') {
+      // Idle since the attendee's last request (read again: the reading took a while), or since the seat came back.
+      const last = store.seat(s.seat)?.lastActivity ?? null;
+      if (opts.idleMs && s.token && last && Date.now() - Math.max(last, r.readyAt) > opts.idleMs && r.state === 'ready') {
         store.log(s.seat, 'idle seat stopped', `${Math.round(opts.idleMs / 60_000)} min without use`);
         await stopSeat(s.seat, 'stopped after being idle; it starts again when its attendee comes back');
       }
@@ -548,6 +566,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     server,
     async close(o = {}) {
       clearInterval(timer);
+      for (const s of upgraded) s.destroy();
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
       proxy.close?.();

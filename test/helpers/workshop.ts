@@ -1,6 +1,7 @@
 // Helpers for workshop tests: a workshop server with isolated seats in a
 // temporary folder (names unique to the run, everything removed after), an
 // attendee's join, requests and terminals through the workshop's proxy.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
@@ -10,7 +11,37 @@ import WebSocket from 'ws';
 import type { Topology } from '../../common/wire.js';
 import { LocalSeats, startWorkshopServer, type WorkshopServer } from '../../server/workshop/index.js';
 import { listNamespaces, listUsers, isolationAvailable } from '../../server/isolation/index.js';
-import { waitFor } from './lab-env.js';
+import { ROOT, waitFor } from './lab-env.js';
+
+export const HMLAB = joinPath(ROOT, 'bin', 'hmlab.js');
+
+/** The command line of `hmlab ARGS`, as another (unprivileged) user when asUid is given: what a host without root runs. */
+export function hmlabCommand(args: string[], asUid?: number): [string, string[]] {
+  return asUid === undefined
+    ? [process.execPath, [HMLAB, ...args]]
+    : ['setpriv', [`--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', process.execPath, HMLAB, ...args]];
+}
+
+/** `hmlab workshop serve ARGS`; resolves its printed join and host URLs (rejects with its output if it exits first). */
+export function serveWorkshop(args: string[], asUid?: number): { child: ChildProcess; urls: Promise<{ join: string; host: string }>; output: () => string } {
+  const [cmd, argv] = hmlabCommand(['workshop', 'serve', ...args], asUid);
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const urls = new Promise<{ join: string; host: string }>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const j = /join:\s+(\S+)/.exec(out);
+      const h = /host:\s+(\S+)/.exec(out);
+      if (j && h) resolve({ join: j[1]!, host: h[1]! });
+    });
+    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.once('exit', (code) => reject(new Error(`workshop server exited (${code}) before printing its URLs:\n${out}`)));
+  });
+  urls.catch(() => { /* the caller awaits it, or expects the exit */ });
+  return { child, urls, output: () => out };
+}
+
+export const exited = (c: ChildProcess) => new Promise((r) => { if (c.exitCode !== null || c.signalCode !== null) r(null); else c.once('exit', r); });
 
 export const isolationSkip = (() => {
   const a = isolationAvailable();
@@ -26,14 +57,16 @@ export interface TestWorkshop {
   cleanup(): Promise<void>;
 }
 
-export async function startTestWorkshop(o: { seats: number; topology: Topology; memoryMiB?: number; maxPids?: number; trafficRate?: number }): Promise<TestWorkshop> {
+export async function startTestWorkshop(o: {
+  seats: number; topology?: Topology; memoryMiB?: number; maxPids?: number; trafficRate?: number;
+}): Promise<TestWorkshop> {
   const dir = mkdtempSync(joinPath(tmpdir(), 'hmws-'));
   const prefix = `hmlab-t${randomBytes(3).toString('hex')}-`;
   const seats = new LocalSeats({
     dir, prefix, topology: o.topology, trafficRate: o.trafficRate,
     limits: { memoryBytes: (o.memoryMiB ?? 1536) * 1024 * 1024, maxPids: o.maxPids ?? 512 },
   });
-  const server = await startWorkshopServer({ dir, seats: o.seats, backend: seats, topology: o.topology, pollMs: 1000 });
+  const server = await startWorkshopServer({ dir, seats: o.seats, backend: seats, pollMs: 1000 });
   return {
     server, seats, dir, prefix, code: server.store.joinCode,
     async cleanup() {
@@ -72,6 +105,14 @@ export async function api(base: string, cookie: string, path: string, init: { me
   return { status: res.status, json };
 }
 
+/** Waits until the workshop says the seat this cookie holds is ready (its server answers, a new seat is at lab 1's start). */
+export async function waitSeatReady(base: string, cookie: string, timeoutMs = 120_000) {
+  return waitFor('the seat ready', async () => {
+    const r = await api(base, cookie, '/workshop/me');
+    return r.status === 200 && r.json.state === 'ready' ? r.json : null;
+  }, timeoutMs, 500);
+}
+
 export async function waitSeatLab(base: string, cookie: string, timeoutMs = 240_000) {
   return waitFor('the seat\'s lab running with traffic', async () => {
     const r = await api(base, cookie, '/api/status');
@@ -90,8 +131,8 @@ export interface SeatTerminal {
 }
 
 /** A terminal of the seat this cookie holds, through the workshop's WebSocket proxy. */
-export async function terminal(base: string, cookie: string, name: string, path = `/api/terminals/${name}`): Promise<SeatTerminal> {
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}?cols=160&rows=40`, { headers: { cookie, origin: base } });
+export async function terminal(base: string, cookie: string, name: string, path = `/api/terminals/${name}`, o: { ca?: Buffer } = {}): Promise<SeatTerminal> {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}?cols=160&rows=40`, { headers: { cookie, origin: base }, ca: o.ca });
   let out = '';
   ws.on('message', (d) => {
     try {
@@ -99,7 +140,12 @@ export async function terminal(base: string, cookie: string, name: string, path 
       if ((f.type === 'output' || f.type === 'snapshot') && f.data) out += f.data;
     } catch { /* not a frame */ }
   });
-  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); ws.once('unexpected-response', (_q, r) => reject(new Error(`terminal refused: ${r.statusCode}`))); });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the terminal did not open within 30 s')), 30_000);
+    ws.once('open', () => { clearTimeout(timer); resolve(); });
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_q, r) => reject(new Error(`terminal refused: ${r.statusCode}`)));
+  });
   return {
     async run(line, until, timeoutMs = 30_000) {
       const from = out.length;

@@ -10,28 +10,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../../server/backends/index.js';
 import { listNamespaces, lookupUser, userPids } from '../../server/isolation/index.js';
-import { ROOT, waitFor } from '../helpers/lab-env.js';
-import { api, isolationSkip, joinSeat, leftovers, waitSeatLab } from '../helpers/workshop.js';
-
-const HMLAB = join(ROOT, 'bin', 'hmlab.js');
-
-function serve(args: string[]): { child: ChildProcess; urls: Promise<{ join: string; host: string }> } {
-  const child = spawn(process.execPath, [HMLAB, 'workshop', 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const urls = new Promise<{ join: string; host: string }>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const j = /join:\s+(\S+)/.exec(out);
-      const h = /host:\s+(\S+)/.exec(out);
-      if (j && h) resolve({ join: j[1]!, host: h[1]! });
-    });
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.once('exit', (code) => reject(new Error(`workshop server exited (${code}) before printing its URLs:\n${out}`)));
-  });
-  return { child, urls };
-}
-
-const exited = (c: ChildProcess) => new Promise((r) => { if (c.exitCode !== null || c.signalCode !== null) r(null); else c.once('exit', r); });
+import { waitFor } from '../helpers/lab-env.js';
+import { HMLAB, api, exited, isolationSkip, joinSeat, leftovers, serveWorkshop as serve, terminal, waitSeatLab, waitSeatReady } from '../helpers/workshop.js';
 
 describe('workshop server restarts', { skip: isolationSkip }, () => {
   it('leaves no seat process when killed, and brings the seat back with its progress', async (t) => {
@@ -39,7 +19,8 @@ describe('workshop server restarts', { skip: isolationSkip }, () => {
     const name = `t${randomBytes(3).toString('hex')}`;
     const prefix = `hmlab-${name}-`;
     const port = await freePort();
-    const args = ['--seats', '1', '--topology', 'broker-only', '--name', name, '--dir', dir, '--port', String(port), '--traffic-rate', '2'];
+    // No --topology: a new seat starts where lab 1 starts (nothing running).
+    const args = ['--seats', '1', '--name', name, '--dir', dir, '--port', String(port), '--traffic-rate', '2'];
     let current: ChildProcess | null = null;
     t.after(async () => {
       if (current && current.exitCode === null) { current.kill('SIGTERM'); await exited(current); }
@@ -56,17 +37,25 @@ describe('workshop server restarts', { skip: isolationSkip }, () => {
     const code = urls.join.split('/').pop()!;
     const seat = await joinSeat(base, code, 'restart');
     assert.equal(seat.status, 303);
+    await waitSeatReady(base, seat.cookie);
+    // A new seat is at lab 1's start: nothing runs, and the workbook says so.
+    const start = await api(base, seat.cookie, '/api/labs/01-one-broker/start');
+    assert.equal(start.json.atStart, true, `a new seat is at lab 1's start: ${JSON.stringify(start.json)}`);
+    assert.deepEqual((await api(base, seat.cookie, '/api/status')).json.components, [], 'nothing runs before step 1');
+    // The attendee opens lab 1 and does step 1 in their terminal, as written, with no reset.
+    const lab = await api(base, seat.cookie, '/api/labs/01-one-broker');
+    const step1 = /hmlab up --topology broker-only --base-port (\d+)/.exec(JSON.stringify(lab.json.steps[0].html));
+    assert.ok(step1, 'step 1 tells the attendee how to bring the lab up');
+    const term = await terminal(base, seat.cookie, 'main');
+    try {
+      const out = await term.run(`${step1[0]}; echo up-exit-$?`, /up-exit-\d+/, 180_000);
+      assert.match(out, /up-exit-0/, `step 1 brings the lab up:\n${out.slice(-2000)}`);
+    } finally { term.close(); }
+    const check = await api(base, seat.cookie, '/api/labs/01-one-broker/checks/broker-running', { method: 'POST', body: {} });
+    assert.equal(check.json.pass, true, check.json.hint);
     await waitSeatLab(base, seat.cookie);
     // Progress the attendee made: a step and a passed check.
     assert.equal((await api(base, seat.cookie, '/api/labs/01-one-broker/progress', { method: 'POST', body: { step: 2 } })).status, 200);
-    // Lab 1 starts down: the lab the seat came with is not the attendee's work,
-    // so having opened the lab, they bring it down and up.
-    assert.equal((await api(base, seat.cookie, '/api/labs/01-one-broker')).status, 200);
-    assert.equal((await api(base, seat.cookie, '/api/lab/down', { method: 'POST', body: { wait: true } })).status, 200);
-    const up = await api(base, seat.cookie, '/api/lab/up', { method: 'POST', body: { topology: 'broker-only', wait: true } });
-    assert.equal(up.status, 200, JSON.stringify(up.json));
-    const check = await api(base, seat.cookie, '/api/labs/01-one-broker/checks/broker-running', { method: 'POST', body: {} });
-    assert.equal(check.json.pass, true, check.json.hint);
 
     const user = lookupUser(`${prefix}01`)!;
     const before = userPids(user.uid);

@@ -94,3 +94,41 @@ test('a service stopped and started afresh on another router is no failover; one
   const f = o.seen.find((e) => e.type === 'failover');
   assert.deepEqual(f?.type === 'failover' && [f.service, f.from, f.to], ['compute-2', 'router-b', 'router-a']);
 });
+
+test('the observer runs only while someone watches: it starts with the first subscriber and stops after the last one leaves', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hmlab-obs-lab-'));
+  let current = status(broker('running'));
+  let reads = 0;
+  const lab = { paths: { events: join(dir, 'events') }, status: async () => { reads++; return current; } } as unknown as LabEnvironmentApi;
+  const bus = new EventBus();
+  const obs = new LabObserver(lab, bus, { statusIntervalMs: 40, exitGraceMs: 300, connect: async () => { throw new Error('no routers here'); } });
+  t.after(async () => { await obs.dispose(); rmSync(dir, { recursive: true, force: true }); });
+  obs.observeWhileWatched(100);
+  await sleep(300);
+  assert.equal(obs.running, false, 'nobody watches: nothing polls');
+  assert.equal(reads, 0, 'and the lab is not read');
+
+  const seen: LabEvent[] = [];
+  const unsubscribe = bus.subscribe((e) => seen.push(e));
+  assert.equal(obs.running, true, 'a subscriber starts the observer');
+  await sleep(300);
+  assert.ok(reads >= 3, `it polls while watched (${reads} reads)`);
+  assert.ok(seen.some((e) => e.type === 'status'), 'and publishes the status');
+  unsubscribe();
+  assert.equal(obs.running, true, 'it lingers a moment after the last subscriber (a page reload)');
+  await sleep(250);
+  assert.equal(obs.running, false, 'then it stops');
+  assert.equal(bus.status, null, 'the bus forgets what would go stale');
+  const after = reads;
+  await sleep(200);
+  assert.equal(reads, after, 'stopped: no more reads');
+
+  // Nobody watching, status() still reads the lab as it is now, crashes included (after their grace).
+  current = status(gone());
+  const t0 = Date.now();
+  const st = await obs.status();
+  assert.equal(st.components[0].state, 'failed', 'a crash shows on demand, not masked as running');
+  assert.ok(Date.now() - t0 < 2000, 'within the grace and a little more');
+  current = status(broker('stopped'));
+  assert.equal((await obs.status()).components[0].state, 'stopped', 'a stop shows at once');
+});

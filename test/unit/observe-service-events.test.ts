@@ -40,6 +40,25 @@ test('lines appended to a service file arrive as message events, quickly; lines 
   assert.ok(Date.now() - sent < 500, 'delivery must not wait for a slow poll');
 });
 
+test('started again after a pause, the follower skips what was written while nobody watched', async (t) => {
+  const { events, obs, eventsDir } = setup(t);
+  mkdirSync(eventsDir);
+  const file = join(eventsDir, 'conductor.jsonl');
+  writeFileSync(file, '');
+  obs.start();
+  appendFileSync(file, line({ id: 'seen-1' }));
+  assert.ok(await waitFor(() => events.some((e) => e.type === 'message')), 'followed while watched');
+  obs.stop();
+  appendFileSync(file, line({ id: 'unwatched' }));
+  writeFileSync(join(eventsDir, 'compute-1.jsonl'), line({ service: 'compute-1', id: 'unwatched-new-file' }));
+  obs.start();
+  appendFileSync(file, line({ id: 'seen-2' }));
+  assert.ok(await waitFor(() => events.filter((e) => e.type === 'message').length >= 2), 'followed again');
+  await new Promise((r) => setTimeout(r, 250));
+  const ids = events.flatMap((e) => (e.type === 'message' ? [e.event.id] : []));
+  assert.deepEqual(ids, ['seen-1', 'seen-2'], 'nothing written during the pause is replayed');
+});
+
 test('a folder that appears later, a partial line, a truncated and a replaced file are all followed', async (t) => {
   const { events, obs, eventsDir } = setup(t);
   obs.start(); // no events folder yet: the lab is not up
