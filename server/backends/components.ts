@@ -86,7 +86,15 @@ export function findOnPath(bin: string): string | null {
 
 let embeddedChecked: boolean | null = null;
 const embeddedArgs = [HMLAB_BIN, 'router', '--help'];
+// generous: ten workshop seats starting at once on two cores took longer than 10 s
+const EMBEDDED_CHECK_TIMEOUT_MS = 30_000;
 const embeddedOk = (status: number | null, stdout: string) => status === 0 && /-c\b|--config/.test(stdout);
+/** Only an answer is remembered: a check cut short by its timeout says nothing about the build, so the next one asks again. */
+const remember = (status: number | null, stdout: string): boolean => {
+  const ok = embeddedOk(status, stdout);
+  if (status !== null) embeddedChecked = ok;
+  return ok;
+};
 
 /** Same check without blocking, so `up` runs it beside its other checks. */
 export function embeddedRouterAvailableAsync(): Promise<boolean> {
@@ -95,19 +103,18 @@ export function embeddedRouterAvailableAsync(): Promise<boolean> {
   return new Promise((resolve) => {
     let out = '';
     const p = spawn(process.execPath, embeddedArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
-    const t = setTimeout(() => p.kill('SIGKILL'), 10000);
+    const t = setTimeout(() => p.kill('SIGKILL'), EMBEDDED_CHECK_TIMEOUT_MS);
     p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     p.on('error', () => { clearTimeout(t); resolve(false); });
-    p.on('exit', (code) => { clearTimeout(t); embeddedChecked = embeddedOk(code, out); resolve(embeddedChecked); });
+    p.on('exit', (code) => { clearTimeout(t); resolve(remember(code, out)); });
   });
 }
 /** The embedded router is there when `hmlab router --help` offers `-c`. */
 export function embeddedRouterAvailable(): boolean {
   if (process.env.HMLAB_NO_EMBEDDED_ROUTER === '1') return false;
   if (embeddedChecked !== null) return embeddedChecked;
-  const r = spawnSync(process.execPath, embeddedArgs, { encoding: 'utf8', timeout: 10000 });
-  embeddedChecked = embeddedOk(r.status, r.stdout ?? '');
-  return embeddedChecked;
+  const r = spawnSync(process.execPath, embeddedArgs, { encoding: 'utf8', timeout: EMBEDDED_CHECK_TIMEOUT_MS });
+  return remember(r.status, r.stdout ?? '');
 }
 
 // ---- readiness probes -----------------------------------------------------------
