@@ -81,6 +81,8 @@ export interface ServiceEvent {
   ok?: boolean;
   error?: string; // exception class and message when ok is false
   latencyMs?: number;
+  /** rpc.call: the server whose reply it was (a topic call's reply names it; the router picked the server) */
+  answeredBy?: string;
   transport?: string; // url (no password) or host:port the event refers to
   priority?: string; // notifications: info, warn, error...
   publisher?: string; // notifications: publisher_id
@@ -99,6 +101,8 @@ export interface RouterSnapshot {
 }
 
 export interface BrokerSnapshot {
+  /** Component name (broker, broker-2). Recordings made before a lab had two brokers carry none: the lab's first broker. */
+  broker?: string;
   queues: { name: string; vhost: string; messages: number; consumers: number; publishRate: number; deliverRate: number; durable: boolean }[];
   connections: { name: string; client: string | null; channels: number }[];
 }

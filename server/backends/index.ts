@@ -4,7 +4,7 @@
 // on oslo.messaging, each a real process.
 export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
 export { LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, wanChangeSchema, type WanChange, type LabConfigDescription, type TransportDescription } from './environment.js';
-export { regionNamespaces, callsSince, calledRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
+export { regionNamespaces, callsSince, answeredRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export { defaultHome, labPaths, PACKAGE_ROOT } from './paths.js';
 export { DEFAULT_BASE_PORT, PORT_BLOCK, ROUTER_NAMES, planPorts, portFree, findFreePortBlock, freePort, ephemeralRange } from './ports.js';

@@ -53,8 +53,8 @@ export function registerWanCommands(program: Command): void {
       if (!w) throw new CliError(`wan: this lab (${env.state()?.topology ?? 'not running'}) has no WAN: "hmlab up --topology multi-region" makes one`);
       process.stdout.write(formatWan(w) + '\n');
       if (action === 'heal' && opts.wait) {
-        // The clock starts at the heal; the conductor's next call by name to a
-        // server in region 2 that succeeds stops it.
+        // The clock starts at the heal; the conductor's next call answered by a
+        // server in region 2 (by name or to the topic) stops it.
         const healedAt = w.changedAt;
         const rate = env.state()?.trafficRate ?? 0;
         if (rate <= 0) { process.stdout.write('conductor traffic is paused ("hmlab traffic 5" resumes it): not waiting for a cross-region call\n'); return; }
@@ -63,7 +63,7 @@ export function registerWanCommands(program: Command): void {
         while (Date.now() < deadline) {
           const first = firstCrossRegionSuccess(env.paths, healedAt);
           if (first) {
-            process.stdout.write(`heal to first success: ${((first.t - healedAt) / 1000).toFixed(2)} s (conductor -> ${first.target?.server}, ${first.latencyMs} ms)\n`);
+            process.stdout.write(`heal to first success: ${((first.t - healedAt) / 1000).toFixed(2)} s (conductor -> ${first.answeredBy ?? first.target?.server}${first.target?.server ? '' : ', a call to the topic'}, ${first.latencyMs} ms)\n`);
             return;
           }
           await new Promise((r) => setTimeout(r, 100));

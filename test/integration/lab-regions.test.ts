@@ -5,12 +5,17 @@
 // a cut leaves calls inside each region working and makes a call to a server
 // only in the other region fail at its timeout, while notifications keep
 // reaching each region's own broker; a heal brings cross-region calls back.
+// The lab server's observer polls both brokers, so the event stream carries
+// each region's notification queues; the conductor's calls to the topic say
+// which server answered, so they count in that server's region.
 // Afterwards no namespace and no process of the lab is left.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LabStatus } from '../../common/wire.js';
+import type { BrokerSnapshot, LabStatus, ServiceEvent } from '../../common/wire.js';
 import { isolationAvailable, listNamespaces, namespacePids } from '../../server/isolation/index.js';
-import { alive, processesOfHome } from '../../server/backends/index.js';
+import { alive, answeredRegion, firstCrossRegionSuccess, processesOfHome } from '../../server/backends/index.js';
+import { EventBus, LabObserver } from '../../server/observe/index.js';
+import { ManagementClient } from '../../server/router/index.js';
 import { component, readEvents, tempLab, waitFor } from '../helpers/lab-env.js';
 import { findQdrouterd, OsloProc } from '../helpers/router-procs.js';
 import { useLabRouter } from '../helpers/router-choice.js';
@@ -55,6 +60,18 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   }
   const allPids = [...pidsIn['region-1'], ...pidsIn['region-2'], ...wan.relays.map((r) => r.pid!)];
 
+  // The lab server's observer, as "hmlab serve" runs it: what the event stream carries.
+  const bus = new EventBus();
+  const brokerSnaps = new Map<string, BrokerSnapshot>();
+  const calls: ServiceEvent[] = [];
+  bus.subscribe((e) => {
+    if (e.type === 'broker' && e.snapshot.broker) brokerSnaps.set(e.snapshot.broker, e.snapshot);
+    if (e.type === 'message' && e.event.kind === 'rpc.call' && e.event.service === 'conductor') calls.push(e.event);
+  });
+  const observer = new LabObserver(tl.lab, bus, { connect: (h, p, o) => ManagementClient.connect(h, p, o), maxMessagesPerSecond: 10_000 });
+  t.after(() => observer.stop());
+  await observer.start();
+
   const routerPort = (name: string) => Number(component(st, name).endpoint!.split(':').pop());
   const r1 = await OsloProc.start(t, 'client', `amqp://127.0.0.1:${routerPort('router-a')}/`, { namespace: ns['region-1'], sendTimeout: 5 });
   const r2 = await OsloProc.start(t, 'client', `amqp://127.0.0.1:${routerPort('router-c')}/`, { namespace: ns['region-2'], sendTimeout: 5 });
@@ -68,6 +85,27 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
     t.diagnostic(`${product}: WAN ${delay} ms each way: p50 local ${local.toFixed(1)} ms, cross-region ${remote.toFixed(1)} ms, added ${added.toFixed(1)} ms`);
     assert.ok(added >= 2 * delay * 0.8 && added <= 2 * delay * 1.2, `a WAN of ${delay} ms each way adds ${added.toFixed(1)} ms to a call; want ${2 * delay} ms +-20%`);
   }
+
+  // Calls to the topic say which server answered: compute-1 in region 1 while
+  // it runs, a server in region 2 (across the WAN, 80 ms each way) once it stops.
+  const topicCalls = (since: number) => calls.filter((e) => e.t >= since && e.ok && !e.target?.server);
+  let since = Date.now();
+  await tl.lab.setTrafficRate(8);
+  const local = await waitFor('topic calls answered in region 1', () => { const c = topicCalls(since); return c.length >= 4 && c; }, 30_000);
+  assert.ok(local.every((e) => e.answeredBy === 'compute-1' && answeredRegion(e) === 'region-1'), `topic calls answered by ${[...new Set(local.map((e) => e.answeredBy))].join(', ')}`);
+  await tl.lab.stop('compute-1');
+  since = Date.now();
+  const remote = await waitFor('topic calls answered in region 2', () => { const c = topicCalls(since).filter((e) => e.answeredBy !== 'compute-1'); return c.length >= 6 && c; }, 45_000);
+  const servers = [...new Set(remote.map((e) => e.answeredBy))];
+  assert.ok(servers.every((s) => s === 'compute-2' || s === 'compute-3'), `with compute-1 stopped, region 2 answers the topic: ${servers.join(', ')}`);
+  assert.ok(remote.every((e) => answeredRegion(e) === 'region-2'), 'each counts in region 2, where it was answered');
+  const topicP50 = median(remote.slice(2).map((e) => e.latencyMs!));
+  t.diagnostic(`${product}: topic calls answered in region 2 by ${servers.join(', ')}: p50 ${topicP50.toFixed(1)} ms (WAN 80 ms each way)`);
+  assert.ok(topicP50 >= 2 * 80 * 0.8, `a topic call answered in region 2 crosses the WAN twice: p50 ${topicP50.toFixed(1)} ms`);
+  const fromFile = firstCrossRegionSuccess(tl.lab.paths, remote[0].t - 1);
+  assert.ok(fromFile && fromFile.t <= remote[0].t, "heal-to-first-success's search (the conductor's event file) counts a topic call answered in region 2");
+  await tl.lab.setTrafficRate(0);
+  await tl.lab.start('compute-1');
 
   // Partition.
   const notifyBefore = await brokerQueueDepth(st, 'broker-2', 'notifications.info');
@@ -92,6 +130,11 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   await r1.op({ id: 'cut-cast-1', op: 'cast', topic: 'compute', server: 'compute-1', method: 'build_and_run_instance', args: { instance: 'i-1' } });
   await waitFor('notifications of region 2 in broker-2', async () => (await brokerQueueDepth(st, 'broker-2', 'notifications.info')) >= Math.max(0, notifyBefore) + 2, 20_000);
   await waitFor('notifications of region 1 received through broker', () => readEvents(tl.home, 'telemetry').filter((e) => e.kind === 'notify.received').length >= receivedBefore + 2, 20_000);
+  // The event stream shows each region's broker with its own notification queue.
+  const queueOf = (b: string) => brokerSnaps.get(b)?.queues.find((q) => q.name === 'notifications.info');
+  await waitFor('broker snapshots of both brokers with their notification queues', () => queueOf('broker') && (queueOf('broker-2')?.messages ?? 0) >= 2, 20_000);
+  assert.ok(queueOf('broker')!.consumers >= 1, "region 1's notifications have telemetry reading them");
+  assert.equal(queueOf('broker-2')!.consumers, 0, "region 2's wait in broker-2 (no listener there)");
 
   // Heal: the mesh reconverges and calls across resume.
   const healed = await tl.lab.setWan({ state: 'up' });
@@ -104,6 +147,7 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   t.diagnostic(`${product}: heal to first cross-region success: ${((first - healed.changedAt) / 1000).toFixed(2)} s`);
 
   // Down: nothing of the lab is left.
+  await observer.stop();
   await tl.lab.down();
   const names = await listNamespaces();
   assert.ok(!names.includes(ns['region-1']) && !names.includes(ns['region-2']), 'ip netns list shows neither region after down');

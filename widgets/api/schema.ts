@@ -69,6 +69,7 @@ const serviceEvent = z.looseObject({
   ok: z.boolean().optional(),
   error: str.optional(),
   latencyMs: num.optional(),
+  answeredBy: str.optional(),
   transport: str.optional(),
   priority: str.optional(),
   publisher: str.optional(),
@@ -92,6 +93,7 @@ const routerSnapshot = z.looseObject({
 });
 
 const brokerSnapshot = z.looseObject({
+  broker: str.optional(),
   queues: z.array(z.looseObject({
     name: str, vhost: str, messages: num, consumers: num,
     publishRate: num, deliverRate: num, durable: z.boolean(),

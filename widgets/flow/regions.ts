@@ -4,14 +4,17 @@
 // whose length grows with the delay, so a message crossing it travels a
 // longer path and visibly takes longer. Beside the diagram: the WAN's
 // settings, the p50 latency of calls per destination region, and after a
-// heal, the time to the first call across that succeeded.
+// heal, the time to the first call across that succeeded. Region 2's broker
+// is drawn in its band with its own queues.
 // Kept apart from view.ts, which calls it at four points.
 import type { Selection } from 'd3';
 import type { ComponentStatus, LabEvent, LabStatus } from '../../common/wire.js';
+import { answeredBy } from '../../common/rpc.js';
 import type { LabStream } from '../api/client.js';
 import { fmtMs, h, percentile } from '../common/index.js';
 import { MAX_QUEUES, VIEW_H, VIEW_W, serviceAnchor, type Layout, type Point, type QueueSlot } from './layout.js';
-import type { Hop } from './model.js';
+import type { FlowModel, Hop } from './model.js';
+import { drawQueues } from './queues.js';
 import './regions.css';
 
 type G = Selection<SVGGElement, unknown, null, undefined>;
@@ -19,6 +22,12 @@ type G = Selection<SVGGElement, unknown, null, undefined>;
 const SPLIT = 256; // y of the WAN between the two bands
 const BAND = { 'region-1': { y: 2, h: SPLIT - 8 }, 'region-2': { y: SPLIT + 6, h: VIEW_H - SPLIT - 8 } } as const;
 type Region = keyof typeof BAND;
+
+/** Keep the newest 300. */
+function keepLast<T>(ring: T[], x: T): void {
+  ring.push(x);
+  if (ring.length > 300) ring.splice(0, ring.length - 300);
+}
 
 const regionOf = (c: ComponentStatus | undefined): Region | null => (c?.region === 'region-1' || c?.region === 'region-2' ? c.region : null);
 
@@ -56,6 +65,18 @@ export function regionLayout(components: ComponentStatus[], queueNames: string[]
   return out;
 }
 
+/** Region 2's broker box, in its band right of router-c, and a slot per queue shown. */
+const B2 = { x: 590, y: BAND['region-2'].y + 8, w: VIEW_W - 6 - 590, h: BAND['region-2'].h - 16 } as const;
+function broker2Slots(names: string[]): QueueSlot[] {
+  const qx = B2.x + 14;
+  const qw = B2.w - 28;
+  const qh = 30;
+  return names.slice(0, MAX_QUEUES).map((name, i) => {
+    const y = B2.y + 72 + i * (qh + 8);
+    return { name, x: qx, y, w: qw, h: qh, in: { x: qx, y: y + qh / 2 }, out: { x: qx + qw, y: y + qh / 2 } };
+  });
+}
+
 /** The WAN between two routers: a wave with more turns the longer the delay. */
 function wanWave(a: Point, b: Point, delayMs: number): Point[] {
   const dx = b.x - a.x;
@@ -80,13 +101,15 @@ function wanWave(a: Point, b: Point, delayMs: number): Point[] {
 export class RegionOverlay {
   private readonly panel: HTMLElement;
   private readonly latencies: Record<Region, { t: number; ms: number }[]> = { 'region-1': [], 'region-2': [] };
+  private readonly topicAnswers: { t: number; server: string }[] = []; // calls to the topic: who answered
   private components: ComponentStatus[] = [];
   private wanState: 'up' | 'cut' | null = null;
   private healedAt = 0;
   private healToFirstMs: number | null = null;
   private unsubscribe: () => void;
 
-  constructor(private readonly g: G, side: HTMLElement, private readonly stream: LabStream, private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>) {
+  constructor(private readonly g: G, side: HTMLElement, private readonly stream: LabStream, private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>,
+    private readonly model: () => FlowModel) {
     this.panel = h('div', { class: 'hm-flow-regions', 'data-testid': 'flow-regions', hidden: '' });
     side.prepend(this.panel);
     this.unsubscribe = stream.subscribe((ev) => this.take(ev));
@@ -94,13 +117,13 @@ export class RegionOverlay {
 
   private take(ev: LabEvent): void {
     if (ev.type === 'hello' || ev.type === 'status') this.setStatus(ev.status);
-    if (ev.type !== 'message' || ev.event.kind !== 'rpc.call' || ev.event.ok === false) return;
-    const server = ev.event.target?.server;
+    if (ev.type !== 'message') return;
+    // By the server that answered: a call to the topic counts in the region the router picked.
+    const server = answeredBy(ev.event);
     const region = regionOf(this.components.find((c) => c.name === server));
-    if (!region) return;
-    const ring = this.latencies[region];
-    ring.push({ t: ev.t, ms: ev.event.latencyMs ?? 0 });
-    if (ring.length > 300) ring.splice(0, ring.length - 300);
+    if (!region || !server) return;
+    keepLast(this.latencies[region], { t: ev.t, ms: ev.event.latencyMs ?? 0 });
+    if (!ev.event.target?.server) keepLast(this.topicAnswers, { t: ev.t, server });
     if (region === 'region-2' && this.healedAt && this.healToFirstMs === null && ev.t >= this.healedAt) this.healToFirstMs = ev.t - this.healedAt;
   }
 
@@ -122,7 +145,7 @@ export class RegionOverlay {
     return wanWave(a, b, status.wan.delayMs);
   }
 
-  /** Region 2's notifications go to broker-2, not to the broker the view draws: their own short path. */
+  /** Region 2's notifications go to broker-2, not to the broker the view draws: into broker-2's queue. */
   notifyPath(hops: Hop[], layout: Layout): Point[] | null {
     const first = hops[0];
     const svc = first && 'node' in first ? first.node : null;
@@ -131,7 +154,12 @@ export class RegionOverlay {
     const box = layout.services.get(svc);
     if (!box) return null;
     const a = serviceAnchor(box);
-    return [a, { x: (a.x + 590) / 2, y: a.y }, { x: 590, y: BAND['region-2'].y + 95 }];
+    const queue = hops.find((x): x is { queue: string } => 'queue' in x)?.queue;
+    const b2 = this.components.find((x) => x.kind === 'broker' && x.region === 'region-2');
+    const slot = queue && b2 ? broker2Slots(this.model().visibleQueues(MAX_QUEUES, b2.name).map((q) => q.name)).find((q) => q.name === queue) : undefined;
+    if (!slot) return [a, { x: (a.x + B2.x) / 2, y: a.y }, { x: B2.x, y: B2.y + 40 }];
+    // Into the queue's pipe, where it waits like region 1's notifications do.
+    return [a, { x: (a.x + B2.x) / 2, y: a.y }, { x: (a.x + B2.x) / 2, y: slot.in.y }, slot.in, { x: slot.in.x + 24, y: slot.in.y }];
   }
 
   /** Whether a service's notifications go to the broker the view draws (region 1's). */
@@ -178,21 +206,22 @@ export class RegionOverlay {
     const b1 = this.components.find((c) => c.kind === 'broker' && c.region === 'region-1');
     if (b1?.state === 'running') this.svg.select('g.broker text.title').text(`${b1.name} · ${b1.product ?? 'RabbitMQ'}`);
 
-    // Region 2's own broker.
+    // Region 2's own broker, with its queues.
     const b2 = this.components.find((c) => c.kind === 'broker' && c.region === 'region-2');
-    const bx = 590;
-    const by = BAND['region-2'].y + 40;
+    const queues2 = b2 ? this.model().visibleQueues(MAX_QUEUES, b2.name) : [];
     g.selectAll<SVGGElement, ComponentStatus>('g.broker-2').data(b2 ? [b2] : [], (d) => d.name).join((e) => {
       const x = e.append('g').attr('class', 'broker-2');
       x.append('rect').attr('class', 'body').attr('rx', 10);
       x.append('text').attr('class', 'title');
       x.append('text').attr('class', 'sub');
+      x.append('g').attr('class', 'queues');
       return x;
-    }).attr('data-state', (d) => d.state).classed('dead', (d) => d.state !== 'running' && d.state !== 'starting')
+    }).attr('data-state', (d) => d.state).attr('data-name', (d) => d.name).classed('dead', (d) => d.state !== 'running' && d.state !== 'starting')
       .call((s) => {
-        s.select('rect.body').attr('x', bx).attr('y', by).attr('width', VIEW_W - 6 - bx).attr('height', 110);
-        s.select('text.title').attr('x', bx + 14).attr('y', by + 30).text((d) => `${d.name} · ${d.product ?? 'RabbitMQ'}`);
-        s.select('text.sub').attr('x', bx + 14).attr('y', by + 58).text((d) => (d.state === 'running' ? "region 2's notifications" : d.state.toUpperCase()));
+        s.select('rect.body').attr('x', B2.x).attr('y', B2.y).attr('width', B2.w).attr('height', B2.h);
+        s.select('text.title').attr('x', B2.x + 14).attr('y', B2.y + 28).text((d) => `${d.name} · ${d.product ?? 'RabbitMQ'}`);
+        s.select('text.sub').attr('x', B2.x + 14).attr('y', B2.y + 54).text((d) => (d.state === 'running' ? "region 2's notifications" : d.state.toUpperCase()));
+        drawQueues(s.select<SVGGElement>('g.queues'), broker2Slots(queues2.map((q) => q.name)), queues2);
       });
 
     // The side column: the WAN, p50 per destination region, heal to first success.
@@ -203,9 +232,15 @@ export class RegionOverlay {
     };
     const [p1, t1] = p50('region-1');
     const [p2, t2] = p50('region-2');
+    // Calls to the topic, by the server that answered (closest / balanced picked it).
+    const byServer = new Map<string, number>();
+    for (const x of this.topicAnswers) if (now - x.t < 30_000) byServer.set(x.server, (byServer.get(x.server) ?? 0) + 1);
+    const answered = [...byServer].sort((a, b) => a[0].localeCompare(b[0])).map(([s, n]) => `${s} ${n}`).join(' · ') || '–';
     this.panel.replaceChildren(
       h('div', { class: `row wan ${w.state}`, 'data-testid': 'wan-state', 'data-state': w.state }, h('b', {}, 'WAN'), h('span', {}, w.state === 'cut' ? 'CUT' : `${w.delayMs} ms each way`)),
       h('div', { class: 'row', 'data-testid': 'p50-region-1', title: t1 }, h('b', {}, 'p50 region 1'), h('span', {}, p1)),
+      h('div', { class: 'row', 'data-testid': 'topic-answered-by', title: 'calls to the topic in the last 30 s, by the server whose reply it was' },
+        h('b', {}, 'topic answered by'), h('span', {}, answered)),
       h('div', { class: 'row', 'data-testid': 'p50-region-2', title: w.state === 'cut' ? 'no credit across a cut WAN: calls to region 2 wait, then time out' : t2 }, h('b', {}, 'p50 region 2'), h('span', {}, w.state === 'cut' ? 'time out' : p2)),
       ...(this.healToFirstMs !== null && now - this.healedAt < 120_000
         ? [h('div', { class: 'row heal', 'data-testid': 'heal-to-first' }, h('b', {}, 'heal → 1st call'), h('span', {}, `${(this.healToFirstMs / 1000).toFixed(2)} s`))]

@@ -10,6 +10,7 @@ import { fmtCount, fmtMs, fmtRate, h, percentile, themeColors, type ThemeColors 
 import { FlowModel, alive, edgeKey, type FlowKind, type FlowMessage, type Hop } from './model.js';
 import { attachCurve, computeLayout, serviceAnchor, MAX_QUEUES, VIEW_H, VIEW_W, type Layout, type Point } from './layout.js';
 import { ParticleLayer } from './particles.js';
+import { drawQueues, fitText } from './queues.js';
 import { RegionOverlay, regionLayout } from './regions.js';
 import { LatencyChart, QueueDepthChart, RatesChart, RATE_SERIES } from './charts.js';
 import type { FlowView, FlowViewOptions, FlowViewStats } from './types.js';
@@ -69,7 +70,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
   const gRouters = svg.append('g').attr('class', 'routers');
   const gServices = svg.append('g').attr('class', 'services');
   // Multi-region: the regions under everything else, the WAN between them.
-  const regions = new RegionOverlay(svg.insert<SVGGElement>('g', ':first-child').attr('class', 'regions-layer'), side, stream, svg);
+  const regions = new RegionOverlay(svg.insert<SVGGElement>('g', ':first-child').attr('class', 'regions-layer'), side, stream, svg, () => model);
 
   const charts = chartBoxes ? {
     queue: new QueueDepthChart(chartBoxes.queue, colors),
@@ -370,30 +371,7 @@ export function mountFlowView(el: HTMLElement, stream: LabStream, opts: FlowView
     fitText(title.node(), b.w - 28);
     gg.select('circle.exchange').attr('cx', b.exchange.x).attr('cy', b.exchange.y).attr('r', 26);
     gg.select('text.exchange-label').attr('x', b.exchange.x).attr('y', b.exchange.y + 46).text('exchange');
-    const qinfo = new Map(model.visibleQueues(MAX_QUEUES).map((q) => [q.name, q]));
-    const maxDepth = Math.max(20, ...[...qinfo.values()].map((q) => q.messages));
-    const qs = gg.select('g.queues').selectAll<SVGGElement, (typeof b.queues)[number]>('g.queue').data(b.queues, (d) => d.name);
-    qs.exit().remove();
-    const qe = qs.enter().append('g').attr('class', 'queue');
-    qe.append('rect').attr('class', 'pipe').attr('rx', 5);
-    qe.append('rect').attr('class', 'fill').attr('rx', 5);
-    qe.append('text').attr('class', 'qname');
-    qe.merge(qs).each(function (q) {
-      const info = qinfo.get(q.name);
-      const depth = info?.messages ?? 0;
-      const frac = depth <= 0 ? 0 : Math.max(0.02, Math.log1p(depth) / Math.log1p(maxDepth));
-      const s = select(this).attr('data-queue', q.name).attr('data-depth', depth);
-      s.select('rect.pipe').attr('x', q.x).attr('y', q.y).attr('width', q.w).attr('height', q.h);
-      s.select('rect.fill').attr('x', q.x).attr('y', q.y).attr('height', q.h).attr('width', q.w * frac);
-      // Text on the right half: messages arrive on the left and wait there.
-      // Messages land at the left end of the pipe; the text starts after that landing spot.
-      const label = s.select<SVGTextElement>('text.qname').attr('x', q.x + 40).attr('y', q.y + q.h / 2 + 6)
-        .classed('no-consumer', !!info && info.consumers === 0)
-        .text(`${q.name.length > 24 ? `${q.name.slice(0, 22)}…` : q.name}${info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ', no consumer' : ''}` : ''}`);
-      fitText(label.node(), q.w - 48);
-      s.select('title').remove();
-      s.append('title').text(info ? `${q.name} (vhost ${info.vhost}): ${depth} messages, ${info.consumers} consumers, in ${fmtRate(info.publishRate)}, out ${fmtRate(info.deliverRate)}` : q.name);
-    });
+    drawQueues(gg.select<SVGGElement>('g.queues'), b.queues, model.visibleQueues(MAX_QUEUES));
     const xm = gg.select<SVGGElement>('g.xmark');
     if (dead) deadMark(xm, b.exchange.x, b.exchange.y, 24); else xm.selectAll('*').remove();
   }
@@ -577,26 +555,4 @@ function clientDeliveries(snap: RouterSnapshot): number {
   let n = 0;
   for (const l of snap.links) if (l.dir === 'in' && l.address !== null) n += l.deliveries;
   return n;
-}
-
-/** Shrink an SVG label's font until it fits its width (never below 11 px on screen), then cut it with an ellipsis, instead of running out of its box. */
-function fitText(node: SVGTextElement | null, width: number): void {
-  if (!node) return;
-  node.style.fontSize = '';
-  const full = node.textContent ?? ''; // just set by the caller
-  let len = 0;
-  try { len = node.getComputedTextLength(); } catch { return; } // not rendered yet
-  if (len <= width) return;
-  // The diagram itself scales down on small screens: the floor is 11 px as
-  // the room reads it, so in user units it grows as the scale shrinks.
-  const scale = node.getScreenCTM()?.a || 1;
-  const floor = Math.ceil(110 / Math.min(1, scale)) / 10;
-  const size = parseFloat(getComputedStyle(node).fontSize) || 15;
-  node.style.fontSize = `${Math.max(floor, Math.floor(size * width / len * 10) / 10)}px`;
-  // Still too long at the floor: cut the end and say so with an ellipsis.
-  let text = full;
-  while (text.length > 1 && node.getComputedTextLength() > width) {
-    text = text.slice(0, -1);
-    node.textContent = `${text.trimEnd()}…`;
-  }
 }
