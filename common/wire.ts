@@ -32,6 +32,16 @@ export interface WanStatus {
   state: 'up' | 'cut';
   changedAt: number; // epoch ms of the last change of state (a heal starts the clock)
   settingsAt?: number; // epoch ms of the last change of delay, jitter or rate
+  /**
+   * The last cut and its heal, kept by the lab server so that a view opened
+   * after the heal still shows them; null before the first cut.
+   */
+  lastPartition?: {
+    cutAt: number; // epoch ms
+    healedAt: number | null; // null while the WAN is still cut
+    /** The first call answered in region 2 after the heal (by name or to the topic); null until one is. */
+    firstSuccess: { t: number; server: string; latencyMs: number; topic: boolean } | null;
+  } | null;
   cost: number; // inter-router cost of the WAN connectors in the router configs
   regions: { name: string; namespace: string; components: string[] }[];
   relays: { name: string; pid: number | null; running: boolean }[];

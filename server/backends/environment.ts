@@ -17,7 +17,7 @@ import {
   ALL_SERVICES, DEFAULT_WAN_COST, REGIONS, brokerUrl, brokersOf, homeRouter, namedServersOf, regionOf, renderOpenstackConf, renderRabbitConf,
   renderRouterConf, routersOf, servicesOf, type ServiceName,
 } from './templates.js';
-import { regionNamespaces, relayPlans, wanFile } from './regions.js';
+import { PartitionMemory, regionNamespaces, relayPlans, wanFile } from './regions.js';
 import {
   createNamespace, defaultWan, isolationAvailable, readWanSettings, relayReady, removeNamespace, wrapInNamespace, writeWanSettings,
   wanSettingsSchema, type WanSettings,
@@ -93,9 +93,11 @@ interface StatsFile {
 
 export class LabEnvironment implements LabEnvironmentApi {
   readonly paths: LabPaths;
+  private readonly partitions: PartitionMemory;
 
   constructor(home: string = defaultHome()) {
     this.paths = labPaths(home);
+    this.partitions = new PartitionMemory(this.paths);
   }
 
   // ---- reading ------------------------------------------------------------------------
@@ -212,9 +214,10 @@ export class LabEnvironment implements LabEnvironmentApi {
   wanStatus(): WanStatus | null {
     const s = this.state();
     if (!s?.regions) return null;
-    const w = readWanSettings(wanFile(this.paths)) ?? defaultWan();
+    const { cutAt, healedAt, ...w } = readWanSettings(wanFile(this.paths)) ?? defaultWan();
     return {
       ...w,
+      lastPartition: this.partitions.describe(cutAt, healedAt),
       cost: s.regions.wanCost,
       regions: REGIONS.map((r) => ({ name: r.name, namespace: s.regions!.namespaces[r.name], components: s.components.filter((c) => c.region === r.name).map((c) => c.name) })),
       relays: s.regions.relays.map((r) => ({ name: r.name, pid: this.isLive(r.pid) ? r.pid : null, running: this.isLive(r.pid) })),
@@ -230,10 +233,12 @@ export class LabEnvironment implements LabEnvironmentApi {
     const old = readWanSettings(wanFile(this.paths)) ?? defaultWan();
     const shaped = (['delayMs', 'jitterMs', 'rateBitsPerS'] as const).some((k) => r.data[k] !== undefined && r.data[k] !== old[k]);
     const now = Date.now();
+    const turned = r.data.state && r.data.state !== old.state ? r.data.state : null;
     const next: WanSettings = {
       ...old, ...r.data,
-      changedAt: r.data.state && r.data.state !== old.state ? now : old.changedAt,
+      changedAt: turned ? now : old.changedAt,
       settingsAt: shaped ? now : old.settingsAt ?? old.changedAt,
+      ...(turned === 'cut' ? { cutAt: now } : turned === 'up' ? { healedAt: now } : {}),
     };
     writeWanSettings(wanFile(this.paths), next);
     return this.wanStatus() as WanStatus;

@@ -56,6 +56,9 @@ export const wanSettingsSchema = z.object({
   changedAt: z.number(),
   /** When delay, jitter or rate last changed (epoch ms): measurements count from here. */
   settingsAt: z.number().optional(),
+  /** When the WAN was last cut, and last healed (epoch ms): kept so a view opened later still shows them. */
+  cutAt: z.number().optional(),
+  healedAt: z.number().optional(),
 });
 export type WanSettings = z.infer<typeof wanSettingsSchema>;
 

@@ -1,7 +1,11 @@
 // Lab 9's checks against a real multi-region lab: each fails before its step
-// and passes after, through the workbook's HTTP API.
+// and passes after, through the workbook's HTTP API. After the heal, the
+// server still tells a newly opened view when the WAN was cut and healed and
+// how long the first call across took.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { LabStatus, WanStatus } from '../../common/wire.js';
+import { openLab } from '../../server/backends/index.js';
 import { isolationAvailable } from '../../server/isolation/index.js';
 import { useLabsHarness, noRabbit, noRouter } from '../helpers/labs-harness.js';
 
@@ -35,5 +39,17 @@ describe('lab 9 checks against a real multi-region lab', { skip: noRabbit ?? noR
     await h.lab.setWan({ state: 'up' });
     const healed = await passes(LAB, 'regions-healed', 60_000);
     assert.match(healed.hint, /succeeded [\d.]+ s after the heal/);
+
+    // The server keeps the last cut, its heal and the first success after it:
+    // a flow view opened now (its hello carries the status) still shows them.
+    const wan = (await api<WanStatus>('GET', '/wan')).body;
+    const lp = wan.lastPartition;
+    assert.ok(lp && lp.healedAt && lp.cutAt < lp.healedAt, `GET /api/wan names the last cut and heal: ${JSON.stringify(lp)}`);
+    assert.ok(lp.firstSuccess && lp.firstSuccess.t >= lp.healedAt, 'and the first call answered across after the heal');
+    assert.equal(lp.firstSuccess.t - lp.healedAt, healed.data?.healToFirstSuccessMs, 'the same heal-to-first-success the lab check reports');
+    assert.match(lp.firstSuccess.server, /^compute-[23]$/);
+    const status = (await api<LabStatus>('GET', '/status')).body;
+    assert.deepEqual(status.wan?.lastPartition, lp, 'the status (and so the hello of a new view) carries it');
+    assert.deepEqual(openLab(h.home).wanStatus()?.lastPartition, lp, 'a restarted server finds it again');
   });
 });

@@ -30,6 +30,10 @@ const wanStatus = z.looseObject({
   delayMs: num, jitterMs: num, rateBitsPerS: num.nullable(), state: z.enum(['up', 'cut']), changedAt: num, cost: num,
   regions: z.array(z.looseObject({ name: str, namespace: str, components: z.array(str) })),
   relays: z.array(z.looseObject({ name: str, pid: num.nullable(), running: z.boolean() })),
+  lastPartition: z.looseObject({
+    cutAt: num, healedAt: num.nullable(),
+    firstSuccess: z.looseObject({ t: num, server: str, latencyMs: num, topic: z.boolean() }).nullable(),
+  }).nullable().optional(),
 });
 
 const counters = z.looseObject({

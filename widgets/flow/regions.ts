@@ -106,6 +106,8 @@ export class RegionOverlay {
   private wanState: 'up' | 'cut' | null = null;
   private healedAt = 0;
   private healToFirstMs: number | null = null;
+  private healBy: string | null = null; // the server that answered the first call across after the heal
+  private kept = false; // the server keeps the last partition (older recordings do not)
   private unsubscribe: () => void;
 
   constructor(private readonly g: G, side: HTMLElement, private readonly stream: LabStream, private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>,
@@ -124,14 +126,25 @@ export class RegionOverlay {
     if (!region || !server) return;
     keepLast(this.latencies[region], { t: ev.t, ms: ev.event.latencyMs ?? 0 });
     if (!ev.event.target?.server) keepLast(this.topicAnswers, { t: ev.t, server });
-    if (region === 'region-2' && this.healedAt && this.healToFirstMs === null && ev.t >= this.healedAt) this.healToFirstMs = ev.t - this.healedAt;
+    if (region === 'region-2' && this.healedAt && this.healToFirstMs === null && ev.t >= this.healedAt) { this.healToFirstMs = ev.t - this.healedAt; this.healBy = server; }
   }
 
   private setStatus(st: LabStatus): void {
     this.components = st.components;
     const w = st.wan;
     if (!w) { this.wanState = null; return; }
-    if (this.wanState === 'cut' && w.state === 'up') { this.healedAt = w.changedAt; this.healToFirstMs = null; }
+    const lp = w.lastPartition;
+    this.kept = lp !== undefined;
+    if (lp !== undefined) {
+      // The server's account: a view opened after the heal shows it too.
+      const healedAt = lp?.healedAt ?? 0;
+      if (healedAt !== this.healedAt) { this.healedAt = healedAt; this.healToFirstMs = null; this.healBy = null; }
+      if (lp?.firstSuccess && healedAt) { this.healToFirstMs = lp.firstSuccess.t - healedAt; this.healBy = lp.firstSuccess.server; }
+    } else if (this.wanState === 'cut' && w.state === 'up') {
+      this.healedAt = w.changedAt;
+      this.healToFirstMs = null;
+      this.healBy = null;
+    }
     this.wanState = w.state;
   }
 
@@ -242,8 +255,11 @@ export class RegionOverlay {
       h('div', { class: 'row', 'data-testid': 'topic-answered-by', title: 'calls to the topic in the last 30 s, by the server whose reply it was' },
         h('b', {}, 'topic answered by'), h('span', {}, answered)),
       h('div', { class: 'row', 'data-testid': 'p50-region-2', title: w.state === 'cut' ? 'no credit across a cut WAN: calls to region 2 wait, then time out' : t2 }, h('b', {}, 'p50 region 2'), h('span', {}, w.state === 'cut' ? 'time out' : p2)),
-      ...(this.healToFirstMs !== null && now - this.healedAt < 120_000
-        ? [h('div', { class: 'row heal', 'data-testid': 'heal-to-first' }, h('b', {}, 'heal → 1st call'), h('span', {}, `${(this.healToFirstMs / 1000).toFixed(2)} s`))]
+      ...(this.healedAt && w.state === 'up' && (this.kept || (this.healToFirstMs !== null && now - this.healedAt < 120_000))
+        ? [h('div', {
+          class: 'row heal', 'data-testid': 'heal-to-first', 'data-ms': this.healToFirstMs ?? '',
+          title: `WAN healed at ${new Date(this.healedAt).toLocaleTimeString()}${this.healBy ? `; first call answered across by ${this.healBy}` : ''}`,
+        }, h('b', {}, 'heal → 1st call'), h('span', {}, this.healToFirstMs === null ? 'waiting…' : `${(this.healToFirstMs / 1000).toFixed(2)} s`))]
         : []),
     );
   }
