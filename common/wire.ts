@@ -30,6 +30,12 @@ export interface WanStatus {
   jitterMs: number; // +- around the delay, each way
   rateBitsPerS: number | null; // bandwidth cap each way, null: none
   state: 'up' | 'cut';
+  /**
+   * How it is (or was last) cut: 'close' closes every connection across it at
+   * once; 'silent' black-holes them (no byte either way, sockets left open),
+   * so the routers find out only by their idle timeouts and heartbeats.
+   */
+  cutMode?: 'close' | 'silent';
   changedAt: number; // epoch ms of the last change of state (a heal starts the clock)
   settingsAt?: number; // epoch ms of the last change of delay, jitter or rate
   /**

@@ -56,7 +56,10 @@ export const wanChangeSchema = z.strictObject({
   jitterMs: wanSettingsSchema.shape.jitterMs.optional(),
   rateBitsPerS: wanSettingsSchema.shape.rateBitsPerS.optional(),
   state: wanSettingsSchema.shape.state.optional(),
-}, { error: 'unknown field: allowed are "delayMs", "jitterMs", "rateBitsPerS", "state"' });
+  cutMode: wanSettingsSchema.shape.cutMode,
+}, { error: 'unknown field: allowed are "delayMs", "jitterMs", "rateBitsPerS", "state", "cutMode"' }).refine((c) => !c.cutMode || c.state === 'cut', {
+  message: 'says how to cut: send it with "state": "cut", e.g. {"state": "cut", "cutMode": "silent"}', path: ['cutMode'],
+});
 export type WanChange = z.infer<typeof wanChangeSchema>;
 
 const rateSchema = z.number({ message: 'must be a number' }).min(0, 'must be 0 (paused) or more').max(1000, 'must be at most 1000 operations per second');
@@ -239,6 +242,8 @@ export class LabEnvironment implements LabEnvironmentApi {
       changedAt: turned ? now : old.changedAt,
       settingsAt: shaped ? now : old.settingsAt ?? old.changedAt,
       ...(turned === 'cut' ? { cutAt: now } : turned === 'up' ? { healedAt: now } : {}),
+      // A cut closes connections unless it is asked to be silent; a cut already made may change its mode.
+      ...(r.data.state === 'cut' ? { cutMode: r.data.cutMode ?? (turned ? 'close' : old.cutMode ?? 'close') } : {}),
     };
     writeWanSettings(wanFile(this.paths), next);
     return this.wanStatus() as WanStatus;

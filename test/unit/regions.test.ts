@@ -131,3 +131,23 @@ test('GET /api/wan keeps the last cut, its heal and the first call answered acro
   const first = (await get()).lastPartition?.firstSuccess;
   assert.deepEqual(first, { t: healedAt + 2400, server: 'compute-3', latencyMs: 90, topic: true });
 });
+
+test('POST /api/wan: a cut is closing unless asked to be silent; cutMode goes with a cut', async () => {
+  let r = await post({ cutMode: 'silent' });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.field, 'cutMode');
+  assert.match(String(r.json.error), /"state": "cut", "cutMode": "silent"/);
+  r = await post({ state: 'cut', cutMode: 'quiet' });
+  assert.equal(r.status, 400);
+  assert.match(String(r.json.error), /must be "close" or "silent"/);
+  await post({ state: 'up' });
+  r = await post({ state: 'cut', cutMode: 'silent' });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.cutMode, 'silent');
+  assert.equal(readWanSettings(wanFile(labPaths(home)))?.cutMode, 'silent', 'the relays read it from the WAN settings');
+  r = await post({ state: 'cut', cutMode: 'close' });
+  assert.equal(r.json.cutMode, 'close', 'a silent cut can be turned into a closing one');
+  await post({ state: 'up' });
+  r = await post({ state: 'cut' });
+  assert.equal(r.json.cutMode, 'close', 'the default');
+});

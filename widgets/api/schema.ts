@@ -28,6 +28,7 @@ const componentStatus = z.looseObject({
 
 const wanStatus = z.looseObject({
   delayMs: num, jitterMs: num, rateBitsPerS: num.nullable(), state: z.enum(['up', 'cut']), changedAt: num, cost: num,
+  cutMode: z.enum(['close', 'silent']).optional(),
   regions: z.array(z.looseObject({ name: str, namespace: str, components: z.array(str) })),
   relays: z.array(z.looseObject({ name: str, pid: num.nullable(), running: z.boolean() })),
   lastPartition: z.looseObject({

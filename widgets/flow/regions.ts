@@ -205,7 +205,7 @@ export class RegionOverlay {
     g.selectAll<SVGPathElement, (typeof links)[number]>('path.wan-link').data(links, (d) => d.key).join('path')
       .attr('class', 'wan-link').classed('cut', w.state === 'cut')
       .attr('d', (d) => 'M' + d.pts.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join('L'));
-    const label = `WAN ${w.state === 'cut' ? 'CUT' : 'up'} · ${w.delayMs} ms each way${w.jitterMs ? ` ±${w.jitterMs}` : ''}`;
+    const label = `WAN ${w.state === 'cut' ? (w.cutMode === 'silent' ? 'CUT (silent)' : 'CUT') : 'up'} · ${w.delayMs} ms each way${w.jitterMs ? ` ±${w.jitterMs}` : ''}`;
     g.selectAll<SVGTextElement, string>('text.wan-label').data([label]).join('text')
       .attr('class', 'wan-label').classed('cut', w.state === 'cut').attr('data-state', w.state)
       .attr('x', 622).attr('y', SPLIT + 5).text((d) => d);
@@ -250,7 +250,7 @@ export class RegionOverlay {
     for (const x of this.topicAnswers) if (now - x.t < 30_000) byServer.set(x.server, (byServer.get(x.server) ?? 0) + 1);
     const answered = [...byServer].sort((a, b) => a[0].localeCompare(b[0])).map(([s, n]) => `${s} ${n}`).join(' · ') || '–';
     this.panel.replaceChildren(
-      h('div', { class: `row wan ${w.state}`, 'data-testid': 'wan-state', 'data-state': w.state }, h('b', {}, 'WAN'), h('span', {}, w.state === 'cut' ? 'CUT' : `${w.delayMs} ms each way`)),
+      h('div', { class: `row wan ${w.state}`, 'data-testid': 'wan-state', 'data-state': w.state }, h('b', {}, 'WAN'), h('span', {}, w.state === 'cut' ? (w.cutMode === 'silent' ? 'CUT (silent)' : 'CUT') : `${w.delayMs} ms each way`)),
       h('div', { class: 'row', 'data-testid': 'p50-region-1', title: t1 }, h('b', {}, 'p50 region 1'), h('span', {}, p1)),
       h('div', { class: 'row', 'data-testid': 'topic-answered-by', title: 'calls to the topic in the last 30 s, by the server whose reply it was' },
         h('b', {}, 'topic answered by'), h('span', {}, answered)),
