@@ -69,7 +69,8 @@ export function registerWanCommands(program: Command): void {
         while (Date.now() < deadline) {
           const first = firstCrossRegionSuccess(env.paths, healedAt);
           if (first) {
-            process.stdout.write(`heal to first success: ${((first.t - healedAt) / 1000).toFixed(2)} s (conductor -> ${first.answeredBy ?? first.target?.server}${first.target?.server ? '' : ', a call to the topic'}, ${first.latencyMs} ms)\n`);
+            const who = `${first.answeredBy ?? first.target?.server}${first.target?.server ? '' : ', a call to the topic'}`;
+            process.stdout.write(`heal to first success: ${((first.t - healedAt) / 1000).toFixed(2)} s (conductor -> ${who}, ${first.latencyMs} ms)\n`);
             return;
           }
           await new Promise((r) => setTimeout(r, 100));

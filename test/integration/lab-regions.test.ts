@@ -97,14 +97,19 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   let since = Date.now();
   await tl.lab.setTrafficRate(8);
   const local = await waitFor('topic calls answered in region 1', () => { const c = topicCalls(since); return c.length >= 4 && c; }, 30_000);
-  assert.ok(local.every((e) => e.answeredBy === 'compute-1' && answeredRegion(e) === 'region-1'), `topic calls answered by ${[...new Set(local.map((e) => e.answeredBy))].join(', ')}`);
+  assert.ok(local.every((e) => e.answeredBy === 'compute-1' && answeredRegion(e) === 'region-1'),
+    `topic calls answered by ${[...new Set(local.map((e) => e.answeredBy))].join(', ')}`);
   await tl.lab.stop('compute-1');
   since = Date.now();
-  const remote = await waitFor('topic calls answered in region 2', () => { const c = topicCalls(since).filter((e) => e.answeredBy !== 'compute-1'); return c.length >= 6 && c; }, 45_000);
+  const remote = await waitFor('topic calls answered in region 2', () => {
+    const c = topicCalls(since).filter((e) => e.answeredBy !== 'compute-1');
+    return c.length >= 12 && c;
+  }, 60_000);
   const servers = [...new Set(remote.map((e) => e.answeredBy))];
   assert.ok(servers.every((s) => s === 'compute-2' || s === 'compute-3'), `with compute-1 stopped, region 2 answers the topic: ${servers.join(', ')}`);
   assert.ok(remote.every((e) => answeredRegion(e) === 'region-2'), 'each counts in region 2, where it was answered');
-  const topicP50 = median(remote.slice(2).map((e) => e.latencyMs!));
+  // The first ones may have waited on compute-1 as it stopped (qdrouterd held them): the p50 of the last six.
+  const topicP50 = median(remote.slice(-6).map((e) => e.latencyMs!));
   t.diagnostic(`${product}: topic calls answered in region 2 by ${servers.join(', ')}: p50 ${topicP50.toFixed(1)} ms (WAN 80 ms each way); `
     + `each: ${remote.map((e) => Math.round(e.latencyMs!)).join(', ')}`);
   assert.ok(topicP50 >= 2 * 80 * 0.8, `a topic call answered in region 2 crosses the WAN twice: p50 ${topicP50.toFixed(1)} ms`);
@@ -113,7 +118,8 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   await tl.lab.setTrafficRate(0);
   await tl.lab.start('compute-1');
   // Started is not yet subscribed: wait until the router delivers to it again.
-  await waitFor('compute-1 to answer again', async () => (await r1.op({ id: `back-${Date.now()}`, op: 'call', topic: 'compute', server: 'compute-1', method: 'ping', args: {}, timeout: 2 }, 10_000)).ok, 60_000, 200);
+  const ping1 = { op: 'call', topic: 'compute', server: 'compute-1', method: 'ping', args: {}, timeout: 2 };
+  await waitFor('compute-1 to answer again', async () => (await r1.op({ id: `back-${Date.now()}`, ...ping1 }, 10_000)).ok, 60_000, 200);
 
   // Partition.
   const notifyBefore = await brokerQueueDepth(st, 'broker-2', 'notifications.info');
@@ -140,7 +146,8 @@ async function runRegions(t: TestContext, product: 'embedded' | 'qdrouterd'): Pr
   await waitFor('notifications of region 1 received through broker', () => readEvents(tl.home, 'telemetry').filter((e) => e.kind === 'notify.received').length >= receivedBefore + 2, 20_000);
   // The event stream shows each region's broker with its own notification queue.
   const queueOf = (b: string) => brokerSnaps.get(b)?.queues.find((q) => q.name === 'notifications.info');
-  await waitFor('broker snapshots of both brokers with their notification queues', () => queueOf('broker') && (queueOf('broker-2')?.messages ?? 0) >= 2, 20_000);
+  await waitFor('broker snapshots of both brokers with their notification queues',
+    () => queueOf('broker') && (queueOf('broker-2')?.messages ?? 0) >= 2, 20_000);
   assert.ok(queueOf('broker')!.consumers >= 1, "region 1's notifications have telemetry reading them");
   assert.equal(queueOf('broker-2')!.consumers, 0, "region 2's wait in broker-2 (no listener there)");
 

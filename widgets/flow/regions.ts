@@ -45,7 +45,10 @@ export function regionLayout(components: ComponentStatus[], queueNames: string[]
   // Region 1's routers side by side in its band, region 2's router below them.
   const spots: Record<string, Point> = { 'router-a': { x: 380, y: 92 }, 'router-b': { x: 510, y: 168 }, 'router-c': { x: 445, y: 372 } };
   const routers = components.filter((c) => c.kind === 'router');
-  routers.forEach((c, i) => out.routers.set(c.name, { name: c.name, r: 40, ...(spots[c.name] ?? { x: 380 + 120 * i, y: regionOf(c) === 'region-2' ? 372 : 120 }) }));
+  routers.forEach((c, i) => {
+    const at = spots[c.name] ?? { x: 380 + 120 * i, y: regionOf(c) === 'region-2' ? 372 : 120 };
+    out.routers.set(c.name, { name: c.name, r: 40, ...at });
+  });
   // Region 1's broker on the right of its band; broker-2 is drawn by the overlay.
   const broker = components.find((c) => c.kind === 'broker' && c.region === 'region-1');
   if (broker) {
@@ -110,8 +113,13 @@ export class RegionOverlay {
   private kept = false; // the server keeps the last partition (older recordings do not)
   private unsubscribe: () => void;
 
-  constructor(private readonly g: G, side: HTMLElement, private readonly stream: LabStream, private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>,
-    private readonly model: () => FlowModel) {
+  constructor(
+    private readonly g: G,
+    side: HTMLElement,
+    private readonly stream: LabStream,
+    private readonly svg: Selection<SVGSVGElement, unknown, null, undefined>,
+    private readonly model: () => FlowModel,
+  ) {
     this.panel = h('div', { class: 'hm-flow-regions', 'data-testid': 'flow-regions', hidden: '' });
     side.prepend(this.panel);
     this.unsubscribe = stream.subscribe((ev) => this.take(ev));
@@ -126,7 +134,10 @@ export class RegionOverlay {
     if (!region || !server) return;
     keepLast(this.latencies[region], { t: ev.t, ms: ev.event.latencyMs ?? 0 });
     if (!ev.event.target?.server) keepLast(this.topicAnswers, { t: ev.t, server });
-    if (region === 'region-2' && this.healedAt && this.healToFirstMs === null && ev.t >= this.healedAt) { this.healToFirstMs = ev.t - this.healedAt; this.healBy = server; }
+    if (region === 'region-2' && this.healedAt && this.healToFirstMs === null && ev.t >= this.healedAt) {
+      this.healToFirstMs = ev.t - this.healedAt;
+      this.healBy = server;
+    }
   }
 
   private setStatus(st: LabStatus): void {
@@ -205,7 +216,9 @@ export class RegionOverlay {
     g.selectAll<SVGPathElement, (typeof links)[number]>('path.wan-link').data(links, (d) => d.key).join('path')
       .attr('class', 'wan-link').classed('cut', w.state === 'cut')
       .attr('d', (d) => 'M' + d.pts.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join('L'));
-    const label = `WAN ${w.state === 'cut' ? (w.cutMode === 'silent' ? 'CUT (silent)' : 'CUT') : 'up'} · ${w.delayMs} ms each way${w.jitterMs ? ` ±${w.jitterMs}` : ''}`;
+    const cutWord = w.cutMode === 'silent' ? 'CUT (silent)' : 'CUT';
+    // Cut, the delay is beside the point (and the longer word would run out of the diagram).
+    const label = w.state === 'cut' ? `WAN ${cutWord}` : `WAN up · ${w.delayMs} ms each way${w.jitterMs ? ` ±${w.jitterMs}` : ''}`;
     g.selectAll<SVGTextElement, string>('text.wan-label').data([label]).join('text')
       .attr('class', 'wan-label').classed('cut', w.state === 'cut').attr('data-state', w.state)
       .attr('x', 622).attr('y', SPLIT + 5).text((d) => d);
@@ -233,7 +246,8 @@ export class RegionOverlay {
       .call((s) => {
         s.select('rect.body').attr('x', B2.x).attr('y', B2.y).attr('width', B2.w).attr('height', B2.h);
         s.select('text.title').attr('x', B2.x + 14).attr('y', B2.y + 28).text((d) => `${d.name} · ${d.product ?? 'RabbitMQ'}`);
-        s.select('text.sub').attr('x', B2.x + 14).attr('y', B2.y + 54).text((d) => (d.state === 'running' ? "region 2's notifications" : d.state.toUpperCase()));
+        s.select('text.sub').attr('x', B2.x + 14).attr('y', B2.y + 54)
+          .text((d) => (d.state !== 'running' ? d.state.toUpperCase() : queues2.length ? "region 2's notifications" : "region 2's notifications · no queue yet"));
         drawQueues(s.select<SVGGElement>('g.queues'), broker2Slots(queues2.map((q) => q.name)), queues2);
       });
 
@@ -241,7 +255,9 @@ export class RegionOverlay {
     const now = this.stream.now();
     const p50 = (r: Region): [string, string] => {
       const recent = this.latencies[r].filter((x) => now - x.t < 30_000).map((x) => x.ms).sort((a, b) => a - b);
-      return recent.length ? [fmtMs(percentile(recent, 50)), `p50 of the last ${recent.length} calls to ${r} (30 s)`] : ['–', `no call to ${r} in the last 30 s`];
+      return recent.length
+        ? [fmtMs(percentile(recent, 50)), `p50 of the last ${recent.length} calls answered in ${r} (30 s)`]
+        : ['–', `no call answered in ${r} in the last 30 s`];
     };
     const [p1, t1] = p50('region-1');
     const [p2, t2] = p50('region-2');
@@ -250,11 +266,13 @@ export class RegionOverlay {
     for (const x of this.topicAnswers) if (now - x.t < 30_000) byServer.set(x.server, (byServer.get(x.server) ?? 0) + 1);
     const answered = [...byServer].sort((a, b) => a[0].localeCompare(b[0])).map(([s, n]) => `${s} ${n}`).join(' · ') || '–';
     this.panel.replaceChildren(
-      h('div', { class: `row wan ${w.state}`, 'data-testid': 'wan-state', 'data-state': w.state }, h('b', {}, 'WAN'), h('span', {}, w.state === 'cut' ? (w.cutMode === 'silent' ? 'CUT (silent)' : 'CUT') : `${w.delayMs} ms each way`)),
+      h('div', { class: `row wan ${w.state}`, 'data-testid': 'wan-state', 'data-state': w.state },
+        h('b', {}, 'WAN'), h('span', {}, w.state === 'cut' ? cutWord : `${w.delayMs} ms each way`)),
       h('div', { class: 'row', 'data-testid': 'p50-region-1', title: t1 }, h('b', {}, 'p50 region 1'), h('span', {}, p1)),
+      h('div', { class: 'row', 'data-testid': 'p50-region-2', title: w.state === 'cut' ? 'no credit across a cut WAN: calls to region 2 time out' : t2 },
+        h('b', {}, 'p50 region 2'), h('span', {}, w.state === 'cut' ? 'time out' : p2)),
       h('div', { class: 'row', 'data-testid': 'topic-answered-by', title: 'calls to the topic in the last 30 s, by the server whose reply it was' },
         h('b', {}, 'topic answered by'), h('span', {}, answered)),
-      h('div', { class: 'row', 'data-testid': 'p50-region-2', title: w.state === 'cut' ? 'no credit across a cut WAN: calls to region 2 wait, then time out' : t2 }, h('b', {}, 'p50 region 2'), h('span', {}, w.state === 'cut' ? 'time out' : p2)),
       ...(this.healedAt && w.state === 'up' && (this.kept || (this.healToFirstMs !== null && now - this.healedAt < 120_000))
         ? [h('div', {
           class: 'row heal', 'data-testid': 'heal-to-first', 'data-ms': this.healToFirstMs ?? '',

@@ -71,7 +71,10 @@ export const regionChecks: CheckDef[] = [
       const regions = byRegion(ev);
       const n1 = regions['region-1'].length;
       const n2 = regions['region-2'].length;
-      if (n1 < 3 || n2 < 3) return fail(`Since the delay changed the conductor's calls were answered ${n1} time(s) in region 1 and ${n2} in region 2; 3 of each are needed. Wait a few seconds (is the traffic paused? "hmlab traffic 5").`);
+      if (n1 < 3 || n2 < 3) {
+        return fail(`Since the delay changed the conductor's calls were answered ${n1} time(s) in region 1 and ${n2} in region 2; 3 of each are needed. `
+          + 'Wait a few seconds (is the traffic paused? "hmlab traffic 5").');
+      }
       const local = stats(regions['region-1'].map((e) => e.latencyMs ?? 0)).p50;
       const remote = stats(regions['region-2'].map((e) => e.latencyMs ?? 0)).p50;
       const added = remote - local;
@@ -121,7 +124,8 @@ export const regionChecks: CheckDef[] = [
       const who = first ? `${answeredBy(first)}${first.target?.server ? '' : ' (a call to the topic)'}` : '';
       if (!first) return fail('No call to region 2 has succeeded since the heal yet: router-c reconnects across the WAN and the mesh recomputes its paths. Check again in a few seconds.');
       const secs = (first.t - wan.changedAt) / 1000;
-      return pass(`The first call answered in region 2, by ${who}, succeeded ${round(secs, 2)} s after the heal (${round(first.latencyMs ?? 0)} ms; it may have been sent before the heal and waited for credit).`, { healToFirstSuccessMs: first.t - wan.changedAt });
+      return pass(`The first call answered in region 2, by ${who}, succeeded ${round(secs, 2)} s after the heal `
+        + `(${round(first.latencyMs ?? 0)} ms; it may have been sent before the heal and waited for credit).`, { healToFirstSuccessMs: first.t - wan.changedAt });
     },
   },
 ];
