@@ -30,8 +30,24 @@ export interface WanStatus {
   jitterMs: number; // +- around the delay, each way
   rateBitsPerS: number | null; // bandwidth cap each way, null: none
   state: 'up' | 'cut';
+  /**
+   * How it is (or was last) cut: 'close' closes every connection across it at
+   * once; 'silent' black-holes them (no byte either way, sockets left open),
+   * so the routers find out only by their idle timeouts and heartbeats.
+   */
+  cutMode?: 'close' | 'silent';
   changedAt: number; // epoch ms of the last change of state (a heal starts the clock)
   settingsAt?: number; // epoch ms of the last change of delay, jitter or rate
+  /**
+   * The last cut and its heal, kept by the lab server so that a view opened
+   * after the heal still shows them; null before the first cut.
+   */
+  lastPartition?: {
+    cutAt: number; // epoch ms
+    healedAt: number | null; // null while the WAN is still cut
+    /** The first call answered in region 2 after the heal (by name or to the topic); null until one is. */
+    firstSuccess: { t: number; server: string; latencyMs: number; topic: boolean } | null;
+  } | null;
   cost: number; // inter-router cost of the WAN connectors in the router configs
   regions: { name: string; namespace: string; components: string[] }[];
   relays: { name: string; pid: number | null; running: boolean }[];
@@ -81,6 +97,8 @@ export interface ServiceEvent {
   ok?: boolean;
   error?: string; // exception class and message when ok is false
   latencyMs?: number;
+  /** rpc.call: the server whose reply it was (a topic call's reply names it; the router picked the server) */
+  answeredBy?: string;
   transport?: string; // url (no password) or host:port the event refers to
   priority?: string; // notifications: info, warn, error...
   publisher?: string; // notifications: publisher_id
@@ -99,6 +117,8 @@ export interface RouterSnapshot {
 }
 
 export interface BrokerSnapshot {
+  /** Component name (broker, broker-2). Recordings made before a lab had two brokers carry none: the lab's first broker. */
+  broker?: string;
   queues: { name: string; vhost: string; messages: number; consumers: number; publishRate: number; deliverRate: number; durable: boolean }[];
   connections: { name: string; client: string | null; channels: number }[];
 }

@@ -56,6 +56,8 @@ class ComputeManager(object):
 
     # -- endpoint methods, named like nova-compute's ------------------------
     def ping(self, ctxt, **kwargs):
+        # The reply names this server: a caller of the topic learns which
+        # compute the router picked.
         op, t0 = self._request(ctxt, 'ping')
         return self._reply(ctxt, 'ping', t0, {'host': self.rt.name})
 

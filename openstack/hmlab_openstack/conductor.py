@@ -68,6 +68,19 @@ class Traffic(object):
             self.rt.log.warning('ignoring %s: %s', self.path, e)
 
 
+def answered_by(result, server):
+    """Which server answered a call.
+
+    A call to the topic goes to whichever server the router's distribution
+    picks; the computes' ping replies with its host name (oslo.messaging
+    returns what the endpoint returns), so the reply says who answered. A
+    call to a named server can only be answered by that server.
+    """
+    if isinstance(result, dict) and isinstance(result.get('host'), str):
+        return result['host']
+    return server
+
+
 class ConductorEndpoint(object):
     """What the conductor serves on topic "conductor"."""
 
@@ -118,10 +131,11 @@ class Conductor(object):
         cctx = self.client.prepare(server=server, fanout=fanout,
                                    timeout=s['callTimeout'])
         t0 = time.monotonic()
-        ok, error = True, None
+        ok, error, answered = True, None, None
         try:
             if op == 'call':
-                cctx.call(ctxt, method, instance=instance)
+                answered = answered_by(
+                    cctx.call(ctxt, method, instance=instance), server)
             else:
                 cctx.cast(ctxt, method, instance=instance)
         except Exception as e:
@@ -131,6 +145,7 @@ class Conductor(object):
                      'fanout': 'rpc.fanout'}[op]
         rt.reporter.emit(kind_name, id=rid, method=method, target=target,
                          ok=ok, error=error, latencyMs=latency,
+                         answeredBy=answered,
                          transport=rt.reporter.info.get('connectedTo')
                          or rt.reporter.info['transport']['rpc'])
         if op == 'call':

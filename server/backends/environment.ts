@@ -22,7 +22,7 @@ import {
   ALL_SERVICES, DEFAULT_WAN_COST, REGIONS, brokerUrl, brokersOf, homeRouter, namedServersOf, regionOf, renderOpenstackConf, renderRabbitConf,
   renderRouterConf, routersOf, servicesOf, type ServiceName,
 } from './templates.js';
-import { regionNamespaces, relayPlans, wanFile } from './regions.js';
+import { PartitionMemory, regionNamespaces, relayPlans, wanFile } from './regions.js';
 import {
   createNamespace, defaultWan, isolationAvailable, readWanSettings, relayReady, removeNamespace, wrapInNamespace, writeWanSettings,
   wanSettingsSchema, type WanSettings,
@@ -60,7 +60,10 @@ export const wanChangeSchema = z.strictObject({
   jitterMs: wanSettingsSchema.shape.jitterMs.optional(),
   rateBitsPerS: wanSettingsSchema.shape.rateBitsPerS.optional(),
   state: wanSettingsSchema.shape.state.optional(),
-}, { error: 'unknown field: allowed are "delayMs", "jitterMs", "rateBitsPerS", "state"' });
+  cutMode: wanSettingsSchema.shape.cutMode,
+}, { error: 'unknown field: allowed are "delayMs", "jitterMs", "rateBitsPerS", "state", "cutMode"' }).refine((c) => !c.cutMode || c.state === 'cut', {
+  message: 'says how to cut: send it with "state": "cut", e.g. {"state": "cut", "cutMode": "silent"}', path: ['cutMode'],
+});
 export type WanChange = z.infer<typeof wanChangeSchema>;
 
 
@@ -137,9 +140,11 @@ interface StatsFile {
 
 export class LabEnvironment implements LabEnvironmentApi {
   readonly paths: LabPaths;
+  private readonly partitions: PartitionMemory;
 
   constructor(home: string = defaultHome()) {
     this.paths = labPaths(home);
+    this.partitions = new PartitionMemory(this.paths);
   }
 
   // ---- reading ------------------------------------------------------------------------
@@ -256,9 +261,10 @@ export class LabEnvironment implements LabEnvironmentApi {
   wanStatus(): WanStatus | null {
     const s = this.state();
     if (!s?.regions) return null;
-    const w = readWanSettings(wanFile(this.paths)) ?? defaultWan();
+    const { cutAt, healedAt, ...w } = readWanSettings(wanFile(this.paths)) ?? defaultWan();
     return {
       ...w,
+      lastPartition: this.partitions.describe(cutAt, healedAt),
       cost: s.regions.wanCost,
       regions: REGIONS.map((r) => ({
         name: r.name, namespace: s.regions!.namespaces[r.name], components: s.components.filter((c) => c.region === r.name).map((c) => c.name),
@@ -276,10 +282,14 @@ export class LabEnvironment implements LabEnvironmentApi {
     const old = readWanSettings(wanFile(this.paths)) ?? defaultWan();
     const shaped = (['delayMs', 'jitterMs', 'rateBitsPerS'] as const).some((k) => r.data[k] !== undefined && r.data[k] !== old[k]);
     const now = Date.now();
+    const turned = r.data.state && r.data.state !== old.state ? r.data.state : null;
     const next: WanSettings = {
       ...old, ...r.data,
-      changedAt: r.data.state && r.data.state !== old.state ? now : old.changedAt,
+      changedAt: turned ? now : old.changedAt,
       settingsAt: shaped ? now : old.settingsAt ?? old.changedAt,
+      ...(turned === 'cut' ? { cutAt: now } : turned === 'up' ? { healedAt: now } : {}),
+      // A cut closes connections unless it is asked to be silent; a cut already made may change its mode.
+      ...(r.data.state === 'cut' ? { cutMode: r.data.cutMode ?? (turned ? 'close' : old.cutMode ?? 'close') } : {}),
     };
     writeWanSettings(wanFile(this.paths), next);
     return this.wanStatus() as WanStatus;

@@ -6,7 +6,7 @@ export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, Up
 export {
   LabEnvironment, openLab, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, wanChangeSchema, type WanChange, type LabConfigDescription, type TransportDescription,
 } from './environment.js';
-export { regionNamespaces, callsSince, calledRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
+export { regionNamespaces, callsSince, answeredRegion, firstCrossRegionSuccess, wanFile } from './regions.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export { readState } from './state.js';
 export { defaultHome, labPaths } from './paths.js';

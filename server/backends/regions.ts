@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceEvent } from '../../common/wire.js';
+import type { ServiceEvent, WanStatus } from '../../common/wire.js';
+import { answeredBy } from '../../common/rpc.js';
 import { bridgeHalves, type Forward, type RelayConfig } from '../isolation/index.js';
 import type { LabPaths, PortPlan } from './types.js';
 import { LabError } from './errors.js';
@@ -77,9 +78,9 @@ export function relayPlans(paths: LabPaths, plan: PortPlan): RelayPlan[] {
   return [make('relay-host', null, host), ...REGIONS.map((r) => make(`relay-${r.name}`, r.name, inRegion.get(r.name)!))];
 }
 
-/** Region of the server a call named, from the conductor's event (null for a topic call). */
-export function calledRegion(e: ServiceEvent): string | null {
-  const server = e.target?.server;
+/** Region of the server that answered a call (a topic call's reply names it), or null. */
+export function answeredRegion(e: ServiceEvent): string | null {
+  const server = answeredBy(e);
   return server ? regionOf(server) : null;
 }
 
@@ -112,7 +113,39 @@ export function callsSince(paths: LabPaths, since: number, maxBytes = 4 * 1024 *
   return out;
 }
 
-/** The first call to a server in region 2 that succeeded after `since`, or null. */
+/** The first call answered by a server in region 2 (by name or to the topic) after `since`, or null. */
 export function firstCrossRegionSuccess(paths: LabPaths, since: number): ServiceEvent | null {
-  return callsSince(paths, since).find((e) => e.ok && calledRegion(e) === REGIONS[1].name) ?? null;
+  return callsSince(paths, since).find((e) => answeredRegion(e) === REGIONS[1].name) ?? null;
+}
+
+/**
+ * The last partition as the lab server shows it: when the WAN was cut and
+ * healed (from the WAN settings), and the first call answered across after
+ * the heal. Finding that call reads the conductor's event file: at most once
+ * a second, every 10 s once the heal is two minutes old, and never again
+ * once found for that heal.
+ */
+export class PartitionMemory {
+  private healedAt = 0;
+  private first: ServiceEvent | null = null;
+  private lookedAt = 0;
+
+  constructor(private readonly paths: LabPaths) {}
+
+  describe(cutAt: number | undefined, healedAt: number | undefined, now = Date.now()): WanStatus['lastPartition'] {
+    if (!cutAt) return null;
+    if (!healedAt || healedAt < cutAt) return { cutAt, healedAt: null, firstSuccess: null };
+    if (healedAt !== this.healedAt) { this.healedAt = healedAt; this.first = null; this.lookedAt = 0; }
+    const every = now - healedAt < 120_000 ? 1000 : 10_000;
+    if (!this.first && now - this.lookedAt >= every) {
+      this.lookedAt = now;
+      this.first = firstCrossRegionSuccess(this.paths, healedAt);
+    }
+    const f = this.first;
+    return {
+      cutAt,
+      healedAt,
+      firstSuccess: f ? { t: f.t, server: answeredBy(f) ?? '', latencyMs: f.latencyMs ?? 0, topic: !f.target?.server } : null,
+    };
+  }
 }

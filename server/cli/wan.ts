@@ -1,6 +1,6 @@
-// hmlab wan [cut | heal] [--delay 80ms] [--jitter 5ms] [--rate 10mbit]: show or
-// change the WAN link between the regions of a multi-region lab. The relay in
-// region 2 applies the change within 100 ms.
+// hmlab wan [cut [--silent] | heal] [--delay 80ms] [--jitter 5ms] [--rate 10mbit]:
+// show or change the WAN link between the regions of a multi-region lab. The
+// relay in region 2 applies the change within 100 ms.
 import type { Command } from 'commander';
 import type { WanStatus } from '../../common/wire.js';
 import { LabError, firstCrossRegionSuccess, openLab, type WanChange } from '../backends/index.js';
@@ -13,7 +13,10 @@ export function formatWan(w: WanStatus): string {
   const since = Math.round((Date.now() - w.changedAt) / 1000);
   const relaysDown = w.relays.filter((r) => !r.running).map((r) => r.name);
   return [
-    `WAN ${w.regions.map((r) => r.name).join(' <-> ')}: ${w.state === 'up' ? 'UP' : 'CUT'} (for ${since} s); ${shape}`,
+    `WAN ${w.regions.map((r) => r.name).join(' <-> ')}: ${w.state === 'up' ? 'UP' : w.cutMode === 'silent' ? 'CUT SILENTLY' : 'CUT'} (for ${since} s); ${shape}`,
+    ...(w.state === 'cut' && w.cutMode === 'silent'
+      ? ['  silent cut: no byte crosses either way and the connections stay open; the routers drop them when their idle timeout or heartbeats run out']
+      : []),
     ...w.regions.map((r) => `  ${r.name} (namespace ${r.namespace}): ${r.components.join(', ')}`),
     ...(relaysDown.length ? [`  relay not running: ${relaysDown.join(', ')}: run "hmlab down" and "hmlab up --topology multi-region"`] : []),
   ].join('\n');
@@ -28,8 +31,9 @@ export function registerWanCommands(program: Command): void {
     .option('--delay <time>', 'added delay each way, e.g. 80ms')
     .option('--jitter <time>', 'random variation around the delay, each way, e.g. 5ms')
     .option('--rate <rate>', 'bandwidth cap each way, as tc writes it: 10mbit, 512kbit, or none')
+    .option('--silent', 'cut: black-hole the link (no byte either way, connections left open) instead of closing its connections')
     .option('--no-wait', 'heal: do not wait for the first cross-region call to succeed')
-    .action(async (action: string | undefined, opts: { home?: string; delay?: string; jitter?: string; rate?: string; wait: boolean }) => {
+    .action(async (action: string | undefined, opts: { home?: string; delay?: string; jitter?: string; rate?: string; silent?: boolean; wait: boolean }) => {
       if (action !== undefined && action !== 'cut' && action !== 'heal') {
         throw new CliError(`wan: unknown action "${action}": use "hmlab wan" (show), "hmlab wan cut", "hmlab wan heal", or --delay/--jitter/--rate`, 2);
       }
@@ -41,7 +45,9 @@ export function registerWanCommands(program: Command): void {
       } catch (err) {
         throw new CliError(`wan: ${(err as Error).message}`, 2);
       }
+      if (opts.silent && action !== 'cut') throw new CliError('wan: --silent says how to cut: "hmlab wan cut --silent"', 2);
       if (action) change.state = action === 'cut' ? 'cut' : 'up';
+      if (action === 'cut') change.cutMode = opts.silent ? 'silent' : 'close';
       const env = openLab(opts.home);
       let w: WanStatus | null;
       try {
@@ -53,8 +59,8 @@ export function registerWanCommands(program: Command): void {
       if (!w) throw new CliError(`wan: this lab (${env.state()?.topology ?? 'not running'}) has no WAN: "hmlab up --topology multi-region" makes one`);
       process.stdout.write(formatWan(w) + '\n');
       if (action === 'heal' && opts.wait) {
-        // The clock starts at the heal; the conductor's next call by name to a
-        // server in region 2 that succeeds stops it.
+        // The clock starts at the heal; the conductor's next call answered by a
+        // server in region 2 (by name or to the topic) stops it.
         const healedAt = w.changedAt;
         const rate = env.state()?.trafficRate ?? 0;
         if (rate <= 0) { process.stdout.write('conductor traffic is paused ("hmlab traffic 5" resumes it): not waiting for a cross-region call\n'); return; }
@@ -63,7 +69,8 @@ export function registerWanCommands(program: Command): void {
         while (Date.now() < deadline) {
           const first = firstCrossRegionSuccess(env.paths, healedAt);
           if (first) {
-            process.stdout.write(`heal to first success: ${((first.t - healedAt) / 1000).toFixed(2)} s (conductor -> ${first.target?.server}, ${first.latencyMs} ms)\n`);
+            const who = `${first.answeredBy ?? first.target?.server}${first.target?.server ? '' : ', a call to the topic'}`;
+            process.stdout.write(`heal to first success: ${((first.t - healedAt) / 1000).toFixed(2)} s (conductor -> ${who}, ${first.latencyMs} ms)\n`);
             return;
           }
           await new Promise((r) => setTimeout(r, 100));

@@ -7,7 +7,11 @@
 // forwards, so the lab server supervises relays and never hosts them.
 //
 // A forward marked `wan` is shaped: delay and jitter each way, an optional
-// bandwidth cap, and cut / heal. The kernel here has no netem qdisc, so the
+// bandwidth cap, and cut / heal. A cut either closes every connection across
+// it at once, or (a silent cut) black-holes them: no byte and no close crosses
+// in either direction and the sockets stay open, as when a link fails
+// somewhere between two routers, so the routers find out by their own
+// timeouts. A heal then delivers what was held, like TCP retransmitting. The kernel here has no netem qdisc, so the
 // WAN of a multi-region lab is made here, in the path, from a settings file
 // the relay re-reads (written by `hmlab wan` and POST /api/wan).
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -56,6 +60,14 @@ export const wanSettingsSchema = z.object({
   changedAt: z.number(),
   /** When delay, jitter or rate last changed (epoch ms): measurements count from here. */
   settingsAt: z.number().optional(),
+  /**
+   * How the WAN is (or was last) cut: "close" closes every connection across
+   * it at once; "silent" stops every byte both ways and keeps the sockets open.
+   */
+  cutMode: z.enum(['close', 'silent'], { message: 'must be "close" or "silent"' }).optional(),
+  /** When the WAN was last cut, and last healed (epoch ms): kept so a view opened later still shows them. */
+  cutAt: z.number().optional(),
+  healedAt: z.number().optional(),
 });
 export type WanSettings = z.infer<typeof wanSettingsSchema>;
 
@@ -144,7 +156,7 @@ class ShapedDirection {
   private txFree = 0; // when the capped link finishes sending what it has
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly from: Socket, private readonly to: Socket, private readonly settings: () => WanSettings) {
+  constructor(private readonly from: Socket, private readonly to: Socket, private readonly settings: () => WanSettings, private readonly held: () => boolean) {
     from.on('data', (d: Buffer) => this.push(d));
     from.on('end', () => this.push(null));
     to.on('drain', () => this.resumeIfLow());
@@ -173,13 +185,15 @@ class ShapedDirection {
     this.schedule();
   }
 
-  private schedule(): void {
-    if (this.timer || !this.queue.length) return;
+  /** Sends what is due (after a silent cut heals: everything held). */
+  schedule(): void {
+    if (this.timer || !this.queue.length || this.held()) return;
     const wait = Math.max(0, this.queue[0].at - performance.now());
     this.timer = setTimeout(() => { this.timer = null; this.flush(); }, wait);
   }
 
   private flush(): void {
+    if (this.held()) return; // a silent cut: nothing crosses until the heal
     const now = performance.now();
     while (this.queue.length && this.queue[0].at <= now + 0.5) {
       const { data } = this.queue.shift()!;
@@ -215,6 +229,9 @@ export async function runRelay(input: RelayConfig, log: (line: string) => void =
   let wan: WanSettings = (config.wanFile && readWanSettings(config.wanFile)) || defaultWan();
   const open = new Map<string, Set<Socket>>();
   const servers: Server[] = [];
+  /** A silent cut: bytes and closes are held, both ways, until the heal. */
+  const silent = () => wan.state === 'cut' && wan.cutMode === 'silent';
+  const onHeal = new Set<() => void>(); // what each held connection does when the WAN heals
 
   const cutAll = () => {
     for (const f of config.forwards) {
@@ -227,48 +244,79 @@ export async function runRelay(input: RelayConfig, log: (line: string) => void =
     const next = readWanSettings(config.wanFile);
     if (!next) { log(`relay: ${config.wanFile} is missing or invalid; keeping the WAN as it was`); return; }
     const wasUp = wan.state === 'up';
+    const wasSilent = silent();
     wan = next;
-    if (wasUp && wan.state === 'cut') { log('relay: WAN cut: closing every connection across it'); cutAll(); }
-    if (!wasUp && wan.state === 'up') log('relay: WAN healed');
+    if (wan.state === 'cut' && !silent() && (wasUp || wasSilent)) { log('relay: WAN cut: closing every connection across it'); cutAll(); }
+    if (wasUp && silent()) log('relay: WAN cut silently: no byte crosses either way, the connections stay open until their ends give up');
+    if (!wasUp && wan.state === 'up') {
+      log('relay: WAN healed');
+      for (const f of [...onHeal]) f();
+    }
   };
   if (config.wanFile) watchFile(config.wanFile, { interval: 100, persistent: true }, reloadWan);
 
   for (const f of config.forwards) {
     const set = new Set<Socket>();
     open.set(f.name, set);
-    const server = createServer({ pauseOnConnect: true }, (inbound) => {
-      if ((f.wan && wan.state === 'cut') || set.size >= config.maxConnections) {
-        inbound.destroy();
-        return;
-      }
+    /** Carries `inbound` to the far end. */
+    const join = (inbound: Socket) => {
       const outbound = connectTo(f.connect);
       set.add(inbound);
       set.add(outbound);
+      const shaped: ShapedDirection[] = [];
       const drop = () => {
         set.delete(inbound);
         set.delete(outbound);
+        onHeal.delete(heal);
         inbound.destroy();
         outbound.destroy();
         shaped.forEach((d) => d.stop());
       };
-      const shaped: ShapedDirection[] = [];
+      // After a silent cut: deliver what was held; an end that gave up meanwhile closes the other after it.
+      const heal = () => {
+        shaped.forEach((d) => d.schedule());
+        if (inbound.destroyed || outbound.destroyed) setTimeout(drop, Math.max(50, wan.delayMs * 2));
+      };
+      // Neither a close nor an error crosses a silent cut: the other end finds out by its own timeouts.
+      const gone = () => {
+        if (f.wan && silent() && !(inbound.destroyed && outbound.destroyed)) return; // heal() ends it
+        drop();
+      };
       const timer = setTimeout(() => { log(`relay: ${f.name}: no answer from the far end in ${CONNECT_TIMEOUT_MS / 1000} s`); drop(); }, CONNECT_TIMEOUT_MS);
-      inbound.on('error', drop);
-      outbound.on('error', drop);
-      inbound.on('close', drop);
-      outbound.on('close', drop);
+      inbound.on('error', gone);
+      outbound.on('error', gone);
+      inbound.on('close', gone);
+      outbound.on('close', gone);
       outbound.once('connect', () => {
         clearTimeout(timer);
         inbound.setNoDelay(true);
         if ('tcp' in f.connect) outbound.setNoDelay(true);
         if (f.wan) {
-          shaped.push(new ShapedDirection(inbound, outbound, () => wan), new ShapedDirection(outbound, inbound, () => wan));
+          shaped.push(new ShapedDirection(inbound, outbound, () => wan, silent), new ShapedDirection(outbound, inbound, () => wan, silent));
+          onHeal.add(heal); // until drop(): every silent cut may hold it
         } else {
           inbound.pipe(outbound);
           outbound.pipe(inbound);
         }
         inbound.resume();
       });
+    };
+    const server = createServer({ pauseOnConnect: true }, (inbound) => {
+      if ((f.wan && wan.state === 'cut' && !silent()) || set.size >= config.maxConnections) {
+        inbound.destroy();
+        return;
+      }
+      if (f.wan && silent()) {
+        // Like a SYN into a black hole: nothing reaches the far end until the heal.
+        set.add(inbound);
+        const later = () => { onHeal.delete(later); inbound.off('close', forget).off('error', forget); join(inbound); };
+        const forget = () => { set.delete(inbound); onHeal.delete(later); };
+        inbound.on('close', forget);
+        inbound.on('error', forget);
+        onHeal.add(later);
+        return;
+      }
+      join(inbound);
     });
     server.on('error', (err) => log(`relay: ${f.name}: ${err.message}`));
     await listenOn(server, f.listen);

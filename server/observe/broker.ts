@@ -1,4 +1,4 @@
-// Broker observer: RabbitMQ's management HTTP API once a second (queues with
+// Broker observer, one per broker of the lab: RabbitMQ's management HTTP API once a second (queues with
 // depth, publish/deliver rates and consumers; connections). The broker being
 // down is a normal state of the lab, not an error: we simply try again.
 import type { BrokerSnapshot } from '../../common/wire.js';
@@ -10,10 +10,11 @@ const rateOf = (stats: unknown, key: string): number => {
   return Math.round(num(d?.rate) * 10) / 10;
 };
 
-export function buildBrokerSnapshot(queues: unknown, connections: unknown): BrokerSnapshot {
+export function buildBrokerSnapshot(broker: string, queues: unknown, connections: unknown): BrokerSnapshot {
   const qs = Array.isArray(queues) ? (queues as Json[]) : [];
   const cs = Array.isArray(connections) ? (connections as Json[]) : [];
   return {
+    broker,
     queues: qs.map((q) => ({
       name: String(q.name ?? ''),
       vhost: String(q.vhost ?? '/'),
@@ -38,7 +39,7 @@ export class BrokerPoller {
   polls = 0;
   lastError: string | null = null;
 
-  constructor(readonly managementUrl: string, private readonly emit: (s: BrokerSnapshot) => void, private readonly intervalMs = 1000, private readonly credentials = 'guest:guest') {}
+  constructor(readonly name: string, readonly managementUrl: string, private readonly emit: (s: BrokerSnapshot) => void, private readonly intervalMs = 1000, private readonly credentials = 'guest:guest') {}
 
   start(): void { this.schedule(0); }
 
@@ -66,7 +67,7 @@ export class BrokerPoller {
       if (!this.stopped) {
         this.polls++;
         this.lastError = null;
-        this.emit(buildBrokerSnapshot(queues, connections));
+        this.emit(buildBrokerSnapshot(this.name, queues, connections));
       }
     } catch (err) {
       this.lastError = (err as Error)?.message ?? String(err);

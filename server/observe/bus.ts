@@ -1,6 +1,6 @@
 // The event bus: every observer publishes LabEvents here; the WebSocket
 // stream, the recorder and the CLI subscribe. It also keeps the latest state
-// (status, one snapshot per router, the broker's) so a client that joins late
+// (status, one snapshot per router and per broker) so a client that joins late
 // can draw the whole picture at once instead of waiting for the next poll.
 import type { BrokerSnapshot, LabEvent, LabStatus, RouterSnapshot } from '../../common/wire.js';
 
@@ -10,7 +10,8 @@ export class EventBus {
   private listeners = new Set<LabEventListener>();
   status: LabStatus | null = null;
   readonly routers = new Map<string, RouterSnapshot>();
-  broker: BrokerSnapshot | null = null;
+  /** Keyed by broker name ('' for a snapshot that names none). */
+  readonly brokers = new Map<string, BrokerSnapshot>();
 
   private watchedListeners = new Set<(watched: boolean) => void>();
 
@@ -32,7 +33,7 @@ export class EventBus {
   forget(): void {
     this.status = null;
     this.routers.clear();
-    this.broker = null;
+    this.brokers.clear();
   }
 
   publish(e: LabEvent): void {
@@ -44,9 +45,12 @@ export class EventBus {
         for (const name of this.routers.keys()) {
           if (!e.status.components.some((c) => c.name === name && c.kind === 'router')) this.routers.delete(name);
         }
+        for (const name of this.brokers.keys()) {
+          if (!e.status.components.some((c) => c.name === name && c.kind === 'broker')) this.brokers.delete(name);
+        }
         break;
       case 'router': this.routers.set(e.snapshot.router, e.snapshot); break;
-      case 'broker': this.broker = e.snapshot; break;
+      case 'broker': this.brokers.set(e.snapshot.broker ?? '', e.snapshot); break;
       case 'component':
         if (e.state !== 'running') this.routers.delete(e.name);
         break;
@@ -61,7 +65,7 @@ export class EventBus {
   snapshot(t = Date.now()): LabEvent[] {
     const out: LabEvent[] = [];
     for (const s of this.routers.values()) out.push({ type: 'router', t, snapshot: s });
-    if (this.broker) out.push({ type: 'broker', t, snapshot: this.broker });
+    for (const s of this.brokers.values()) out.push({ type: 'broker', t, snapshot: s });
     return out;
   }
 

@@ -1,6 +1,6 @@
 // The lab observer: one per lab home. It watches the lab's status (cheap, a
 // few times a second) and keeps the right pollers running for what is up:
-// one management poller per router, one API poller for the broker, one tail
+// one management poller per router, one API poller per broker, one tail
 // over the services' event files. Everything it sees goes onto the bus.
 // In a lab server it runs only while someone watches (a subscriber to the
 // bus: an event stream, the recorder); otherwise status() reads the lab on
@@ -53,7 +53,7 @@ export class LabObserver {
   private components = new Map<string, ComponentStatus>();
   private exitSeen = new Map<string, number>(); // component -> when its unexplained exit was first seen
   private routers = new Map<string, RouterPoller>();
-  private broker: BrokerPoller | null = null;
+  private brokers = new Map<string, BrokerPoller>(); // one per broker: a multi-region lab has one per region
   readonly services: ServiceEventObserver;
   private started = false;
   private lingerTimer: NodeJS.Timeout | null = null;
@@ -104,8 +104,8 @@ export class LabObserver {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.graceTimer = null;
     this.services.stop();
-    this.broker?.stop();
-    this.broker = null;
+    for (const b of this.brokers.values()) b.stop();
+    this.brokers.clear();
     const routers = [...this.routers.values()];
     this.routers.clear(); // before waiting: a start meanwhile makes its own pollers
     this.bus.forget();
@@ -216,7 +216,7 @@ export class LabObserver {
     return s;
   }
 
-  /** Keep exactly one poller per live router and one for a live broker. */
+  /** Keep exactly one poller per live router and per live broker. */
   private reconcile(s: LabStatus): void {
     const wanted = new Map<string, { host: string; port: number }>();
     for (const c of s.components) {
@@ -236,20 +236,26 @@ export class LabObserver {
       this.routers.set(name, p);
       p.start();
     }
-    const b = s.components.find((c) => c.kind === 'broker' && isUp(c.state) && c.management);
-    const url = b?.management ?? null;
-    if (this.broker && this.broker.managementUrl !== url) { this.broker.stop(); this.broker = null; }
-    if (!this.broker && url) {
-      this.broker = new BrokerPoller(url, (snapshot) => this.bus.publish({ type: 'broker', t: Date.now(), snapshot }), this.opts.brokerIntervalMs ?? 1000);
-      this.broker.start();
+    const brokers = new Map(s.components.filter((c) => c.kind === 'broker' && isUp(c.state) && c.management).map((c) => [c.name, c.management!]));
+    for (const [name, p] of this.brokers) {
+      if (brokers.get(name) !== p.managementUrl) { p.stop(); this.brokers.delete(name); }
+    }
+    for (const [name, url] of brokers) {
+      if (this.brokers.has(name)) continue;
+      const p = new BrokerPoller(name, url, (snapshot) => this.bus.publish({ type: 'broker', t: Date.now(), snapshot }), this.opts.brokerIntervalMs ?? 1000);
+      this.brokers.set(name, p);
+      p.start();
     }
   }
 
   /** For diagnostics and tests: what is being polled and how it goes. */
-  pollers(): { routers: { name: string; polls: number; lastError: string | null }[]; broker: { url: string; polls: number; lastError: string | null } | null } {
+  pollers(): {
+    routers: { name: string; polls: number; lastError: string | null }[];
+    brokers: { name: string; url: string; polls: number; lastError: string | null }[];
+  } {
     return {
       routers: [...this.routers.values()].map((p) => ({ name: p.target.name, polls: p.polls, lastError: p.lastError })),
-      broker: this.broker ? { url: this.broker.managementUrl, polls: this.broker.polls, lastError: this.broker.lastError } : null,
+      brokers: [...this.brokers.values()].map((p) => ({ name: p.name, url: p.managementUrl, polls: p.polls, lastError: p.lastError })),
     };
   }
 }

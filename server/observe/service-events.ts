@@ -27,6 +27,7 @@ export const serviceEventSchema = z.object({
   ok: z.boolean().nullish().transform((v) => v ?? undefined),
   error: optStr,
   latencyMs: z.number().finite().nullish().transform((v) => v ?? undefined),
+  answeredBy: optStr,
   transport: optStr,
   priority: optStr,
   publisher: optStr,

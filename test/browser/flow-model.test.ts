@@ -193,3 +193,28 @@ test('"hmlab down; hmlab up" again: services starting on their own routers are n
   model.apply(msg(T + 30_000, { service: 'compute-1', kind: 'transport.connected', transport: 'amqp://127.0.0.1:15812' }));
   assert.deepEqual(model.failovers.map((f) => [f.service, f.from, f.to]), [['compute-1', 'router-b', 'router-c']]);
 });
+
+test('a call to the topic is drawn to the server whose reply it was, not to a guess', () => {
+  const { model } = labModel();
+  // compute-1 served the topic before: a guess would pick it; the reply says compute-2 answered.
+  model.apply(msg(T + 1, { service: 'compute-1', kind: 'rpc.request', target: { topic: 'compute' } }));
+  const call = { service: 'conductor', kind: 'rpc.call', id: 'y1', ok: true, latencyMs: 3, answeredBy: 'compute-2', target: { topic: 'compute', server: null } } as const;
+  const [m] = model.apply(msg(T + 5, call));
+  assert.equal(names(m).at(-1), 'compute-2');
+});
+
+test('each broker keeps its own queues: the first is the one drawn with the exchange, others are asked for by name', () => {
+  const { model, status } = labModel();
+  const b2 = { ...status.components.find((c) => c.kind === 'broker')!, name: 'broker-2', endpoint: 'amqp://127.0.0.1:1' };
+  model.apply({ type: 'status', t: T + 1, status: { ...status, components: [...status.components, b2] } });
+  const queue = (name: string, messages: number) => ({ name, vhost: '/', messages, consumers: 0, publishRate: 0, deliverRate: 0, durable: false });
+  model.apply({ type: 'broker', t: T + 2, snapshot: { broker: 'broker', queues: [queue('notifications.info', 1)], connections: [] } });
+  const queues2 = [queue('notifications.info', 7), queue('notifications.error', 2)];
+  model.apply({ type: 'broker', t: T + 3, snapshot: { broker: 'broker-2', queues: queues2, connections: [] } });
+  assert.deepEqual(model.visibleQueues(3).map((q) => q.messages), [1], "the first broker's, unchanged by broker-2's");
+  assert.deepEqual(model.visibleQueues(3, 'broker-2').map((q) => [q.name, q.messages]), [['notifications.info', 7], ['notifications.error', 2]]);
+  // A recording made before snapshots named their broker: it is the first broker's.
+  model.apply({ type: 'broker', t: T + 4, snapshot: { queues: [queue('notifications.info', 4)], connections: [] } });
+  model.brokers.delete('broker');
+  assert.deepEqual(model.visibleQueues(3).map((q) => q.messages), [4]);
+});

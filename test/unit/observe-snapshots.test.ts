@@ -50,10 +50,11 @@ test('address keys lose their class prefix; only mobile addresses are traffic', 
 });
 
 test('a broker snapshot reads RabbitMQ\'s queue and connection objects, missing statistics count as zero', () => {
-  const s = buildBrokerSnapshot([
+  const s = buildBrokerSnapshot('broker-2', [
     { name: 'notifications.info', vhost: '/', messages: 12, consumers: 0, durable: false, message_stats: { publish_details: { rate: 5.04 }, deliver_get_details: { rate: 0 } } },
     { name: 'a-queue', vhost: '/', consumers: 1, durable: true },
   ], [{ name: '127.0.0.1:5000 -> 127.0.0.1:15800', client_properties: { connection_name: 'telemetry' }, channels: 2 }]);
+  assert.equal(s.broker, 'broker-2', 'the snapshot names its broker: a lab may have one per region');
   assert.deepEqual(s.queues.map((q) => [q.name, q.messages, q.publishRate]), [['a-queue', 0, 0], ['notifications.info', 12, 5]]);
   assert.deepEqual(s.connections, [{ name: '127.0.0.1:5000 -> 127.0.0.1:15800', client: 'telemetry', channels: 2 }]);
 });

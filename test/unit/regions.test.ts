@@ -14,6 +14,7 @@ import { parseConfig as parseRouterConfig } from '../../server/router/config.js'
 import { startLabServer, type LabServer } from '../../server/http/index.js';
 import { LabRuntime, labApiPlugin } from '../../server/http/lab-api.js';
 import { ManagementClient } from '../../server/router/index.js';
+import type { WanStatus } from '../../common/wire.js';
 
 test('WAN durations and rates read as tc writes them, with a clear error otherwise', () => {
   assert.equal(parseDuration('80ms', '--delay'), 80);
@@ -105,4 +106,48 @@ test('POST /api/wan: validated field by field, refused from another origin, and 
   assert.equal(r.json.state, 'cut');
   assert.ok((r.json.changedAt as number) >= before, 'a cut starts the clock');
   assert.deepEqual((r.json.relays as { running: boolean }[]).map((x) => x.running), [false], 'a relay that is not running says so');
+});
+
+test('GET /api/wan keeps the last cut, its heal and the first call answered across after it, topic calls included', async () => {
+  const paths = labPaths(home);
+  const get = async () => (await (await fetch(`${server.url}/api/wan`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as WanStatus;
+  const cut = await post({ state: 'cut' });
+  const cutAt = cut.json.changedAt as number;
+  assert.deepEqual((await get()).lastPartition, { cutAt, healedAt: null, firstSuccess: null }, 'cut, not healed yet');
+  await post({ state: 'up' });
+  const w = await get();
+  const healedAt = w.lastPartition!.healedAt!;
+  assert.ok(healedAt >= cutAt && w.lastPartition!.firstSuccess === null, 'healed, no call across yet');
+  // The conductor's events: a call in region 1, then a topic call answered by compute-3 (region 2).
+  mkdirSync(paths.events, { recursive: true });
+  const call = (dt: number, extra: object) => JSON.stringify({ t: healedAt + dt, service: 'conductor', kind: 'rpc.call', ok: true, latencyMs: 90, ...extra });
+  writeFileSync(join(paths.events, 'conductor.jsonl'), [
+    call(-100, { target: { topic: 'compute', server: 'compute-2' } }), // before the heal
+    call(300, { target: { topic: 'compute', server: 'compute-1' } }),
+    call(2400, { target: { topic: 'compute', server: null }, answeredBy: 'compute-3' }),
+    call(2600, { target: { topic: 'compute', server: 'compute-2' } }),
+  ].join('\n') + '\n');
+  await new Promise((res) => setTimeout(res, 1100)); // looked for at most once a second
+  const first = (await get()).lastPartition?.firstSuccess;
+  assert.deepEqual(first, { t: healedAt + 2400, server: 'compute-3', latencyMs: 90, topic: true });
+});
+
+test('POST /api/wan: a cut is closing unless asked to be silent; cutMode goes with a cut', async () => {
+  let r = await post({ cutMode: 'silent' });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.field, 'cutMode');
+  assert.match(String(r.json.error), /"state": "cut", "cutMode": "silent"/);
+  r = await post({ state: 'cut', cutMode: 'quiet' });
+  assert.equal(r.status, 400);
+  assert.match(String(r.json.error), /must be "close" or "silent"/);
+  await post({ state: 'up' });
+  r = await post({ state: 'cut', cutMode: 'silent' });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.cutMode, 'silent');
+  assert.equal(readWanSettings(wanFile(labPaths(home)))?.cutMode, 'silent', 'the relays read it from the WAN settings');
+  r = await post({ state: 'cut', cutMode: 'close' });
+  assert.equal(r.json.cutMode, 'close', 'a silent cut can be turned into a closing one');
+  await post({ state: 'up' });
+  r = await post({ state: 'cut' });
+  assert.equal(r.json.cutMode, 'close', 'the default');
 });

@@ -30,8 +30,13 @@ const componentStatus = z.looseObject({
 
 const wanStatus = z.looseObject({
   delayMs: num, jitterMs: num, rateBitsPerS: num.nullable(), state: z.enum(['up', 'cut']), changedAt: num, cost: num,
+  cutMode: z.enum(['close', 'silent']).optional(),
   regions: z.array(z.looseObject({ name: str, namespace: str, components: z.array(str) })),
   relays: z.array(z.looseObject({ name: str, pid: num.nullable(), running: z.boolean() })),
+  lastPartition: z.looseObject({
+    cutAt: num, healedAt: num.nullable(),
+    firstSuccess: z.looseObject({ t: num, server: str, latencyMs: num, topic: z.boolean() }).nullable(),
+  }).nullable().optional(),
 });
 
 const counters = z.looseObject({
@@ -71,6 +76,7 @@ const serviceEvent = z.looseObject({
   ok: z.boolean().optional(),
   error: str.optional(),
   latencyMs: num.optional(),
+  answeredBy: str.optional(),
   transport: str.optional(),
   priority: str.optional(),
   publisher: str.optional(),
@@ -94,6 +100,7 @@ const routerSnapshot = z.looseObject({
 });
 
 const brokerSnapshot = z.looseObject({
+  broker: str.optional(),
   queues: z.array(z.looseObject({
     name: str, vhost: str, messages: num, consumers: num,
     publishRate: num, deliverRate: num, durable: z.boolean(),

@@ -67,7 +67,17 @@ export class FlowModel {
   /** Bumped whenever something the layout depends on changes. */
   topologyVersion = 0;
   routerSnapshots = new Map<string, { t: number; snap: RouterSnapshot }>();
-  broker: { t: number; snap: BrokerSnapshot } | null = null;
+  /** Each broker's latest snapshot, by name (a multi-region lab has one broker per region). */
+  brokers = new Map<string, { t: number; snap: BrokerSnapshot }>();
+  /** The broker the view draws with its queues: the lab's first. */
+  get broker(): { t: number; snap: BrokerSnapshot } | null {
+    return this.brokerSnapshot(this.brokerName());
+  }
+  /** A broker's latest snapshot; one that names no broker (an older recording) is the first broker's. */
+  brokerSnapshot(name: string | null): { t: number; snap: BrokerSnapshot } | null {
+    if (!name) return null;
+    return this.brokers.get(name) ?? (name === this.brokerName() ? this.brokers.get('') ?? null : null);
+  }
   /** Service name -> component name its RPC connection is on. */
   attachment = new Map<string, string>();
   private attachedAt = new Map<string, number>();
@@ -140,7 +150,7 @@ export class FlowModel {
         return [];
       }
       case 'broker':
-        this.broker = { t: ev.t, snap: ev.snapshot };
+        this.brokers.set(ev.snapshot.broker ?? '', { t: ev.t, snap: ev.snapshot });
         return [];
       case 'rates':
         this.serverRates = { t: ev.t, perSecond: ev.perSecond };
@@ -409,6 +419,7 @@ export class FlowModel {
 
   /** Which service served (or will serve) this RPC. */
   private serverFor(e: ServiceEvent): string | null {
+    if (e.answeredBy && this.components.some((c) => c.name === e.answeredBy)) return e.answeredBy;
     if (e.id) { const s = this.idToServer.get(e.id); if (s) return s; }
     const named = e.target?.server;
     if (named && this.components.some((c) => c.name === named)) return named;
@@ -509,22 +520,23 @@ export class FlowModel {
     const topic = e.target?.topic ?? 'notifications';
     const prio = (e.priority ?? 'info').toLowerCase();
     const want = `${topic}.${prio}`;
-    const qs = this.broker?.snap.queues;
+    const qs = (this.brokerSnapshot(this.notifyTarget(e.service)) ?? this.broker)?.snap.queues;
     if (!qs || qs.length === 0) return want;
     if (qs.some((q) => q.name === want)) return want;
     return qs.find((q) => q.name.startsWith(topic))?.name ?? want;
   }
 
-  private shownQueues: string[] = [];
+  private shownQueues = new Map<string, string[]>(); // broker -> queues drawn
   /**
-   * Queues worth drawing: the busiest, notifications.info first. The choice is
-   * sticky (a queue leaves only for a busier one) so the layout stays put.
+   * Queues of a broker (the first one unless named) worth drawing: the
+   * busiest, notifications.info first. The choice is sticky (a queue leaves
+   * only for a busier one) so the layout stays put.
    */
-  visibleQueues(max: number): BrokerSnapshot['queues'] {
-    const qs = this.broker?.snap.queues ?? [];
+  visibleQueues(max: number, broker: string | null = this.brokerName()): BrokerSnapshot['queues'] {
+    const qs = this.brokerSnapshot(broker)?.snap.queues ?? [];
     const score = (q: BrokerSnapshot['queues'][number]) => q.messages + q.publishRate + q.deliverRate;
     const byName = new Map(qs.map((q) => [q.name, q]));
-    let shown = this.shownQueues.filter((n) => byName.has(n));
+    let shown = (this.shownQueues.get(broker ?? '') ?? []).filter((n) => byName.has(n));
     const rank = [...qs].sort((a, b) => score(b) - score(a)
       || Number(b.name === 'notifications.info') - Number(a.name === 'notifications.info')
       || Number(b.name.startsWith('notifications')) - Number(a.name.startsWith('notifications'))
@@ -537,7 +549,7 @@ export class FlowModel {
       if (score(q) > 0 && idle >= 0) shown[idle] = q.name;
     }
     shown = shown.slice(0, max);
-    this.shownQueues = shown;
+    this.shownQueues.set(broker ?? '', shown);
     return shown.map((n) => byName.get(n)!);
   }
 

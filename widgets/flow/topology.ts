@@ -10,6 +10,7 @@ import { Disposable } from '../common/disposable.js';
 import { fmtCount, fmtRate, h } from '../common/index.js';
 import { alive, edgeKey, type FlowMessage, type FlowModel, type Hop } from './model.js';
 import { attachCurve, computeLayout, serviceAnchor, MAX_QUEUES, VIEW_H, VIEW_W, type Layout, type Point } from './layout.js';
+import { drawQueues, fitText } from './queues.js';
 import { RegionOverlay, regionLayout } from './regions.js';
 import { shortDetail, STATE_WORD, type FlowScene } from './scene.js';
 
@@ -45,7 +46,7 @@ export class TopologyLayer extends Disposable {
     this.gServices = svg.append('g').attr('class', 'services');
     // Multi-region: the regions under everything else, the WAN between them.
     const gRegions = svg.insert<SVGGElement>('g', ':first-child').attr('class', 'regions-layer');
-    this.regions = this.register(new RegionOverlay(gRegions, side, scene.stream, svg));
+    this.regions = this.register(new RegionOverlay(gRegions, side, scene.stream, svg, () => this.model));
   }
 
   private get model(): FlowModel { return this.scene.model; }
@@ -305,33 +306,7 @@ export class TopologyLayer extends Disposable {
     fitText(title.node(), b.w - 28);
     gg.select('circle.exchange').attr('cx', b.exchange.x).attr('cy', b.exchange.y).attr('r', 26);
     gg.select('text.exchange-label').attr('x', b.exchange.x).attr('y', b.exchange.y + 46).text('exchange');
-    const qinfo = new Map(this.model.visibleQueues(MAX_QUEUES).map((q) => [q.name, q]));
-    const maxDepth = Math.max(20, ...[...qinfo.values()].map((q) => q.messages));
-    const qs = gg.select('g.queues').selectAll<SVGGElement, (typeof b.queues)[number]>('g.queue').data(b.queues, (d) => d.name);
-    qs.exit().remove();
-    const qe = qs.enter().append('g').attr('class', 'queue');
-    qe.append('rect').attr('class', 'pipe').attr('rx', 5);
-    qe.append('rect').attr('class', 'fill').attr('rx', 5);
-    qe.append('text').attr('class', 'qname');
-    qe.merge(qs).each((q, i, nodes) => {
-      const info = qinfo.get(q.name);
-      const depth = info?.messages ?? 0;
-      const frac = depth <= 0 ? 0 : Math.max(0.02, Math.log1p(depth) / Math.log1p(maxDepth));
-      const s = select(nodes[i]).attr('data-queue', q.name).attr('data-depth', depth);
-      s.select('rect.pipe').attr('x', q.x).attr('y', q.y).attr('width', q.w).attr('height', q.h);
-      s.select('rect.fill').attr('x', q.x).attr('y', q.y).attr('height', q.h).attr('width', q.w * frac);
-      // Text on the right half: messages arrive on the left and wait there.
-      // Messages land at the left end of the pipe; the text starts after that landing spot.
-      const label = s.select<SVGTextElement>('text.qname').attr('x', q.x + 40).attr('y', q.y + q.h / 2 + 6)
-        .classed('no-consumer', !!info && info.consumers === 0)
-        .text(`${q.name.length > 24 ? `${q.name.slice(0, 22)}…` : q.name}${
-          info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ', no consumer' : ''}` : ''}`);
-      fitText(label.node(), q.w - 48);
-      s.select('title').remove();
-      s.append('title').text(info
-        ? `${q.name} (vhost ${info.vhost}): ${depth} messages, ${info.consumers} consumers, in ${fmtRate(info.publishRate)}, out ${fmtRate(info.deliverRate)}`
-        : q.name);
-    });
+    drawQueues(gg.select<SVGGElement>('g.queues'), b.queues, this.model.visibleQueues(MAX_QUEUES));
     const xm = gg.select<SVGGElement>('g.xmark');
     if (dead) TopologyLayer.deadMark(xm, b.exchange.x, b.exchange.y, 24); else xm.selectAll('*').remove();
   }
@@ -347,26 +322,4 @@ function clientDeliveries(snap: RouterSnapshot): number {
   let n = 0;
   for (const l of snap.links) if (l.dir === 'in' && l.address !== null) n += l.deliveries;
   return n;
-}
-
-/** Shrink an SVG label's font until it fits its width (never below 11 px on screen), then cut it with an ellipsis, instead of running out of its box. */
-function fitText(node: SVGTextElement | null, width: number): void {
-  if (!node) return;
-  node.style.fontSize = '';
-  const full = node.textContent ?? ''; // just set by the caller
-  let len = 0;
-  try { len = node.getComputedTextLength(); } catch { return; } // not rendered yet
-  if (len <= width) return;
-  // The diagram itself scales down on small screens: the floor is 11 px as
-  // the room reads it, so in user units it grows as the scale shrinks.
-  const scale = node.getScreenCTM()?.a || 1;
-  const floor = Math.ceil(110 / Math.min(1, scale)) / 10;
-  const size = parseFloat(getComputedStyle(node).fontSize) || 15;
-  node.style.fontSize = `${Math.max(floor, Math.floor(size * width / len * 10) / 10)}px`;
-  // Still too long at the floor: cut the end and say so with an ellipsis.
-  let text = full;
-  while (text.length > 1 && node.getComputedTextLength() > width) {
-    text = text.slice(0, -1);
-    node.textContent = `${text.trimEnd()}…`;
-  }
 }

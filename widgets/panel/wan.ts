@@ -34,7 +34,7 @@ export function mountWanControl(client: LabClient, act: Act, readOnly: boolean):
       element.hidden = !w;
       if (!w) return;
       state.dataset.state = w.state === 'up' ? 'running' : 'failed';
-      state.textContent = w.state === 'up' ? `up · ${w.delayMs} ms` : 'cut';
+      state.textContent = w.state === 'up' ? `up · ${w.delayMs} ms` : w.cutMode === 'silent' ? 'cut (silent)' : 'cut';
       if (document.activeElement !== delay) delay.value = String(w.delayMs);
       if (!readOnly) { cutBtn.disabled = w.state === 'cut' || !!cutBtn.dataset.busy; healBtn.disabled = w.state === 'up' || !!healBtn.dataset.busy; }
     },

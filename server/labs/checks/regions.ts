@@ -4,6 +4,7 @@
 // and after the heal calls across succeed again. They read the WAN settings
 // the relays apply, the routers' management and the conductor's call events.
 import type { LabStatus, ServiceEvent, WanStatus } from '../../../common/wire.js';
+import { answeredBy } from '../../../common/rpc.js';
 import { regionOf } from '../../backends/index.js';
 import type { CheckContext, CheckResult } from './context.js';
 import type { CheckDef } from './registry.js';
@@ -23,11 +24,15 @@ async function wanOf(ctx: CheckContext): Promise<{ st: LabStatus; wan: WanStatus
 
 const isResult = (v: unknown): v is CheckResult => typeof (v as CheckResult).pass === 'boolean';
 
-/** Calls the conductor made by name, split by the region of the server named. */
+/**
+ * The conductor's calls split by region: a call that succeeded by the region
+ * of the server that answered it (a topic call's reply names it), a failed one
+ * by the region of the server it named (a failed topic call has no region).
+ */
 function byRegion(events: ServiceEvent[]): Record<'region-1' | 'region-2', ServiceEvent[]> {
   const out = { 'region-1': [] as ServiceEvent[], 'region-2': [] as ServiceEvent[] };
   for (const e of events) {
-    const server = e.target?.server;
+    const server = e.ok === false ? e.target?.server : answeredBy(e);
     const region = server ? regionOf(server) : null;
     if (region === 'region-1' || region === 'region-2') out[region].push(e);
   }
@@ -66,7 +71,10 @@ export const regionChecks: CheckDef[] = [
       const regions = byRegion(ev);
       const n1 = regions['region-1'].length;
       const n2 = regions['region-2'].length;
-      if (n1 < 3 || n2 < 3) return fail(`Since the delay changed the conductor answered ${n1} call(s) by name in region 1 and ${n2} in region 2; 3 of each are needed. Wait a few seconds (is the traffic paused? "hmlab traffic 5").`);
+      if (n1 < 3 || n2 < 3) {
+        return fail(`Since the delay changed the conductor's calls were answered ${n1} time(s) in region 1 and ${n2} in region 2; 3 of each are needed. `
+          + 'Wait a few seconds (is the traffic paused? "hmlab traffic 5").');
+      }
       const local = stats(regions['region-1'].map((e) => e.latencyMs ?? 0)).p50;
       const remote = stats(regions['region-2'].map((e) => e.latencyMs ?? 0)).p50;
       const added = remote - local;
@@ -90,7 +98,7 @@ export const regionChecks: CheckDef[] = [
       const c = calls(ev);
       // Calls sent before the cut may still fail or succeed around it: count those sent after.
       const sentAfter = (e: ServiceEvent) => e.t - (e.latencyMs ?? 0) >= wan.changedAt + 500;
-      const local = byRegion(c.ok.filter(sentAfter))['region-1'];
+      const local = byRegion(c.ok.filter((e) => sentAfter(e) && e.target?.server))['region-1']; // by name: topic calls are counted apart
       const remoteFailed = byRegion(c.failed.filter(sentAfter))['region-2'];
       const topicOk = c.ok.filter((e) => sentAfter(e) && !e.target?.server).length;
       if (!remoteFailed.length) return fail(`Since the cut ${local.length} call(s) in region 1 succeeded and no call to region 2 has failed yet: a call waits for credit until its timeout (the conductor's is 10 s). Check again in a few seconds.`);
@@ -113,9 +121,11 @@ export const regionChecks: CheckDef[] = [
       if (wan.changedAt - upAt < 5000) return fail('The WAN has not been cut and healed since the lab came up: "hmlab wan cut", wait for a call to region 2 to fail, then "hmlab wan heal".');
       if (!running(st, 'router-c')) return fail('router-c does not run: "hmlab start router-c".');
       const first = byRegion(calls(await ctx.events('conductor', wan.changedAt)).ok)['region-2'][0];
+      const who = first ? `${answeredBy(first)}${first.target?.server ? '' : ' (a call to the topic)'}` : '';
       if (!first) return fail('No call to region 2 has succeeded since the heal yet: router-c reconnects across the WAN and the mesh recomputes its paths. Check again in a few seconds.');
       const secs = (first.t - wan.changedAt) / 1000;
-      return pass(`The first call to ${first.target?.server} succeeded ${round(secs, 2)} s after the heal (${round(first.latencyMs ?? 0)} ms; it may have been sent before the heal and waited for credit).`, { healToFirstSuccessMs: first.t - wan.changedAt });
+      return pass(`The first call answered in region 2, by ${who}, succeeded ${round(secs, 2)} s after the heal `
+        + `(${round(first.latencyMs ?? 0)} ms; it may have been sent before the heal and waited for credit).`, { healToFirstSuccessMs: first.t - wan.changedAt });
     },
   },
 ];
