@@ -12,18 +12,25 @@ const RATE = 50;
 const REFERENCE_MS = 30_000;
 const CALL_TIMEOUT_S = 10;
 
-export async function run({ log = console.log, seconds = Number(process.env.HMLAB_CHAOS_SECONDS ?? 180) }: { log?: (s: string) => void; seconds?: number } = {}) {
+export async function run(
+  { log = console.log, seconds = Number(process.env.HMLAB_CHAOS_SECONDS ?? 180) }: { log?: (s: string) => void; seconds?: number } = {},
+) {
   const t = await tempLab('hmlab-bench-chaos-');
   try {
     await t.lab.up({ topology: 'hybrid-mesh', basePort: t.basePort, trafficRate: RATE });
     const warm = Date.now();
-    await waitFor('calls at the bench rate', () => readEvents(t.home, 'conductor').filter((e) => e.kind === 'rpc.call' && e.ok && e.t > warm).length >= 20, 60_000);
+    await waitFor('calls at the bench rate',
+      () => readEvents(t.home, 'conductor').filter((e) => e.kind === 'rpc.call' && e.ok && e.t > warm).length >= 20, 60_000);
 
     const refBegan = Date.now();
     await new Promise((r) => setTimeout(r, REFERENCE_MS));
     const refEnded = Date.now();
     const chaosBegan = Date.now();
-    const kills = await killRoutersInTurn({ durationMs: seconds * 1000, kill: async (n) => { await t.lab.kill(n); }, start: async (n) => { await t.lab.start(n); } });
+    const kills = await killRoutersInTurn({
+      durationMs: seconds * 1000,
+      kill: async (n) => { await t.lab.kill(n); },
+      start: async (n) => { await t.lab.start(n); },
+    });
     const chaosEnded = Date.now();
     await t.lab.setTrafficRate(0);
     await new Promise((r) => setTimeout(r, (CALL_TIMEOUT_S + 3) * 1000));
@@ -43,7 +50,9 @@ export async function run({ log = console.log, seconds = Number(process.env.HMLA
       neverReturned: chaos.neverReturned,
       unexplainedFailures: chaos.unexplained.length,
     };
-    log(`kill to next success: ${result.ratioKillToSuccessVsCall.toFixed(1)}x an undisturbed call; calls succeeding: ${(result.successShareChaos * 100).toFixed(1)}% under chaos vs ${(result.successShareReference * 100).toFixed(1)}% undisturbed`);
+    const pct = (share: number) => `${(share * 100).toFixed(1)}%`;
+    log(`kill to next success: ${result.ratioKillToSuccessVsCall.toFixed(1)}x an undisturbed call; ` +
+      `calls succeeding: ${pct(result.successShareChaos)} under chaos vs ${pct(result.successShareReference)} undisturbed`);
     return result;
   } finally {
     await t.cleanup();

@@ -56,7 +56,9 @@ export async function run(opts: { log?: (s: string) => void } = {}): Promise<Reg
       const addedMs = remoteP50Ms - localP50Ms;
       const ratioToRoundTrip = delayMs ? addedMs / (2 * delayMs) : null;
       rows.push({ delayMs, localP50Ms, remoteP50Ms, addedMs, ratioToRoundTrip });
-      log(`${String(delayMs).padStart(6)} ms    | ${localP50Ms.toFixed(1).padStart(8)} ms | ${remoteP50Ms.toFixed(1).padStart(8)} ms | ${addedMs.toFixed(1).padStart(6)} ms | ${ratioToRoundTrip === null ? '-' : ratioToRoundTrip.toFixed(2)}`);
+      const ratio = ratioToRoundTrip === null ? '-' : ratioToRoundTrip.toFixed(2);
+      log(`${String(delayMs).padStart(6)} ms    | ${localP50Ms.toFixed(1).padStart(8)} ms | ${remoteP50Ms.toFixed(1).padStart(8)} ms | ` +
+        `${addedMs.toFixed(1).padStart(6)} ms | ${ratio}`);
     }
     // Cut, let the mesh drop the WAN routers, heal, and time the first call across that succeeds.
     await lab.setWan({ state: 'cut', delayMs: 40 });
@@ -67,7 +69,8 @@ export async function run(opts: { log?: (s: string) => void } = {}): Promise<Reg
       const r = await client.op({ id: `h${id++}`, op: 'call', topic: 'compute', server: 'compute-2', method: 'ping', args: {}, timeout: 5 }, 20_000);
       if (r.ok) healToFirstSuccessMs = Date.now() - healed.changedAt;
     }
-    log(`heal to first cross-region success: ${healToFirstSuccessMs === null ? 'none within 60 s' : `${(healToFirstSuccessMs / 1000).toFixed(2)} s`} (${st.router} router)`);
+    const heal = healToFirstSuccessMs === null ? 'none within 60 s' : `${(healToFirstSuccessMs / 1000).toFixed(2)} s`;
+    log(`heal to first cross-region success: ${heal} (${st.router} router)`);
     return { router: st.router, rows, healToFirstSuccessMs, machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'cpu'}` };
   } finally {
     for (const fn of cleanups.reverse()) await fn();

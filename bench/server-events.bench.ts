@@ -48,7 +48,10 @@ export async function run(opts: { seconds?: number; log?: (s: string) => void } 
   const results: ServerBenchResult[] = [];
   try {
     log(`starting "hmlab serve --up hybrid-mesh" (lab ports from ${basePort})`);
-    serve = spawn(process.execPath, ['--import', 'tsx', join(root, 'server/cli/main.ts'), 'serve', '--home', home, '--port', String(port), '--up', 'hybrid-mesh', '--base-port', String(basePort), '--traffic-rate', '20', '--down-on-exit'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    serve = spawn(process.execPath, [
+      '--import', 'tsx', join(root, 'server/cli/main.ts'), 'serve', '--home', home, '--port', String(port),
+      '--up', 'hybrid-mesh', '--base-port', String(basePort), '--traffic-rate', '20', '--down-on-exit',
+    ], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     serve.stdout!.on('data', (d) => { out += d; });
     serve.stderr!.on('data', (d) => { out += d; });
@@ -120,7 +123,10 @@ export async function run(opts: { seconds?: number; log?: (s: string) => void } 
     ws?.terminate();
     if (serve && serve.exitCode === null) {
       serve.kill('SIGTERM');
-      await new Promise<void>((r) => { const t = setTimeout(() => { serve!.kill('SIGKILL'); r(); }, 60000); serve!.once('exit', () => { clearTimeout(t); r(); }); });
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => { serve!.kill('SIGKILL'); r(); }, 60000);
+        serve!.once('exit', () => { clearTimeout(t); r(); });
+      });
     }
     rmSync(home, { recursive: true, force: true });
   }
@@ -135,7 +141,8 @@ function report(results: ServerBenchResult[]): string {
   for (const r of results) {
     const l = r.latencyMs ? `${r.latencyMs.p50} / ${r.latencyMs.p95} / ${r.latencyMs.max}${r.latencyMs.p95 < 100 ? ' ok' : ' OVER TARGET'}` : 'no events';
     const syn = r.syntheticLatencyMs ? ` (load file alone: ${r.syntheticLatencyMs.p50} / ${r.syntheticLatencyMs.p95} / ${r.syntheticLatencyMs.max})` : '';
-    lines.push(`${r.phase} | ${r.eventsPerSecond} | ${l}${syn} | ${r.serverCpuPercent} | ${Object.entries(r.routersCpuPercent).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    const routers = Object.entries(r.routersCpuPercent).map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push(`${r.phase} | ${r.eventsPerSecond} | ${l}${syn} | ${r.serverCpuPercent} | ${routers}`);
   }
   return lines.join('\n');
 }

@@ -22,9 +22,11 @@ function show(st: LabStatus): void {
   const down = st.components.filter((c) => c.state === 'failed' || c.state === 'stopped');
   box.replaceChildren(
     h('h2', {}, st.topology ? `Lab is up: ${st.topology}` : 'No lab running'),
-    h('p', { class: 'router', 'data-testid': 'landing-router' }, st.topology ? routerLine(st) : 'Bring one up from the flow view, the labs, or "hmlab up --topology hybrid".'),
+    h('p', { class: 'router', 'data-testid': 'landing-router' },
+      st.topology ? routerLine(st) : 'Bring one up from the flow view, the labs, or "hmlab up --topology hybrid".'),
     st.components.length
-      ? h('p', {}, `${running} of ${st.components.length} components running`, down.length ? h('span', { class: 'hm-error' }, ` · down: ${down.map((c) => c.name).join(', ')}`) : '')
+      ? h('p', {}, `${running} of ${st.components.length} components running`,
+        down.length ? h('span', { class: 'hm-error' }, ` · down: ${down.map((c) => c.name).join(', ')}`) : '')
       : '',
     h('p', { class: 'hm-muted hm-mono' }, `RPC transport: ${st.transports.rpc ?? '–'}`, h('br'), `notification transport: ${st.transports.notify ?? '–'}`),
   );

@@ -1,7 +1,9 @@
 // The workbook's view of the labs API (server/labs/plugin.ts). Every call
 // goes to the lab server the page came from; the cookie carries the token.
 
-export type { LabStartState, LabSummary, StepAction, CheckRecord, LabProgress, LabDetail, CheckResult, MeasureChart, DiffLine, EditResult, ResetState } from '../../common/wire.js';
+export type {
+  LabStartState, LabSummary, StepAction, CheckRecord, LabProgress, LabDetail, CheckResult, MeasureChart, DiffLine, EditResult, ResetState,
+} from '../../common/wire.js';
 import type { LabStartState, LabSummary, LabProgress, LabDetail, CheckResult, EditResult, ResetState } from '../../common/wire.js';
 
 export class ApiError extends Error {

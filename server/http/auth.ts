@@ -25,7 +25,11 @@ export function loadOrCreateToken(file: string): string {
     const st = statSync(file);
     if ((st.mode & 0o077) !== 0) {
       try { chmodSync(file, 0o600); } catch (err) {
-        throw new Error(`the token file ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)}) and cannot be made private (${(err as Error).message}): delete it or run "chmod 600" on it`);
+        const mode = (st.mode & 0o777).toString(8);
+        throw new Error(
+          `the token file ${file} is readable by others (mode ${mode}) and cannot be made private ` +
+          `(${(err as Error).message}): delete it or run "chmod 600" on it`,
+        );
       }
     }
     const t = readFileSync(file, 'utf8').trim();

@@ -31,7 +31,8 @@ export function eventsPlugin(rt: LabRuntime, opts: { maxClients?: number } = {})
     activate(ctx: ServerContext) {
       ctx.ws(EVENTS_PATH, (ws) => {
         if (sockets.size >= maxClients) {
-          ws.send(JSON.stringify({ type: 'error', t: Date.now(), message: `too many event stream clients (${maxClients}): close a page showing the lab, then reload` } satisfies LabEvent));
+          const message = `too many event stream clients (${maxClients}): close a page showing the lab, then reload`;
+          ws.send(JSON.stringify({ type: 'error', t: Date.now(), message } satisfies LabEvent));
           ws.close(1013, 'too many event stream clients');
           return;
         }

@@ -53,7 +53,8 @@ export interface Refusal { status: 403 | 415; error: string }
 export function stateChangeRefusal(req: IncomingMessage): Refusal | null {
   if (!STATE_CHANGING.has(req.method ?? '')) return null;
   if (!isSameOrigin(req)) {
-    return { status: 403, error: `requests that change the lab must come from this server's own pages (Origin ${JSON.stringify(req.headers.origin ?? req.headers['sec-fetch-site'] ?? '')} refused)` };
+    const origin = JSON.stringify(req.headers.origin ?? req.headers['sec-fetch-site'] ?? '');
+    return { status: 403, error: `requests that change the lab must come from this server's own pages (Origin ${origin} refused)` };
   }
   if (isJson(req) || req.headers[REQUEST_HEADER] !== undefined || req.headers.authorization !== undefined) return null;
   const type = req.headers['content-type'];

@@ -21,7 +21,10 @@ export function loadLabs(dir: string, root = dir): LoadResult {
     if (!entry.isDirectory() || !/^[0-9]{2}-/.test(entry.name)) continue;
     const file = join(dir, entry.name, 'lab.md');
     const shown = relative(root, file);
-    if (!LAB_ID.test(entry.name)) { errors.push(new LabFileError(shown, 1, `lab folder "${entry.name}" must be named NN-words (digits, then lowercase words joined by -)`)); continue; }
+    if (!LAB_ID.test(entry.name)) {
+      errors.push(new LabFileError(shown, 1, `lab folder "${entry.name}" must be named NN-words (digits, then lowercase words joined by -)`));
+      continue;
+    }
     if (!existsSync(file)) { errors.push(new LabFileError(shown, 1, 'lab folder without lab.md')); continue; }
     try {
       labs.push(parseLab(entry.name, shown, readFileSync(file, 'utf8'), { checkIds: CHECK_IDS }));

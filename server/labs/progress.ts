@@ -19,16 +19,23 @@ export class ProgressStore {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS lab_position (learner TEXT NOT NULL, lab TEXT NOT NULL, step INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (learner, lab));
-      CREATE TABLE IF NOT EXISTS check_result (learner TEXT NOT NULL, lab TEXT NOT NULL, check_id TEXT NOT NULL, pass INTEGER NOT NULL, hint TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (learner, lab, check_id));
-      CREATE TABLE IF NOT EXISTS action_done (learner TEXT NOT NULL, lab TEXT NOT NULL, action TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (learner, lab, action));
+      CREATE TABLE IF NOT EXISTS lab_position (
+        learner TEXT NOT NULL, lab TEXT NOT NULL, step INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (learner, lab));
+      CREATE TABLE IF NOT EXISTS check_result (
+        learner TEXT NOT NULL, lab TEXT NOT NULL, check_id TEXT NOT NULL, pass INTEGER NOT NULL, hint TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (learner, lab, check_id));
+      CREATE TABLE IF NOT EXISTS action_done (
+        learner TEXT NOT NULL, lab TEXT NOT NULL, action TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (learner, lab, action));
     `);
   }
 
   get(learner: string, lab: string): LabProgress {
-    const pos = this.db.prepare('SELECT step, at FROM lab_position WHERE learner = ? AND lab = ?').get(learner, lab) as { step: number; at: number } | undefined;
-    const rows = this.db.prepare('SELECT check_id, pass, hint, at FROM check_result WHERE learner = ? AND lab = ?').all(learner, lab) as { check_id: string; pass: number; hint: string; at: number }[];
-    const acts = (this.db.prepare('SELECT action, at FROM action_done WHERE learner = ? AND lab = ? ORDER BY at').all(learner, lab) as { action: string; at: number }[])
+    const pos = this.db.prepare('SELECT step, at FROM lab_position WHERE learner = ? AND lab = ?')
+      .get(learner, lab) as { step: number; at: number } | undefined;
+    const rows = this.db.prepare('SELECT check_id, pass, hint, at FROM check_result WHERE learner = ? AND lab = ?')
+      .all(learner, lab) as { check_id: string; pass: number; hint: string; at: number }[];
+    const acts = (this.db.prepare('SELECT action, at FROM action_done WHERE learner = ? AND lab = ? ORDER BY at')
+      .all(learner, lab) as { action: string; at: number }[])
       .filter((a) => a.action !== BEGUN);
     const checks: Record<string, CheckRecord> = {};
     let updatedAt = pos?.at ?? null;
@@ -41,7 +48,10 @@ export class ProgressStore {
   }
 
   setStep(learner: string, lab: string, step: number): void {
-    this.db.prepare('INSERT INTO lab_position (learner, lab, step, at) VALUES (?, ?, ?, ?) ON CONFLICT (learner, lab) DO UPDATE SET step = excluded.step, at = excluded.at').run(learner, lab, step, Date.now());
+    this.db.prepare(
+      'INSERT INTO lab_position (learner, lab, step, at) VALUES (?, ?, ?, ?) ' +
+      'ON CONFLICT (learner, lab) DO UPDATE SET step = excluded.step, at = excluded.at',
+    ).run(learner, lab, step, Date.now());
   }
 
   /** A pass stays a pass: a later failing run (the learner moved on) does not undo it. */
@@ -60,7 +70,8 @@ export class ProgressStore {
 
   /** When the learner began the lab, or null if never. */
   begunAt(learner: string, lab: string): number | null {
-    const row = this.db.prepare('SELECT at FROM action_done WHERE learner = ? AND lab = ? AND action = ?').get(learner, lab, BEGUN) as { at: number } | undefined;
+    const row = this.db.prepare('SELECT at FROM action_done WHERE learner = ? AND lab = ? AND action = ?')
+      .get(learner, lab, BEGUN) as { at: number } | undefined;
     return row?.at ?? null;
   }
 

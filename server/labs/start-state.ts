@@ -32,7 +32,8 @@ export function upBeforeBegun(lab: LabFile, st: LabStatus, begunAt: number | nul
   if (!since.length) return null;
   const upAt = Math.min(...since);
   if (begunAt !== null && upAt >= begunAt) return null;
-  return `The ${st.topology} lab was already running before you began this lab, so what it shows is not this lab's work: press "Reset lab" (it stops everything), then do step 1.`;
+  return `The ${st.topology} lab was already running before you began this lab, so what it shows is not this lab's work: ` +
+    'press "Reset lab" (it stops everything), then do step 1.';
 }
 
 /** The settings of openstack.conf as section/key -> value. */
@@ -57,7 +58,11 @@ export async function startState(lab: LabFile, env: LabEnvironmentApi, fill: (va
   const mismatch = topologyMismatch(lab, st);
   if (lab.meta.start === 'down') {
     if (running.length) {
-      differences.push(`${st.topology ? `A ${st.topology} lab` : 'A lab'} is running (${running.map((c) => c.name).join(', ')}); this lab starts with nothing running, and its step 1 brings the ${want} lab up.`);
+      const names = running.map((c) => c.name).join(', ');
+      differences.push(
+        `${st.topology ? `A ${st.topology} lab` : 'A lab'} is running (${names}); ` +
+        `this lab starts with nothing running, and its step 1 brings the ${want} lab up.`,
+      );
     }
     return { lab: lab.id, atStart: !differences.length, topologyDiffers: mismatch !== null, running: st.topology, differences };
   }
@@ -77,7 +82,8 @@ export async function startState(lab: LabFile, env: LabEnvironmentApi, fill: (va
     if (plan) {
       let current: Map<string, string> | null = null;
       try { current = settings(parseOpenstackConf(await readFile(env.paths.openstackConf, 'utf8'))); } catch { /* unreadable: the checks say why */ }
-      const edits = Object.entries(lab.meta.setup?.edit ?? {}).flatMap(([section, keys]) => Object.entries(keys).map(([key, value]) => ({ section, key, value: fill(value) })));
+      const edits = Object.entries(lab.meta.setup?.edit ?? {})
+        .flatMap(([section, keys]) => Object.entries(keys).map(([key, value]) => ({ section, key, value: fill(value) })));
       const expected = settings(parseOpenstackConf(applySettings(renderOpenstackConf(want, plan), edits)));
       if (current) {
         for (const key of new Set([...expected.keys(), ...current.keys()])) {
@@ -86,8 +92,12 @@ export async function startState(lab: LabFile, env: LabEnvironmentApi, fill: (va
         }
       }
     }
-    if (st.trafficRate !== undefined && st.trafficRate !== DEFAULT_TRAFFIC_RATE) differences.push(`The conductor runs at ${st.trafficRate} operations per second; this lab starts at ${DEFAULT_TRAFFIC_RATE}.`);
+    if (st.trafficRate !== undefined && st.trafficRate !== DEFAULT_TRAFFIC_RATE) {
+      differences.push(`The conductor runs at ${st.trafficRate} operations per second; this lab starts at ${DEFAULT_TRAFFIC_RATE}.`);
+    }
   }
-  const listed = differences.length > MAX_LISTED ? [...differences.slice(0, MAX_LISTED - 1), `… and ${differences.length - MAX_LISTED + 1} more.`] : differences;
+  const listed = differences.length > MAX_LISTED
+    ? [...differences.slice(0, MAX_LISTED - 1), `… and ${differences.length - MAX_LISTED + 1} more.`]
+    : differences;
   return { lab: lab.id, atStart: !differences.length, topologyDiffers: mismatch !== null, running: st.topology, differences: listed };
 }

@@ -103,7 +103,10 @@ export class TerminalSession {
   get alive(): boolean { return !this.ended; }
 
   info(): TerminalInfo {
-    return { name: this.name, pid: this.pid, clients: this.attached.size, cols: this.cols, rows: this.rows, startedAt: this.startedAt, lastActivity: this.lastActivity };
+    return {
+      name: this.name, pid: this.pid, clients: this.attached.size, cols: this.cols, rows: this.rows,
+      startedAt: this.startedAt, lastActivity: this.lastActivity,
+    };
   }
 
   private spawn(): void {
@@ -208,7 +211,10 @@ export class TerminalSession {
     this.bucket = Math.min(this.limits.inputBurst, this.bucket + ((now - this.bucketAt) / 1000) * this.limits.inputRate);
     this.bucketAt = now;
     if (data.length > this.bucket) {
-      throw new InputRefused(`input arrives faster than the terminal takes it (over ${Math.round(this.limits.inputRate / 1024)} KiB/s): ${data.length} characters dropped, send less at once`);
+      const kibPerS = Math.round(this.limits.inputRate / 1024);
+      throw new InputRefused(
+        `input arrives faster than the terminal takes it (over ${kibPerS} KiB/s): ${data.length} characters dropped, send less at once`,
+      );
     }
     if (this.queuedInput() > this.limits.inputQueueMax) {
       throw new InputRefused('the shell is not reading its input: input dropped until it catches up');

@@ -6,6 +6,7 @@ export function escapeHtml(s: string): string {
 
 export function page(title: string, body: string, warnings: string[] = []): string {
   const banner = warnings.map((w) => `<p class="warn">${escapeHtml(w)}</p>`).join('');
+  const subtitle = '<p class="sub">Hybrid Messaging Solutions for Large Scale OpenStack Deployments: hands-on workshop</p>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · hybrid-messaging-lab workshop</title>
@@ -18,6 +19,6 @@ button { font: inherit; padding: .5em 1.2em; background: #0b5fad; color: white; 
 .warn { background: #fff3cd; border: 1px solid #d9a400; padding: .5em .8em; border-radius: 4px; }
 .sub { color: #5b6673; }
 </style></head>
-<body>${banner}<h1>${escapeHtml(title)}</h1><p class="sub">Hybrid Messaging Solutions for Large Scale OpenStack Deployments: hands-on workshop</p>${body}</body></html>
+<body>${banner}<h1>${escapeHtml(title)}</h1>${subtitle}${body}</body></html>
 `;
 }

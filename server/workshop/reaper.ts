@@ -31,7 +31,11 @@ process.stdin.on('end', () => {
     if (!left || Date.now() > deadline) break;
     execFileSync('sleep', ['0.1']);
   }
-  for (const d of targets.cgroupDirs) { for (let i = 0; i < 20; i++) { try { fs.rmdirSync(d); break; } catch (e) { if (e.code === 'ENOENT') break; execFileSync('sleep', ['0.1']); } } }
+  for (const d of targets.cgroupDirs) {
+    for (let i = 0; i < 20; i++) {
+      try { fs.rmdirSync(d); break; } catch (e) { if (e.code === 'ENOENT') break; execFileSync('sleep', ['0.1']); }
+    }
+  }
   for (const n of targets.namespaces) { try { execFileSync('ip', ['netns', 'delete', n], { stdio: 'ignore' }); } catch (e) { /* gone */ } }
   process.exit(0);
 });

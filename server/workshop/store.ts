@@ -40,7 +40,8 @@ export class WorkshopStore {
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS seat (seat INTEGER PRIMARY KEY, token TEXT UNIQUE, attendee TEXT NOT NULL DEFAULT '', assigned_at INTEGER, last_activity INTEGER, help_question TEXT, help_at INTEGER);
+      CREATE TABLE IF NOT EXISTS seat (seat INTEGER PRIMARY KEY, token TEXT UNIQUE, attendee TEXT NOT NULL DEFAULT '',
+        assigned_at INTEGER, last_activity INTEGER, help_question TEXT, help_at INTEGER);
       CREATE TABLE IF NOT EXISTS host_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, seat INTEGER, action TEXT NOT NULL, detail TEXT NOT NULL);
     `);
     const add = this.db.prepare('INSERT OR IGNORE INTO seat (seat) VALUES (?)');
@@ -84,7 +85,8 @@ export class WorkshopStore {
   /** Gives the lowest free seat to a new attendee; null when every seat is taken. */
   assign(attendee: string, limit: number, prefer: number[] = []): SeatRecord | null {
     const tx = this.db.transaction(() => {
-      const free = (this.db.prepare('SELECT seat FROM seat WHERE token IS NULL AND seat <= ? ORDER BY seat').all(limit) as { seat: number }[]).map((r) => r.seat);
+      const free = (this.db.prepare('SELECT seat FROM seat WHERE token IS NULL AND seat <= ? ORDER BY seat')
+        .all(limit) as { seat: number }[]).map((r) => r.seat);
       const pick = prefer.find((p) => free.includes(p)) ?? free[0];
       if (pick === undefined) return null;
       this.db.prepare('UPDATE seat SET token = ?, attendee = ?, assigned_at = ?, last_activity = ? WHERE seat = ?')
@@ -97,12 +99,16 @@ export class WorkshopStore {
 
   /** The seat's token, giving it one if it has none (a printed card opens its own seat). */
   claim(n: number): SeatRecord | null {
-    this.db.prepare('UPDATE seat SET token = ?, assigned_at = ?, last_activity = ? WHERE seat = ? AND token IS NULL').run(randomBytes(24).toString('hex'), Date.now(), Date.now(), n);
+    this.db.prepare('UPDATE seat SET token = ?, assigned_at = ?, last_activity = ? WHERE seat = ? AND token IS NULL')
+      .run(randomBytes(24).toString('hex'), Date.now(), Date.now(), n);
     return this.seat(n);
   }
 
   free(n: number): void {
-    this.db.prepare('UPDATE seat SET token = NULL, attendee = \'\', assigned_at = NULL, last_activity = NULL, help_question = NULL, help_at = NULL WHERE seat = ?').run(n);
+    this.db.prepare(
+      'UPDATE seat SET token = NULL, attendee = \'\', assigned_at = NULL, last_activity = NULL, help_question = NULL, help_at = NULL ' +
+      'WHERE seat = ?',
+    ).run(n);
   }
   touch(n: number): void {
     this.db.prepare('UPDATE seat SET last_activity = ? WHERE seat = ?').run(Date.now(), n);

@@ -27,7 +27,8 @@ before(async () => {
   home = mkdtempSync(join(tmpdir(), 'hmlab-flow-live-'));
   const port = await freePort();
   const basePort = await findFreePortBlock();
-  serve = spawn(process.execPath, ['--import', 'tsx', ...cli(['serve', '--home', home, '--port', String(port), '--up', 'hybrid-mesh', '--base-port', String(basePort), '--down-on-exit'])], {
+  const args = ['serve', '--home', home, '--port', String(port), '--up', 'hybrid-mesh', '--base-port', String(basePort), '--down-on-exit'];
+  serve = spawn(process.execPath, ['--import', 'tsx', ...cli(args)], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
   });
   serve.stdout!.on('data', (d) => { output += String(d); });
@@ -74,7 +75,9 @@ async function rises(page: Page, kind: string, withinMs: number, attr = 'data-to
   return false;
 }
 
-test('the flow view of a running lab: every component, rising counters, a killed router dead and routed around', { skip: skip ?? false, timeout: 150_000 }, async () => {
+test('the flow view of a running lab: every component, rising counters, a killed router dead and routed around', {
+  skip: skip ?? false, timeout: 150_000,
+}, async () => {
   const { page, errors } = await openPage(browser!);
   await page.goto(openUrl); // sets the token cookie
   await page.goto(new URL('/flow', openUrl).href);
@@ -84,7 +87,10 @@ test('the flow view of a running lab: every component, rising counters, a killed
   for (const name of ['conductor', 'compute-1', 'compute-2', 'telemetry']) await page.locator(`g.service[data-name="${name}"]`).waitFor();
   await page.locator('g.broker[data-name="broker"]').waitFor();
   assert.equal(await page.locator('g.router.dead, g.service.dead, g.broker.dead').count(), 0, 'everything runs');
-  assert.match(await page.getByTestId('flow-router-product').innerText(), /RPC router: (hmlab-router \S+ \(embedded router\)|qpid-dispatch-router \S+ \(Qpid Dispatch Router\)) × 3/);
+  assert.match(
+    await page.getByTestId('flow-router-product').innerText(),
+    /RPC router: (hmlab-router \S+ \(embedded router\)|qpid-dispatch-router \S+ \(Qpid Dispatch Router\)) × 3/,
+  );
 
   assert.ok(await rises(page, 'rpc.call', 15_000), 'RPC call counter rises');
   assert.ok(await rises(page, 'notify.sent', 15_000), 'notification counter rises');
@@ -107,7 +113,11 @@ test('the flow view of a running lab: every component, rising counters, a killed
   assert.equal(await page.locator('g.router.dead').count(), 1, 'only the killed router is dead');
 
   // Services that were on router-b reconnect to another router; calls flow again through the others.
-  await page.waitForFunction(() => [...document.querySelectorAll('g.service text.name')].every((t) => !/→ router-b$/.test(t.textContent ?? '')), null, { timeout: 20_000 });
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('g.service text.name')].every((t) => !/→ router-b$/.test(t.textContent ?? '')),
+    null,
+    { timeout: 20_000 },
+  );
   // A call in flight through router-b fails after its timeout; later calls succeed.
   assert.ok(await rises(page, 'rpc.call', 30_000, 'data-ok'), 'RPC calls keep succeeding after the kill');
   assert.ok(await rises(page, 'notify.sent', 10_000), 'notifications keep flowing (the broker is not involved in the kill)');
@@ -121,7 +131,9 @@ test('the flow view of a running lab: every component, rising counters, a killed
   await link.click();
   await page.waitForURL(/replay=/);
   await page.getByTestId('flow-connection').getByText(/REPLAY/).waitFor({ timeout: 10_000 });
-  for (const name of ['router-a', 'router-b', 'router-c', 'conductor', 'compute-1', 'compute-2', 'telemetry']) await page.locator(`[data-name="${name}"]`).waitFor();
+  for (const name of ['router-a', 'router-b', 'router-c', 'conductor', 'compute-1', 'compute-2', 'telemetry']) {
+    await page.locator(`[data-name="${name}"]`).waitFor();
+  }
   await page.locator('g.router.dead[data-name="router-b"]').waitFor({ timeout: 10_000 });
   await screenshot(page, 'flow-live-replay-of-recording');
   assert.deepEqual(errors, []);
@@ -137,7 +149,12 @@ test('the backend panel brings the lab down and a different topology up, showing
 
   await panel.getByRole('button', { name: 'Down' }).click();
   await panel.getByTestId('panel-message').getByText(/down done/).waitFor({ timeout: 60_000 });
-  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="backend-panel"] tr[data-component]')].every((tr) => tr.getAttribute('data-state') === 'stopped'), null, { timeout: 10_000 });
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('[data-testid="backend-panel"] tr[data-component]')]
+      .every((tr) => tr.getAttribute('data-state') === 'stopped'),
+    null,
+    { timeout: 10_000 },
+  );
   assert.ok(await page.locator('g.router.dead').count() >= 3, 'stopped routers are drawn down');
 
   await panel.locator('select').selectOption('broker-only');
@@ -146,7 +163,9 @@ test('the backend panel brings the lab down and a different topology up, showing
   await panel.getByTestId('panel-progress').locator('li', { hasText: 'broker' }).waitFor({ timeout: 10_000 });
   await screenshot(page, 'flow-live-panel-up-progress');
   await panel.getByTestId('panel-message').getByText(/up done/).waitFor({ timeout: 90_000 });
-  for (const name of ['broker', 'compute-1', 'compute-2', 'conductor', 'telemetry']) await panel.locator(`tr[data-component="${name}"][data-state="running"]`).waitFor({ timeout: 10_000 });
+  for (const name of ['broker', 'compute-1', 'compute-2', 'conductor', 'telemetry']) {
+    await panel.locator(`tr[data-component="${name}"][data-state="running"]`).waitFor({ timeout: 10_000 });
+  }
   // The view follows the new topology: no routers, RPC over the broker.
   await page.getByTestId('flow-router-product').getByText('RPC over the broker (no router)').waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('g.router').count(), 0);

@@ -98,7 +98,9 @@ async function mount(page: Page, id: string, box: { x: number; y: number; w: num
   }, { id, box, withPanel });
 }
 
-test('a flow view mounted on a stream that already delivered events draws the lab at once, without errors', { skip: skip ?? false, timeout: 60_000 }, async () => {
+test('a flow view mounted on a stream that already delivered events draws the lab at once, without errors', {
+  skip: skip ?? false, timeout: 60_000,
+}, async () => {
   const { page, errors } = await harness();
   await playFor(page, 3500); // past the kill of router-b at 2 s
   await mount(page, 'first', { x: 0, y: 0, w: 780, h: 560 }, true);
@@ -124,7 +126,8 @@ function inspect(page: Page, id: string): Promise<{ problems: string[]; minDiagr
   return page.evaluate((id) => {
     const problems: string[] = [];
     const box = document.getElementById(id)!;
-    const within = (inner: DOMRect, outer: DOMRect) => inner.left >= outer.left - 1 && inner.right <= outer.right + 1 && inner.top >= outer.top - 1 && inner.bottom <= outer.bottom + 1;
+    const within = (inner: DOMRect, outer: DOMRect) =>
+      inner.left >= outer.left - 1 && inner.right <= outer.right + 1 && inner.top >= outer.top - 1 && inner.bottom <= outer.bottom + 1;
     const overlap = (a: DOMRect, b: DOMRect) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
     const clipped = (el: Element) => el.scrollWidth > el.clientWidth + 1;
     const bar = box.querySelector('.hm-flow-bar')!;
@@ -138,7 +141,9 @@ function inspect(page: Page, id: string): Promise<{ problems: string[]; minDiagr
     for (const n of nodes) if (overlap(n.getBoundingClientRect(), side)) problems.push(`the side column covers ${n.getAttribute('data-name')}`);
     const totals = box.querySelector('[data-testid="flow-totals"]')!;
     for (const row of totals.querySelectorAll('.row')) {
-      for (const c of row.children) if (!within(c.getBoundingClientRect(), totals.getBoundingClientRect())) problems.push(`counter "${row.textContent}" is cut off`);
+      for (const c of row.children) {
+        if (!within(c.getBoundingClientRect(), totals.getBoundingClientRect())) problems.push(`counter "${row.textContent}" is cut off`);
+      }
     }
     const stage = box.querySelector('.hm-flow-stage')!.getBoundingClientRect();
     for (const n of nodes) if (!within(n.getBoundingClientRect(), stage)) problems.push(`${n.getAttribute('data-name')} leaves the diagram`);
@@ -158,14 +163,17 @@ function inspect(page: Page, id: string): Promise<{ problems: string[]; minDiagr
       const root = panel.querySelector('[data-testid="backend-panel"]')!;
       const pb = panel.getBoundingClientRect();
       if (clipped(root)) problems.push('the panel is wider than its column');
-      for (const b of root.querySelectorAll('tr[data-component] button')) if (b.getBoundingClientRect().right > pb.right + 1) problems.push(`button "${b.getAttribute('title')}" is cut off`);
+      for (const b of root.querySelectorAll('tr[data-component] button')) {
+        if (b.getBoundingClientRect().right > pb.right + 1) problems.push(`button "${b.getAttribute('title')}" is cut off`);
+      }
     }
     return { problems, minDiagramPx, minSidePx };
   }, id);
 }
 
 for (const [label, size] of [['slide', { w: 774, h: 420 }], ['small window', { w: 780, h: 560 }], ['wide', { w: 1240, h: 640 }]] as const) {
-  test(`at ${label} size (${size.w}x${size.h}) the header and counters are whole and nothing covers a node`, { skip: skip ?? false, timeout: 60_000 }, async () => {
+  const title = `at ${label} size (${size.w}x${size.h}) the header and counters are whole and nothing covers a node`;
+  test(title, { skip: skip ?? false, timeout: 60_000 }, async () => {
     const { page, errors } = await harness({ width: 1800, height: 900 });
     await playFor(page, 3500); // router-b dead: a notice in the side column
     await mount(page, 'view', { x: 0, y: 0, w: size.w, h: size.h }, true);

@@ -110,7 +110,8 @@ for (const name of ['dual-backends', 'failover', 'regions']) {
     assert.ok(await page.locator('g.service').count() >= 2, 'services are drawn');
     assert.match(await page.getByTestId('flow-connection').innerText(), /REPLAY/);
     // Counters rise: sum of every kind.
-    const sum = () => page.locator('[data-testid="flow-totals"] .row[data-kind]').evaluateAll((rows) => rows.reduce((s, r) => s + Number(r.getAttribute('data-total')), 0));
+    const sum = () => page.locator('[data-testid="flow-totals"] .row[data-kind]')
+      .evaluateAll((rows) => rows.reduce((s, r) => s + Number(r.getAttribute('data-total')), 0));
     await page.waitForTimeout(3000);
     const a = await sum();
     await page.waitForTimeout(3000);

@@ -86,7 +86,8 @@ test('a looping replay starts the picture over at its end', { skip: skip ?? fals
   const server = await startLabServer({ home, port: 0, token: TOKEN, plugins: [], webRoot: WEB_ROOT });
   try {
     const { page, errors } = await openPage(browser);
-    await page.route('**/recordings/short-loop.jsonl', (r) => r.fulfill({ status: 200, body: syntheticRecording({ durationMs: 5000, messagesPerSecond: 40, killRouterAt: 2500, startT: Date.now() }) }));
+    const body = syntheticRecording({ durationMs: 5000, messagesPerSecond: 40, killRouterAt: 2500, startT: Date.now() });
+    await page.route('**/recordings/short-loop.jsonl', (r) => r.fulfill({ status: 200, body }));
     await page.goto(`${server.url}/flow?replay=short-loop&loop=1`);
     await page.locator('g.router.dead[data-name="router-b"]').waitFor({ timeout: 10_000 });
     // After the end (5 s) and a pause, the lab is whole again and counting from the start.

@@ -185,7 +185,11 @@ export function workbookLabs({ router, skip: routerSkip }: RouterChoice): void {
       await edit.locator('[data-op="del"]').first().waitFor();
       await shot('02-edit-preview');
       await applyEdits();
-      assert.equal((await page.locator('.action.check[data-check="rpc-url-router"] .result').textContent()) ?? '', '', 'the old "Not yet" goes once the step is done');
+      assert.equal(
+        (await page.locator('.action.check[data-check="rpc-url-router"] .result').textContent()) ?? '',
+        '',
+        'the old "Not yet" goes once the step is done',
+      );
       await checkUntilPass('rpc-url-router');
       await gotoStep('02-split-transports', 2);
       await expectFail('rpc-left-broker');
@@ -238,16 +242,23 @@ export function workbookLabs({ router, skip: routerSkip }: RouterChoice): void {
         // The session takes the size the page's terminal fitted to its box.
         let cols = 0;
         for (let end = Date.now() + 10_000; Date.now() < end && cols < 132; await page.waitForTimeout(300)) {
-          cols = await page.evaluate(async () => ((await (await fetch('/api/terminals')).json()) as { terminals: { name: string; cols: number }[] }).terminals.find((t) => t.name === 'main')?.cols ?? 0);
+          cols = await page.evaluate(async () => {
+            const list = (await (await fetch('/api/terminals')).json()) as { terminals: { name: string; cols: number }[] };
+            return list.terminals.find((t) => t.name === 'main')?.cols ?? 0;
+          });
         }
         assert.ok(cols >= 132, `${label}: the terminal has ${cols} columns, qdstat -a needs up to 131`);
         /** Types a command into the lab terminal and returns the screen's rows once its output ends in a prompt. */
         const runAndRead = async (command: string, row: RegExp): Promise<string[]> => {
-          await page.evaluate((data) => fetch('/api/terminals/main/input', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data }) }), `clear; ${command}\r`);
+          await page.evaluate(
+            (data) => fetch('/api/terminals/main/input', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data }) }),
+            `clear; ${command}\r`,
+          );
           const deadline = Date.now() + 20_000;
           let text: string[] = [];
           while (Date.now() < deadline) {
-            text = await page.evaluate(() => [...document.querySelectorAll('.wb-terminal .xterm-rows > div')].map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
+            text = await page.evaluate(() => [...document.querySelectorAll('.wb-terminal .xterm-rows > div')]
+              .map((r) => (r.textContent ?? '').replace(/\u00a0/g, ' ').trimEnd()));
             const at = text.findIndex((l) => row.test(l));
             if (at >= 0 && text.slice(at + 1).some((l) => /\[hmlab:/.test(l))) return text;
             await page.waitForTimeout(500);
@@ -256,7 +267,11 @@ export function workbookLabs({ router, skip: routerSkip }: RouterChoice): void {
         };
         let text = await runAndRead('hmlab status', /^conductor\s/);
         const status = text.find((l) => /^conductor\s/.test(l)) ?? '';
-        assert.match(status, /^conductor\s+running\s+\d+\s+-> router-a \(127\.0\.0\.1:\d+\)\s+oslo\.messaging 14\.0\.3\s+\d+[smh][\dsm]*$/, `${label}: the conductor's status row is whole:\n${text.join('\n')}`);
+        assert.match(
+          status,
+          /^conductor\s+running\s+\d+\s+-> router-a \(127\.0\.0\.1:\d+\)\s+oslo\.messaging 14\.0\.3\s+\d+[smh][\dsm]*$/,
+          `${label}: the conductor's status row is whole:\n${text.join('\n')}`,
+        );
         await shot(`terminal-status-${label}`);
         text = await runAndRead('qdstat -a', /openstack\.org\/om\/rpc\/anycast\/openstack\/compute\s/);
         const address = text.find((l) => /openstack\.org\/om\/rpc\/anycast\/openstack\/compute\s/.test(l)) ?? '';
@@ -268,7 +283,8 @@ export function workbookLabs({ router, skip: routerSkip }: RouterChoice): void {
     test('at 1280x720 no word of any lab breaks across lines or runs out of the text column', async () => {
       await page.setViewportSize({ width: 1280, height: 720 });
       await page.addInitScript('globalThis.__name = (f) => f');
-      const labs = (await (await fetch(`${server.url}/api/labs`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { labs: { id: string; steps: unknown[] }[] };
+      const res = await fetch(`${server.url}/api/labs`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const labs = (await res.json()) as { labs: { id: string; steps: unknown[] }[] };
       const broken: string[] = [];
       for (const l of labs.labs) {
         for (let s = 0; s < l.steps.length; s++) {
@@ -290,7 +306,9 @@ export function workbookLabs({ router, skip: routerSkip }: RouterChoice): void {
                 // A word may wrap after a hyphen or a slash, as any browser does; never inside letters.
                 if (tops.size > 1 && !/[-/]/.test(m[0])) out.push(m[0]);
                 // Outside a code block (which scrolls), every word stays inside the column.
-                else if (!n.parentElement?.closest('pre') && [...r.getClientRects()].some((x) => x.right > right + 1)) out.push(`${m[0]} (runs out of the column)`);
+                else if (!n.parentElement?.closest('pre') && [...r.getClientRects()].some((x) => x.right > right + 1)) {
+                  out.push(`${m[0]} (runs out of the column)`);
+                }
               }
             }
             return out;

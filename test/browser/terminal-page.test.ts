@@ -56,12 +56,18 @@ before(async () => {
   // Build only the terminal page, so this test does not depend on other pages building.
   await build({
     configFile: false, root: ROOT, base: '/', publicDir: false, logLevel: 'error',
-    build: { outDir: webRoot, emptyOutDir: true, target: 'es2022', rollupOptions: { input: { 'widgets-pages-terminal': join(ROOT, 'widgets/pages/terminal.html') } } },
+    build: {
+      outDir: webRoot, emptyOutDir: true, target: 'es2022',
+      rollupOptions: { input: { 'widgets-pages-terminal': join(ROOT, 'widgets/pages/terminal.html') } },
+    },
   });
   await startServer();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
   });
 });
 
@@ -80,14 +86,18 @@ test('type a command and see its output; a reload shows the same screen of the s
   await waitScreen(page, /^browser-5$/m);
   await waitScreen(page, /rabbitmqctl is .*browser-lab\/bin\/rabbitmqctl/);
   await page.screenshot({ path: join(ARTIFACTS, 'terminal-typed.png') });
-  const before = (await (await fetch(`${server!.url}/api/terminals`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { terminals: { name: string; pid: number }[] };
+  const terminals = async () => {
+    const res = await fetch(`${server!.url}/api/terminals`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    return (await res.json()) as { terminals: { name: string; pid: number }[] };
+  };
+  const before = await terminals();
 
   await page.reload();
   await page.locator('.hm-terminal[data-state="open"]').waitFor();
   const after = await waitScreen(page, /^browser-5$/m);
   assert.match(after, /rabbitmqctl is .*browser-lab\/bin\/rabbitmqctl/);
   await page.screenshot({ path: join(ARTIFACTS, 'terminal-reloaded.png') });
-  const now = (await (await fetch(`${server!.url}/api/terminals`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { terminals: { name: string; pid: number }[] };
+  const now = await terminals();
   assert.deepEqual(now.terminals.map((t) => [t.name, t.pid]), before.terminals.map((t) => [t.name, t.pid]), 'the reload attached to the same shell');
   await page.close();
 });

@@ -24,7 +24,10 @@ describe('workshop dashboard in Chromium', { skip }, () => {
   let base = '';
   let cookieB = '';
   const errors: string[] = [];
-  const shot = async (p: Page, name: string) => { mkdirSync(SHOTS, { recursive: true }); await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }); };
+  const shot = async (p: Page, name: string) => {
+    mkdirSync(SHOTS, { recursive: true });
+    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  };
   const row = (label: string) => host.locator(`tr[data-seat="${label}"]`);
 
   before(async () => {
@@ -69,7 +72,8 @@ describe('workshop dashboard in Chromium', { skip }, () => {
     await host.waitForURL(/\/host$/);
     await host.waitForSelector('tr[data-seat="03"]');
     assert.match(await row('03').textContent() ?? '', /free/);
-    await waitFor('both seats ready on the dashboard', async () => /ready/.test(await row('01').textContent() ?? '') && /ready/.test(await row('02').textContent() ?? ''), 60_000, 500);
+    await waitFor('both seats ready on the dashboard',
+      async () => /ready/.test(await row('01').textContent() ?? '') && /ready/.test(await row('02').textContent() ?? ''), 60_000, 500);
 
     const bar = row('01').locator('.ws-bar[data-lab="01-one-broker"]');
     assert.equal(await bar.getAttribute('data-passed'), '0');
@@ -99,7 +103,10 @@ describe('workshop dashboard in Chromium', { skip }, () => {
   });
 
   it('lets the host type in a seat\'s terminal, and the attendee sees it', async () => {
-    const svg = await host.evaluate(async () => { const r = await fetch('/host/api/join.svg'); return `${r.status} ${r.headers.get('content-type')} ${(await r.text()).slice(0, 60)}`; });
+    const svg = await host.evaluate(async () => {
+      const r = await fetch('/host/api/join.svg');
+      return `${r.status} ${r.headers.get('content-type')} ${(await r.text()).slice(0, 60)}`;
+    });
     assert.match(svg, /^200 image\/svg\+xml.*<svg/, 'the join QR code');
     const typing = attendee.locator('.ws-host-typing');
     assert.equal(await typing.isHidden(), true);
@@ -121,7 +128,8 @@ describe('workshop dashboard in Chromium', { skip }, () => {
       const pr = (await api(base, cookieA, '/api/labs/01-one-broker/progress')).json as { checks: Record<string, unknown> };
       return st.components.every((c) => c.state !== 'running') && Object.keys(pr.checks).length === 0;
     }, 120_000, 1000);
-    await waitFor('the dashboard shows seat 01\'s bar back at 0', async () => (await row('01').locator('.ws-bar[data-lab="01-one-broker"]').getAttribute('data-passed')) === '0', 20_000, 300);
+    await waitFor('the dashboard shows seat 01\'s bar back at 0',
+      async () => (await row('01').locator('.ws-bar[data-lab="01-one-broker"]').getAttribute('data-passed')) === '0', 20_000, 300);
     assert.ok(await row('02').locator('.ws-comp[data-state="running"]').count() > 0, 'seat 02 is untouched');
 
     await host.selectOption('select[aria-label=lab]', '01-one-broker');

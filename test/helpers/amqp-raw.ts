@@ -32,10 +32,13 @@ export function producerFrames(address: string, transfers: number, body = 'fuzz'
   const out = [
     frame(0, 'open', { container_id: 'raw-producer' }),
     frame(0, 'begin', { next_outgoing_id: 0, incoming_window: 2048, outgoing_window: 2048 }),
-    frame(0, 'attach', { name: `raw-${address}`, handle: 0, role: false, source: term('source', 'raw'), target: term('target', address), initial_delivery_count: 0 }),
+    frame(0, 'attach', {
+      name: `raw-${address}`, handle: 0, role: false, source: term('source', 'raw'), target: term('target', address), initial_delivery_count: 0,
+    }),
   ];
   for (let i = 0; i < transfers; i++) {
-    out.push(frame(0, 'transfer', { handle: 0, delivery_id: i, delivery_tag: Buffer.from(String(i)), message_format: 0, settled: false }, messagePayload(body)));
+    const transfer = { handle: 0, delivery_id: i, delivery_tag: Buffer.from(String(i)), message_format: 0, settled: false };
+    out.push(frame(0, 'transfer', transfer, messagePayload(body)));
   }
   return out;
 }

@@ -14,7 +14,9 @@ import type { LabStartState } from '../../common/wire.js';
 const TOKEN = 'labs-test-token-0123456789abcdef0123456789abcdef';
 
 export const noRabbit = existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') ? null : 'RabbitMQ is not installed (apt-get install rabbitmq-server)';
-export const noRouter = embeddedRouterAvailable() || findOnPath('qdrouterd') ? null : 'no router: qdrouterd is not installed and the embedded router is not built (npm run build)';
+export const noRouter = embeddedRouterAvailable() || findOnPath('qdrouterd')
+  ? null
+  : 'no router: qdrouterd is not installed and the embedded router is not built (npm run build)';
 
 export interface Result { pass: boolean; hint: string; data?: Record<string, unknown> }
 

@@ -7,7 +7,12 @@ import { clearHeartbeats } from '../../server/router/management-client.js';
 
 type Cleanup = { after(fn: () => unknown): void };
 
-export async function amqpConnect(t: Cleanup, port: number, id = `test-${Math.random().toString(36).slice(2, 8)}`, options: Record<string, unknown> = {}): Promise<Connection> {
+export async function amqpConnect(
+  t: Cleanup,
+  port: number,
+  id = `test-${Math.random().toString(36).slice(2, 8)}`,
+  options: Record<string, unknown> = {},
+): Promise<Connection> {
   const container = rhea.create_container({ id });
   container.on('error', () => {});
   const c = container.connect({ host: '127.0.0.1', port, reconnect: false, username: 'anonymous', ...options } as never);

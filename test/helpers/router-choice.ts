@@ -21,7 +21,10 @@ const installed = findOnPath('qdrouterd');
 export function routerChoices(): RouterChoice[] {
   return [
     { router: 'embedded', skip: embeddedRouterAvailable() ? false : 'the embedded router is not built here (npm run build)' },
-    { router: 'qdrouterd', skip: installed ? false : 'qdrouterd is not installed here (Debian 12 has no package): the lab is checked with the embedded router only' },
+    {
+      router: 'qdrouterd',
+      skip: installed ? false : 'qdrouterd is not installed here (Debian 12 has no package): the lab is checked with the embedded router only',
+    },
   ];
 }
 

@@ -48,7 +48,9 @@ describe('hybrid: RPC on the router, notifications on the broker', { skip: route
     let r = await hmlab(['restart', 'services', '--home', lab.home]);
     assert.equal(r.code, 0, r.stderr);
     // each service restarted has its own line, with its new pid and where it is connected
-    for (const s of ['compute-1', 'compute-2', 'conductor', 'telemetry']) assert.match(r.stdout, new RegExp(`^${s}: running \\(pid \\d+\\), oslo\\.messaging \\S+ -> broker \\(`, 'm'));
+    for (const s of ['compute-1', 'compute-2', 'conductor', 'telemetry']) {
+      assert.match(r.stdout, new RegExp(`^${s}: running \\(pid \\d+\\), oslo\\.messaging \\S+ -> broker \\(`, 'm'));
+    }
     let st = lab.lab.statusSync();
     const broker = component(st, 'broker');
     for (const s of ['compute-1', 'compute-2', 'conductor']) assert.equal(component(st, s).connectedTo, broker.endpoint, `${s} on the broker`);
@@ -62,9 +64,13 @@ describe('hybrid: RPC on the router, notifications on the broker', { skip: route
     writeFileSync(file, routed);
     r = await hmlab(['restart', 'services', '--home', lab.home]);
     assert.equal(r.code, 0, r.stderr);
-    for (const s of ['compute-1', 'compute-2', 'conductor']) assert.match(r.stdout, new RegExp(`^${s}: running \\(pid \\d+\\).* -> router-a \\(127\\.0\\.0\\.1:${lab.basePort + 10}\\)$`, 'm'));
+    for (const s of ['compute-1', 'compute-2', 'conductor']) {
+      assert.match(r.stdout, new RegExp(`^${s}: running \\(pid \\d+\\).* -> router-a \\(127\\.0\\.0\\.1:${lab.basePort + 10}\\)$`, 'm'));
+    }
     st = lab.lab.statusSync();
-    for (const s of ['compute-1', 'compute-2', 'conductor']) assert.equal(component(st, s).connectedTo, component(st, 'router-a').endpoint, `${s} back on the router`);
+    for (const s of ['compute-1', 'compute-2', 'conductor']) {
+      assert.equal(component(st, s).connectedTo, component(st, 'router-a').endpoint, `${s} back on the router`);
+    }
     const after = await moreCalls(lab.lab, 5);
     assert.equal(after.traffic.rpcCalls.failed, 0, 'no call failed across both switches');
   });
@@ -84,7 +90,10 @@ describe('hybrid-mesh: three routers, services spread over them, failover', { sk
     assert.equal(component(st, 'compute-1').connectedTo, component(st, 'router-a').endpoint);
     assert.equal(component(st, 'compute-2').connectedTo, component(st, 'router-b').endpoint);
     assert.equal(component(st, 'conductor').connectedTo, component(st, 'router-c').endpoint);
-    assert.equal(component(st, 'compute-2').transport?.rpc, `amqp://127.0.0.1:${lab.basePort + 11},127.0.0.1:${lab.basePort + 12},127.0.0.1:${lab.basePort + 10}/`);
+    assert.equal(
+      component(st, 'compute-2').transport?.rpc,
+      `amqp://127.0.0.1:${lab.basePort + 11},127.0.0.1:${lab.basePort + 12},127.0.0.1:${lab.basePort + 10}/`,
+    );
   });
 
   test('hmlab status names the router each service is connected to', async () => {

@@ -39,7 +39,10 @@ for (const { router, skip } of routerChoices()) {
       // Lab 4's end state: lab 5 runs on it, but the workbook names the edit it did not start with.
       const at5 = await startState('05-failover');
       assert.equal(at5.topologyDiffers, false);
-      assert.match(at5.differences.join(' '), /etc\/openstack\.conf \[DEFAULT\] transport_url is amqp:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/; this lab starts with amqp:/);
+      assert.match(
+        at5.differences.join(' '),
+        /etc\/openstack\.conf \[DEFAULT\] transport_url is amqp:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/; this lab starts with amqp:/,
+      );
     });
 
     test('lab 5 and 8: failover when the conductor\'s router dies, and monitoring', async () => {

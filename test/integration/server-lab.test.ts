@@ -48,7 +48,9 @@ async function startServer(): Promise<void> {
 }
 
 async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }) {
-  const res = await fetch(server.url + path, { method, headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const contentType: Record<string, string> = body !== undefined ? { 'content-type': 'application/json' } : {};
+  const payload = body === undefined || typeof body === 'string' ? body : JSON.stringify(body);
+  const res = await fetch(server.url + path, { method, headers: { ...headers, ...contentType }, body: payload });
   const text = await res.text();
   let json: any = null;
   try { json = JSON.parse(text); } catch { /* not JSON */ }
@@ -63,7 +65,11 @@ class EventStream {
     const s = new EventStream();
     s.ws = new WebSocket(url, opts);
     s.ws.on('message', (d) => s.events.push(JSON.parse(String(d))));
-    await new Promise<void>((res, rej) => { s.ws.once('open', () => res()); s.ws.once('error', rej); s.ws.once('unexpected-response', (_r, resp) => rej(new Error(`HTTP ${resp.statusCode}`))); });
+    await new Promise<void>((res, rej) => {
+      s.ws.once('open', () => res());
+      s.ws.once('error', rej);
+      s.ws.once('unexpected-response', (_r, resp) => rej(new Error(`HTTP ${resp.statusCode}`)));
+    });
     return s;
   }
   async waitFor<T extends LabEvent>(pred: (e: LabEvent) => e is T, ms: number, from = 0): Promise<T> {
@@ -166,7 +172,9 @@ test('GET /api/status is the same JSON as "hmlab status --json"', async () => {
   assert.equal(cli.status, 0, cli.stderr);
   const fromCli = JSON.parse(cli.stdout) as LabStatus;
   const fromApi = (await api('GET', '/api/status')).json as LabStatus;
-  const shape = (s: LabStatus) => ({ ...s, traffic: null, trafficRate: null, components: s.components.map((c) => ({ ...c, connectedTo: null, detail: null })) });
+  const shape = (s: LabStatus) => ({
+    ...s, traffic: null, trafficRate: null, components: s.components.map((c) => ({ ...c, connectedTo: null, detail: null })),
+  });
   assert.deepEqual(shape(fromApi), shape(fromCli));
 });
 
@@ -179,15 +187,18 @@ test('the stream carries message events of every kind, router snapshots of the m
     const snap = await stream.waitFor(is('router', (e) => e.snapshot.router === r.name && e.snapshot.nodes.length === 2), 5000, from);
     assert.ok(snap.snapshot.connections.some((c) => c.role === 'inter-router'), `${r.name} shows its inter-router connections`);
   }
-  const rpcAddr = await stream.waitFor(is('router', (e) => e.snapshot.addresses.some((a) => a.address.startsWith('openstack.org/om/rpc') && a.rate > 0)), 5000, from);
+  const rpcAddr = await stream.waitFor(
+    is('router', (e) => e.snapshot.addresses.some((a) => a.address.startsWith('openstack.org/om/rpc') && a.rate > 0)), 5000, from);
   assert.ok(rpcAddr);
   // RabbitMQ lists connections once its statistics have been collected: give it a few rounds
-  await stream.waitFor(is('broker', (e) => e.snapshot.queues.some((q) => q.name.startsWith('notifications')) && e.snapshot.connections.length > 0), 10000, from);
+  await stream.waitFor(
+    is('broker', (e) => e.snapshot.queues.some((q) => q.name.startsWith('notifications')) && e.snapshot.connections.length > 0), 10000, from);
   const rates = await stream.waitFor(is('rates', (e) => (e.perSecond['rpc.call'] ?? 0) > 0), 3000, from);
   assert.ok(rates.latencyMs && rates.latencyMs.p50 > 0, `RPC latency in the rates: ${JSON.stringify(rates.latencyMs)}`);
 });
 
-test('a crashed router turns dead on the stream within 2 s, its clients fail over, RPC keeps flowing through the others, and a start brings it back', async () => {
+test('a crashed router turns dead on the stream within 2 s, its clients fail over, ' +
+  'RPC keeps flowing through the others, and a start brings it back', async () => {
   const from = stream.events.length;
   const before = (await api('GET', '/api/status')).json as LabStatus;
   const routerB = before.components.find((c) => c.name === 'router-b')!;

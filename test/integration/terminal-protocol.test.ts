@@ -96,7 +96,9 @@ test('unauthenticated and cross-origin connections are refused before any shell 
   const host = new URL(lab.url).host;
   await assert.rejects(Conn.open(lab, '/api/terminals/guarded', { authorization: `Bearer ${TOKEN}`, origin: 'http://evil.example' }), /HTTP 403/);
   await assert.rejects(Conn.open(lab, `/api/terminals/guarded?token=${TOKEN}`, { origin: `http://${host}.evil.example` }), /HTTP 403/);
-  const noAuth = await fetch(`${lab.url}/api/terminals/guarded/input`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":"id\\r"}' });
+  const noAuth = await fetch(`${lab.url}/api/terminals/guarded/input`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":"id\\r"}',
+  });
   assert.equal(noAuth.status, 401);
   assert.deepEqual(await sessions(lab), [], 'no terminal session may exist after refused connections');
   // Same origin with the token is fine.

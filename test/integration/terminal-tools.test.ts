@@ -27,10 +27,19 @@ let nodeName: string;
 function writeState(routerPort: number): void {
   writeFileSync(join(home, 'state.json'), JSON.stringify({
     version: 1, home, topology: 'hybrid', router: 'embedded', qdrouterd: null, nodeName, trafficRate: 0, upAt: Date.now(),
-    ports: { base: 15800, brokerAmqp: 15800, brokerManagement: 15801, brokerDist: 15802, routers: { 'router-a': { normal: routerPort + 1, interRouter: routerPort + 2 } } },
+    ports: {
+      base: 15800, brokerAmqp: 15800, brokerManagement: 15801, brokerDist: 15802,
+      routers: { 'router-a': { normal: routerPort + 1, interRouter: routerPort + 2 } },
+    },
     components: [
-      { name: 'broker', kind: 'broker', state: 'running', pid: broker?.pid ?? null, endpoint: 'amqp://127.0.0.1:15800', management: null, product: null, startedAt: null, readyAt: null, detail: null },
-      { name: 'router-a', kind: 'router', state: 'running', pid: null, endpoint: `amqp://127.0.0.1:${routerPort}`, management: null, product: null, startedAt: null, readyAt: null, detail: null },
+      {
+        name: 'broker', kind: 'broker', state: 'running', pid: broker?.pid ?? null, endpoint: 'amqp://127.0.0.1:15800',
+        management: null, product: null, startedAt: null, readyAt: null, detail: null,
+      },
+      {
+        name: 'router-a', kind: 'router', state: 'running', pid: null, endpoint: `amqp://127.0.0.1:${routerPort}`,
+        management: null, product: null, startedAt: null, readyAt: null, detail: null,
+      },
     ],
   }, null, 2));
 }
@@ -83,12 +92,15 @@ test('qdstat in a terminal talks to the lab\'s router from state.json unless tol
   writeFileSync(join(fake, 'qdstat'), '#!/bin/sh\necho "real-qdstat-args: $*"\n');
   chmodSync(join(fake, 'qdstat'), 0o755);
   writeState(15810);
-  const out = await runInShell('qdstat', `export PATH="\${PATH%%:*}:${fake}:\${PATH#*:}"; qdstat -n; qdstat -b 127.0.0.1:9999 -a`, /real-qdstat-args: -b 127\.0\.0\.1:9999 -a/);
+  const out = await runInShell('qdstat',
+    `export PATH="\${PATH%%:*}:${fake}:\${PATH#*:}"; qdstat -n; qdstat -b 127.0.0.1:9999 -a`, /real-qdstat-args: -b 127\.0\.0\.1:9999 -a/);
   assert.match(out, /real-qdstat-args: -b 127\.0\.0\.1:15810 -n\r\n/, 'the lab\'s first running router by default');
   assert.doesNotMatch(out, /-b 127\.0\.0\.1:15810 -b/, 'an explicit --bus is left alone');
 });
 
-test('rabbitmqctl in a terminal reaches the lab\'s own RabbitMQ node', { skip: !existsSync(RABBIT) && 'RabbitMQ is not installed (Debian: apt-get install rabbitmq-server)' }, async () => {
+test('rabbitmqctl in a terminal reaches the lab\'s own RabbitMQ node', {
+  skip: !existsSync(RABBIT) && 'RabbitMQ is not installed (Debian: apt-get install rabbitmq-server)',
+}, async () => {
   const data = join(home, 'data', 'broker');
   const etc = join(home, 'etc');
   mkdirSync(join(data, 'mnesia'), { recursive: true });

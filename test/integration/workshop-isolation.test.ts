@@ -75,7 +75,8 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     await shell('host', 'reach the host dashboard port', `curl -s -m 3 -o /dev/null http://127.0.0.1:${port}/host 2>/dev/null`);
     // The broker and router ports answer, but they are A's own: B's node is not reachable by any address.
     const nodeB = nodeName(w.seats.labHomeOf(seat.b.n));
-    const overview = await termA.run('curl -s -m 5 -u guest:guest http://127.0.0.1:15801/api/overview | grep -o \'"node":"[^"]*"\'; echo DONE-$((1+1))', /DONE-2/, 20_000);
+    const overview = await termA.run(
+      'curl -s -m 5 -u guest:guest http://127.0.0.1:15801/api/overview | grep -o \'"node":"[^"]*"\'; echo DONE-$((1+1))', /DONE-2/, 20_000);
     assert.match(overview, /"node":"hmlab-/, 'seat A reaches its own broker');
     attempts.push({ what: `reach seat B's broker ${nodeB}`, succeeded: overview.includes(nodeB) });
 
@@ -91,7 +92,11 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     const ws = await upgradeStatus(`${base.replace('http', 'ws')}/seats/${seat.b.n}/api/terminals/main`, { cookie: seat.a.cookie, origin: base });
     assert.equal(ws, 403);
     attempts.push({ what: 'open seat B\'s terminal with A\'s cookie', succeeded: (ws as number) === 101 });
-    const foreign = await fetch(`${base}/host/api/all/traffic`, { method: 'POST', headers: { origin: 'http://127.0.0.1:1', 'content-type': 'application/json', authorization: `Bearer ${w.server.store.hostToken}` }, body: '{"rate":0}' });
+    const foreign = await fetch(`${base}/host/api/all/traffic`, {
+      method: 'POST',
+      headers: { origin: 'http://127.0.0.1:1', 'content-type': 'application/json', authorization: `Bearer ${w.server.store.hostToken}` },
+      body: '{"rate":0}',
+    });
     assert.equal(foreign.status, 403, 'a state-changing request from another origin is refused even with the host token');
     attempts.push({ what: 'host action from a foreign origin', succeeded: foreign.status < 400 });
 
@@ -144,12 +149,14 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     assert.ok(c1.ok, 'seat B\'s check passes during A\'s fork bomb');
     const said = /BOMB (\d+) forked (\d+) refused/.exec(await bombOut)!;
     assert.ok(Number(said[2]) > 0, 'the kernel refused forks beyond the limit');
-    console.log(`fork bomb: 1500 forks in seat A, ${said[1]} made and ${said[2]} refused, peak ${peak} of ${MAX_PIDS} processes; seat B's check answered in ${c1.ms} ms`);
+    console.log(`fork bomb: 1500 forks in seat A, ${said[1]} made and ${said[2]} refused, peak ${peak} of ${MAX_PIDS} processes; ` +
+      `seat B's check answered in ${c1.ms} ms`);
     await waitFor('seat A\'s processes back under the limit', () => cgroupUsage(cgA).pids < MAX_PIDS / 2, 60_000, 500);
 
     // Memory hog: allocates until the kernel stops it at A's limit.
     const memHits = cgroupUsage(cgA).memoryLimitHits;
-    const hog = await termA.run('/usr/bin/python3 -c "import itertools; b = [bytearray(16 << 20) for _ in itertools.count()]"; echo HOG:exit=$?', /HOG:exit=\d+/, 120_000);
+    const hog = await termA.run(
+      '/usr/bin/python3 -c "import itertools; b = [bytearray(16 << 20) for _ in itertools.count()]"; echo HOG:exit=$?', /HOG:exit=\d+/, 120_000);
     assert.match(hog, /HOG:exit=(137|1)\b/, 'the hog is killed (or fails to allocate) at the limit');
     const afterHog = cgroupUsage(cgA);
     assert.ok(afterHog.memoryLimitHits > memHits || afterHog.memoryPeakBytes >= 0.95 * MEMORY_MIB * 1024 * 1024,
@@ -159,6 +166,8 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     const c2 = await checkB();
     assert.ok(c2.ok, 'seat B\'s check passes after A\'s memory hog');
     assert.match(await termB.run('echo B-$((7*6))', /B-42/, 20_000), /B-42/);
-    console.log(`memory hog: ${hog.match(/HOG:exit=\d+/)![0]}, seat A peaked at ${Math.round(afterHog.memoryPeakBytes / 1048576)} MiB, now ${Math.round(cgroupUsage(cgA).memoryBytes / 1048576)} MiB of ${MEMORY_MIB}; seat B's check answered in ${c2.ms} ms`);
+    const mib = (bytes: number) => Math.round(bytes / 1048576);
+    console.log(`memory hog: ${hog.match(/HOG:exit=\d+/)![0]}, seat A peaked at ${mib(afterHog.memoryPeakBytes)} MiB, ` +
+      `now ${mib(cgroupUsage(cgA).memoryBytes)} MiB of ${MEMORY_MIB}; seat B's check answered in ${c2.ms} ms`);
   });
 });

@@ -15,7 +15,11 @@ test('a token is accepted from the query, a bearer header or this port\'s cookie
   assert.ok(auth.authenticate(req(`/?token=${token}`)));
   assert.ok(auth.authenticate(req('/api/status', { authorization: `Bearer ${token}` })));
   assert.ok(auth.authenticate(req('/api/status', { cookie: `x=1; hmlab_token_8470=${token}` })));
-  assert.equal(auth.authenticate(req('/api/status', { cookie: `hmlab_token=${token}; hmlab_token_8471=${token}` })), null, 'another port\'s cookie, or the old shared one, is not ours');
+  assert.equal(
+    auth.authenticate(req('/api/status', { cookie: `hmlab_token=${token}; hmlab_token_8471=${token}` })),
+    null,
+    'another port\'s cookie, or the old shared one, is not ours',
+  );
   assert.equal(auth.authenticate(req('/api/status')), null);
   assert.equal(auth.authenticate(req('/?token=wrong')), null);
   assert.equal(auth.authenticate(req('/', { authorization: `Bearer ${token}x` })), null);

@@ -65,7 +65,9 @@ test('only processes carrying the lab mark count as the lab\'s', async (t) => {
 test('status: a component not launched yet is starting, one stopped on purpose is stopped, one gone unasked failed', async () => {
   const h = mkdtempSync(join(tmpdir(), 'hmlab-unit-status-'));
   try {
-    const rec = (name: string, state: string, pid: number | null, detail: string | null) => ({ name, kind: 'router', state, pid, endpoint: null, management: null, product: null, startedAt: null, readyAt: null, detail });
+    const rec = (name: string, state: string, pid: number | null, detail: string | null) => ({
+      name, kind: 'router', state, pid, endpoint: null, management: null, product: null, startedAt: null, readyAt: null, detail,
+    });
     const gonePid = 2 ** 22 + 12345; // above pid_max: no such process
     writeFileSync(join(h, 'state.json'), JSON.stringify({
       version: 1, home: h, topology: 'hybrid-mesh', ports: { base: 15800, brokerAmqp: 15800, brokerManagement: 15801, brokerDist: 35800, routers: {} },

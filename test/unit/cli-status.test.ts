@@ -24,13 +24,22 @@ function meshStatus(product: string): LabStatus {
     home: '/home/learner/.hmlab/lab', topology: 'hybrid-mesh', router: 'qdrouterd',
     transports: { rpc: `amqp://127.0.0.1:${BASE + 10},127.0.0.1:${BASE + 11},127.0.0.1:${BASE + 12}/`, notify: `rabbit://guest:***@127.0.0.1:${BASE}/` },
     components: [
-      { name: 'broker', kind: 'broker', state: 'running', pid: 4_194_300, endpoint: ep(BASE), management: `http://127.0.0.1:${BASE + 1}`, product: 'RabbitMQ 3.10.8', startedAt: started },
+      {
+        name: 'broker', kind: 'broker', state: 'running', pid: 4_194_300, endpoint: ep(BASE),
+        management: `http://127.0.0.1:${BASE + 1}`, product: 'RabbitMQ 3.10.8', startedAt: started,
+      },
       router('router-a', BASE + 10),
-      { ...router('router-b', BASE + 11), state: 'failed', pid: null, startedAt: null, detail: 'killed with SIGKILL (a crash): it stays down until "hmlab start router-b"; every client on it moves to the next host of its transport_url' },
+      {
+        ...router('router-b', BASE + 11), state: 'failed', pid: null, startedAt: null,
+        detail: 'killed with SIGKILL (a crash): it stays down until "hmlab start router-b"; every client on it moves to the next host of its transport_url',
+      },
       router('router-c', BASE + 12),
       service('compute-1', BASE + 10), service('compute-2', BASE + 12), service('conductor', BASE + 12), service('telemetry', BASE),
     ],
-    traffic: { rpcCalls: { ok: 12_345_678, failed: 1_234 }, rpcCasts: { sent: 9_876_543 }, fanouts: { sent: 1_234_567 }, notifications: { sent: 98_765_432, received: 98_765_430 } },
+    traffic: {
+      rpcCalls: { ok: 12_345_678, failed: 1_234 }, rpcCasts: { sent: 9_876_543 }, fanouts: { sent: 1_234_567 },
+      notifications: { sent: 98_765_432, received: 98_765_430 },
+    },
     trafficRate: 1000,
   };
 }
@@ -42,7 +51,10 @@ test('hmlab status fits 100 columns, with qdrouterd and the widest numbers', () 
     assert.deepEqual(wide, [], `lines wider than ${STATUS_COLUMNS} columns with ${product}`);
     assert.equal(STATUS_COLUMNS, 100);
     // the UP column holds whole values on the rows' own lines
-    assert.match(text, /^router-a\s+running\s+4194301\s+127\.0\.0\.1:15810\s+qpid-dispatch-router 1\.19\.0\s+23h59m$|^router-a .*hmlab-router 0\.1\.0\s+23h59m$/m);
+    assert.match(
+      text,
+      /^router-a\s+running\s+4194301\s+127\.0\.0\.1:15810\s+qpid-dispatch-router 1\.19\.0\s+23h59m$|^router-a .*hmlab-router 0\.1\.0\s+23h59m$/m,
+    );
   }
 });
 

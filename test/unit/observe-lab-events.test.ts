@@ -13,7 +13,8 @@ import { EventBus, LabObserver } from '../../server/observe/index.js';
 import { UNEXPECTED_EXIT, type LabEnvironmentApi } from '../../server/backends/index.js';
 
 const broker = (state: ComponentStatus['state'], detail: string | null = null): ComponentStatus => ({
-  name: 'broker', kind: 'broker', state, pid: state === 'running' ? 100 : null, endpoint: 'amqp://127.0.0.1:15800', management: null, product: 'RabbitMQ 3.10.8', detail,
+  name: 'broker', kind: 'broker', state, pid: state === 'running' ? 100 : null, endpoint: 'amqp://127.0.0.1:15800',
+  management: null, product: 'RabbitMQ 3.10.8', detail,
 });
 const status = (...components: ComponentStatus[]): LabStatus => ({
   home: '(test)', topology: 'broker-only', router: null, transports: { rpc: null, notify: null }, components,
@@ -67,8 +68,13 @@ test('a process that dies unasked is a failure once the grace is over; "hmlab ki
 
 test('a service stopped and started afresh on another router is no failover; one that loses its router is', async (t) => {
   const o = observe(t, 1000);
-  const router = (name: string, port: number): ComponentStatus => ({ name, kind: 'router', state: 'running', pid: port, endpoint: `amqp://127.0.0.1:${port}`, product: null });
-  const svc = (state: ComponentStatus['state'], on: number | null): ComponentStatus => ({ name: 'compute-2', kind: 'service', state, pid: state === 'stopped' ? null : 7, endpoint: null, product: null, connectedTo: on ? `amqp://127.0.0.1:${on}` : null });
+  const router = (name: string, port: number): ComponentStatus => ({
+    name, kind: 'router', state: 'running', pid: port, endpoint: `amqp://127.0.0.1:${port}`, product: null,
+  });
+  const svc = (state: ComponentStatus['state'], on: number | null): ComponentStatus => ({
+    name: 'compute-2', kind: 'service', state, pid: state === 'stopped' ? null : 7, endpoint: null, product: null,
+    connectedTo: on ? `amqp://127.0.0.1:${on}` : null,
+  });
   o.set(status(router('router-a', 15810), router('router-b', 15811), svc('running', 15810)));
   await o.obs.start();
   const dir = (o.obs.lab.paths as { events: string }).events;

@@ -10,7 +10,9 @@ const status: LabStatus = {
   home: 'lab', topology: 'hybrid-mesh', router: 'embedded', transports: { rpc: null, notify: null }, components: [],
   traffic: { rpcCalls: { ok: 0, failed: 0 }, rpcCasts: { sent: 0 }, fanouts: { sent: 0 }, notifications: { sent: 0, received: 0 } },
 };
-const snap = (router: string): RouterSnapshot => ({ router, id: router, product: 'x', nodes: [], connections: [], addresses: [], links: [], deliveries: { in: 0, out: 0, transit: 0 } });
+const snap = (router: string): RouterSnapshot => ({
+  router, id: router, product: 'x', nodes: [], connections: [], addresses: [], links: [], deliveries: { in: 0, out: 0, transit: 0 },
+});
 
 test('a recording is a header, the starting picture, then the stream thinned to its budget with honest counts', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hmlab-rec-'));
@@ -21,7 +23,9 @@ test('a recording is a header, the starting picture, then the stream thinned to 
   const file = join(dir, 'recordings', 'demo.jsonl');
   rec.start(file, { ...status, home: join(dir, 'home') }, 'two routers, one killed');
   const t0 = Date.now();
-  for (let i = 0; i < 100; i++) bus.publish({ type: 'message', t: t0 + i, event: { t: t0 + i, service: 'conductor', kind: 'rpc.call', id: `m${i}`, ok: true }, sampled: 2 });
+  for (let i = 0; i < 100; i++) {
+    bus.publish({ type: 'message', t: t0 + i, event: { t: t0 + i, service: 'conductor', kind: 'rpc.call', id: `m${i}`, ok: true }, sampled: 2 });
+  }
   bus.publish({ type: 'message', t: t0 + 200, event: { t: t0, service: 'compute-1', kind: 'transport.connected', transport: '127.0.0.1:1' } });
   for (let i = 0; i < 5; i++) bus.publish({ type: 'router', t: t0 + i * 250, snapshot: snap('router-a') });
   bus.publish({ type: 'component', t: t0 + 300, name: 'router-b', state: 'stopped', pid: null });
@@ -53,7 +57,10 @@ test('recordings are listed from the project and the lab home; a file that is no
   writeFileSync(join(dir, 'home', 'mine.jsonl'), '{"type":"hello"}\n');
   writeFileSync(join(dir, 'home', 'notes.txt'), 'x');
   const list = listRecordings(join(dir, 'pub'), join(dir, 'home'));
-  assert.deepEqual(list.map((r) => [r.name, r.source, r.url]), [['mine', 'home', '/api/recordings/mine.jsonl'], ['failover', 'public', '/recordings/failover.jsonl']]);
+  assert.deepEqual(
+    list.map((r) => [r.name, r.source, r.url]),
+    [['mine', 'home', '/api/recordings/mine.jsonl'], ['failover', 'public', '/recordings/failover.jsonl']],
+  );
   assert.throws(() => readRecording(join(dir, 'home', 'mine.jsonl')), /not a recording header \(type/);
 });
 

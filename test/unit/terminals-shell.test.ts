@@ -22,7 +22,9 @@ test('the bin wrappers take a home with $(...), quotes and spaces as it is, and 
   assert.ok(r.stderr.includes(`${home}/state.json`), `the message names the home as it is: ${r.stderr}`);
   assert.equal(existsSync(pwned), false, 'nothing in the home\'s name ran');
   // an HMLAB_HOME already set wins over the default
-  const other = spawnSync(join(home, 'bin', 'rabbitmqctl'), ['status'], { env: { ...env, HMLAB_HOME: '/nonexistent/other' }, encoding: 'utf8', timeout: 30_000 });
+  const other = spawnSync(join(home, 'bin', 'rabbitmqctl'), ['status'], {
+    env: { ...env, HMLAB_HOME: '/nonexistent/other' }, encoding: 'utf8', timeout: 30_000,
+  });
   assert.ok(other.stderr.includes('/nonexistent/other/state.json'), other.stderr);
   for (const tool of ['hmlab', 'qdstat', 'rabbitmqctl']) {
     const text = readFileSync(join(home, 'bin', tool), 'utf8');

@@ -48,7 +48,10 @@ describe('workshop store', () => {
     });
     const seat = (checks: Record<string, { pass: boolean; hint: string }>): SeatReading => ({
       labs: [lab(Object.values(checks).filter((c) => c.pass).length, 1000)],
-      current: { lab: '02-split', step: 1, actions: [], updatedAt: 1000, checks: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, { check: k, at: 1000, ...v }])) },
+      current: {
+        lab: '02-split', step: 1, actions: [], updatedAt: 1000,
+        checks: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, { check: k, at: 1000, ...v }])),
+      },
       status: null,
     });
     const hint = 'services still read the old transport_url: restart them';

@@ -18,11 +18,15 @@ export async function mountSeatBar(parent: HTMLElement = document.body): Promise
   button.addEventListener('click', async () => {
     const question = input.value.trim();
     if (!question) { status.textContent = 'write a line saying what you need first'; input.focus(); return; }
-    const res = await fetch('/workshop/help', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question }) });
+    const res = await fetch('/workshop/help', {
+      method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question }),
+    });
     status.textContent = res.ok ? `asked: ${question} (the host sees it)` : `could not ask: ${res.status}`;
     if (res.ok) input.value = '';
   });
-  const bar = h('div', { class: 'ws-seat-bar', style: 'display:flex;gap:8px;align-items:center;padding:4px 12px;background:var(--hm-bg-raised);border-bottom:1px solid var(--hm-border);font-size:14px' },
+  const barStyle = 'display:flex;gap:8px;align-items:center;padding:4px 12px;' +
+    'background:var(--hm-bg-raised);border-bottom:1px solid var(--hm-border);font-size:14px';
+  const bar = h('div', { class: 'ws-seat-bar', style: barStyle },
     h('strong', {}, `Seat ${me.label}`), me.attendee ? h('span', {}, me.attendee) : null,
     ...me.warnings.map((w) => h('span', { style: 'color:#ffe8a3' }, w)),
     h('span', { style: 'flex:1' }), input, button, status);

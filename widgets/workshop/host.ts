@@ -44,15 +44,18 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
     const labTitle = (id: string | null) => room?.labs.find((l) => l.id === id)?.title ?? id ?? '—';
     const open = (label: string, to: string) => h('a', { href: `/host/seats/${s.seat}/open?to=${encodeURIComponent(to)}`, target: `seat-${s.seat}` }, label);
     const currentLab = s.lab ?? labSelect.value;
+    const seatApi = `/host/api/seats/${s.seat}`;
     return h('tr', { class: s.help ? 'ws-help' : '', 'data-seat': s.label },
       h('td', {}, h('strong', {}, s.label)),
       h('td', {}, s.attendee || (s.taken ? '(no name)' : '')),
       h('td', {}, h('span', { class: 'ws-state', 'data-state': s.state }, s.state), s.reason ? h('div', { class: 'ws-reason' }, s.reason) : null),
       h('td', {}, s.lab ? `${labTitle(s.lab)} · step ${(s.step ?? 0) + 1}` : '—',
         s.help ? h('div', { class: 'ws-question' }, `asks: ${s.help.question}`) : null),
-      h('td', {}, h('div', { class: 'ws-bars' }, ...s.labs.map((l) => h('div', { class: 'ws-bar', title: `${l.title}: ${l.passed}/${l.total} checks`, 'data-lab': l.id, 'data-passed': l.passed },
+      h('td', {}, h('div', { class: 'ws-bars' }, ...s.labs.map((l) => h('div',
+        { class: 'ws-bar', title: `${l.title}: ${l.passed}/${l.total} checks`, 'data-lab': l.id, 'data-passed': l.passed },
         h('span', { style: `width:${l.total ? (100 * l.passed) / l.total : 0}%` }))))),
-      h('td', {}, h('div', { class: 'ws-comps' }, ...s.components.map((c) => h('span', { class: 'ws-comp', 'data-state': c.state, title: `${c.name}: ${c.state}` })))),
+      h('td', {}, h('div', { class: 'ws-comps' },
+        ...s.components.map((c) => h('span', { class: 'ws-comp', 'data-state': c.state, title: `${c.name}: ${c.state}` })))),
       h('td', {}, ago(s.lastActivity)),
       h('td', {}, s.memoryBytes === null ? '—' : `${Math.round(s.memoryBytes / 1048576)} MiB · ${s.processes} proc`),
       h('td', {}, h('div', { class: 'ws-row-actions' },
@@ -60,11 +63,19 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
         s.state === 'ready' ? open('flow', '/flow') : null,
         s.state === 'ready' ? open('watch terminal', '/terminal?name=main&readonly=1') : null,
         s.state === 'ready' ? open('type in terminal', '/terminal?name=main') : null,
-        s.help ? act('answered', () => call('POST', `/host/api/seats/${s.seat}/answered`, {})) : null,
-        s.state === 'ready' && currentLab ? act('restart lab', () => call('POST', `/host/api/seats/${s.seat}/reset`, { lab: currentLab, clearProgress: false }), `Restart seat ${s.label}'s lab (progress and configuration kept)?`) : null,
-        s.state === 'ready' && currentLab ? act('reset lab', () => call('POST', `/host/api/seats/${s.seat}/reset`, { lab: currentLab, clearProgress: true }), `Reset seat ${s.label} to the start of ${labTitle(currentLab)}? Its progress in that lab is cleared.`) : null,
-        s.state === 'stopped' || s.state === 'failed' ? act('start', () => call('POST', `/host/api/seats/${s.seat}/start`, {})) : null,
-        s.taken ? act('free', () => call('POST', `/host/api/seats/${s.seat}/free`, {}), `Free seat ${s.label}? Its attendee loses the seat, its files and progress.`) : null)));
+        s.help ? act('answered', () => call('POST', `${seatApi}/answered`, {})) : null,
+        s.state === 'ready' && currentLab
+          ? act('restart lab', () => call('POST', `${seatApi}/reset`, { lab: currentLab, clearProgress: false }),
+            `Restart seat ${s.label}'s lab (progress and configuration kept)?`)
+          : null,
+        s.state === 'ready' && currentLab
+          ? act('reset lab', () => call('POST', `${seatApi}/reset`, { lab: currentLab, clearProgress: true }),
+            `Reset seat ${s.label} to the start of ${labTitle(currentLab)}? Its progress in that lab is cleared.`)
+          : null,
+        s.state === 'stopped' || s.state === 'failed' ? act('start', () => call('POST', `${seatApi}/start`, {})) : null,
+        s.taken
+          ? act('free', () => call('POST', `${seatApi}/free`, {}), `Free seat ${s.label}? Its attendee loses the seat, its files and progress.`)
+          : null)));
   };
 
   const seatsBody = h('tbody');
@@ -80,13 +91,15 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
     warnBox,
     h('div', { class: 'ws-actions' },
       h('span', {}, 'Everyone to'), labSelect,
-      act('go', () => call('POST', '/host/api/all/lab', { lab: labSelect.value }), 'Move every seat to the start of this lab (its progress in that lab is cleared)?'),
+      act('go', () => call('POST', '/host/api/all/lab', { lab: labSelect.value }),
+        'Move every seat to the start of this lab (its progress in that lab is cleared)?'),
       act('pause all traffic', () => call('POST', '/host/api/all/traffic', { rate: 0 })),
       act('resume traffic (5/s)', () => call('POST', '/host/api/all/traffic', { rate: 5 })),
       h('a', { href: '/host/api/progress.csv', download: 'workshop-progress.csv', class: 'ws-row-actions' }, 'export progress (CSV)')),
     msg,
     h('table', { class: 'ws-seats' },
-      h('thead', {}, h('tr', {}, ...['seat', 'attendee', 'state', 'on', 'checks per lab', 'components', 'last activity', 'uses', 'actions'].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {},
+        ...['seat', 'attendee', 'state', 'on', 'checks per lab', 'components', 'last activity', 'uses', 'actions'].map((t) => h('th', {}, t)))),
       seatsBody),
     h('h2', {}, 'Where the room is stuck'),
     h('table', { class: 'ws-stuck' },
@@ -116,12 +129,19 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
     // Seats asking for help first, the oldest question on top; then by seat.
     const seats = [...room.seats].sort((a, b) => (a.help ? a.help.at : Infinity) - (b.help ? b.help.at : Infinity) || a.seat - b.seat);
     seatsBody.replaceChildren(...seats.map(seatRow));
-    stuckBody.replaceChildren(...(room.stuck.length ? room.stuck.map((r) => h('tr', {},
+    const stuckRow = (r: WorkshopRoom['stuck'][number]) => h('tr', {},
       h('td', {}, `${room!.labs.find((l) => l.id === r.lab)?.title ?? r.lab} · step ${r.step + 1}: ${r.title}`),
       h('td', {}, String(r.seats)),
       h('td', {}, String(r.passed)),
-      h('td', { class: 'ws-hint' }, ...r.hints.map((x) => h('div', {}, `${x.seats} seat${x.seats === 1 ? '' : 's'}: ${x.hint}`))))) : [h('tr', {}, h('td', { colspan: 4, class: 'hm-muted' }, 'no checks run yet'))]));
-    logBox.replaceChildren(...room.log.map((e) => h('div', {}, `${new Date(e.at).toLocaleTimeString()}  ${e.seat ? `seat ${String(e.seat).padStart(2, '0')}  ` : 'room     '}${e.action}${e.detail ? `: ${e.detail}` : ''}`)));
+      h('td', { class: 'ws-hint' }, ...r.hints.map((x) => h('div', {}, `${x.seats} seat${x.seats === 1 ? '' : 's'}: ${x.hint}`))));
+    stuckBody.replaceChildren(...(room.stuck.length
+      ? room.stuck.map(stuckRow)
+      : [h('tr', {}, h('td', { colspan: 4, class: 'hm-muted' }, 'no checks run yet'))]));
+    const logLine = (e: WorkshopRoom['log'][number]) => {
+      const who = e.seat ? `seat ${String(e.seat).padStart(2, '0')}  ` : 'room     ';
+      return `${new Date(e.at).toLocaleTimeString()}  ${who}${e.action}${e.detail ? `: ${e.detail}` : ''}`;
+    };
+    logBox.replaceChildren(...room.log.map((e) => h('div', {}, logLine(e))));
   }
   void refresh();
   setInterval(() => void refresh(), 2000);

@@ -17,11 +17,13 @@ export const durableChecks: CheckDef[] = [
       if (!q) return fail(`RabbitMQ has no "${NOTIFY_QUEUE}" queue: are the compute services and the telemetry agent running? ("hmlab status")`);
       if (!q.durable) {
         return fail(set === 'true'
-          ? `amqp_durable_queues = true is in openstack.conf, but "${NOTIFY_QUEUE}" on the broker is still transient: RabbitMQ keeps the old declaration. Stop the services, restart the broker and start the services (the run block of this step).`
+          ? `amqp_durable_queues = true is in openstack.conf, but "${NOTIFY_QUEUE}" on the broker is still transient: ` +
+            'RabbitMQ keeps the old declaration. Stop the services, restart the broker and start the services (the run block of this step).'
           : `"${NOTIFY_QUEUE}" is transient: a broker restart deletes it with every message in it. Set [oslo_messaging_rabbit] amqp_durable_queues = true.`);
       }
       const ex = await ctx.rabbit<RabbitExchange | null>('/api/exchanges/%2F/openstack');
-      return pass(`"${NOTIFY_QUEUE}" is durable${ex ? ` and so is its exchange "openstack" (${ex.durable ? 'durable' : 'transient'})` : ''}: RabbitMQ keeps it, and the persistent messages in it, across a restart.`);
+      const exchange = ex ? ` and so is its exchange "openstack" (${ex.durable ? 'durable' : 'transient'})` : '';
+      return pass(`"${NOTIFY_QUEUE}" is durable${exchange}: RabbitMQ keeps it, and the persistent messages in it, across a restart.`);
     },
   },
   {
@@ -46,12 +48,24 @@ export const durableChecks: CheckDef[] = [
       if (!before) return fail('Run the check of the previous step first, so there is a count of waiting notifications to compare with.');
       const broker = component(st, 'broker');
       if (!broker || broker.state !== 'running') return fail(`The broker is ${broker?.state ?? 'missing'}: "hmlab start broker".`);
-      if ((broker.startedAt ?? 0) <= before.brokerStartedAt) return fail('The broker has not been restarted since the count: "hmlab kill broker", then "hmlab start broker".');
+      if ((broker.startedAt ?? 0) <= before.brokerStartedAt) {
+        return fail('The broker has not been restarted since the count: "hmlab kill broker", then "hmlab start broker".');
+      }
       if (running(st, 'telemetry')) return fail('Keep the telemetry agent stopped until the count is checked: "hmlab stop telemetry".');
       const q = (await queues(ctx)).find((x) => x.name === NOTIFY_QUEUE);
       const n = q?.messages ?? 0;
-      if (!q || n < before.n) return fail(`${q ? `Only ${n}` : 'No queue and no'} notification(s) survived of the ${before.n} that waited before the crash: the queue or its messages were transient. Make the queue durable (step 1) and try again.`, { before: before.n, after: n });
-      return pass(`${n} notifications are in "${NOTIFY_QUEUE}" after the crash; ${before.n} waited before it. A durable queue with persistent messages kept them.`, { before: before.n, after: n });
+      if (!q || n < before.n) {
+        return fail(
+          `${q ? `Only ${n}` : 'No queue and no'} notification(s) survived of the ${before.n} that waited before the crash: ` +
+          'the queue or its messages were transient. Make the queue durable (step 1) and try again.',
+          { before: before.n, after: n },
+        );
+      }
+      return pass(
+        `${n} notifications are in "${NOTIFY_QUEUE}" after the crash; ${before.n} waited before it. ` +
+        'A durable queue with persistent messages kept them.',
+        { before: before.n, after: n },
+      );
     },
   },
   {
@@ -82,12 +96,25 @@ export const durableChecks: CheckDef[] = [
       const arrived = [...sent.keys()].filter((id) => received.has(id)).length;
       if (!arrived) return fail('The telemetry agent has not received any notification sent in this lab yet; wait a few seconds.');
       const data = { sent: sent.size, received: arrived, lostBeforeCount: lostCounted, lostAfterCount: lostLater.length, sendErrors };
-      if (lostCounted) return fail(`${lostCounted} of the ${counted.length} notifications sent before the count never arrived: the queue or its messages did not survive. Is the queue durable (step 1)?`, data);
+      if (lostCounted) {
+        return fail(
+          `${lostCounted} of the ${counted.length} notifications sent before the count never arrived: ` +
+          'the queue or its messages did not survive. Is the queue durable (step 1)?',
+          data,
+        );
+      }
       const clock = (t: number) => new Date(t).toISOString().slice(11, 19);
+      const lostAt = lostLater.map(([, t]) => t);
       const around = lostLater.length
-        ? ` ${lostLater.length} sent later, between ${clock(Math.min(...lostLater.map(([, t]) => t)))} and ${clock(Math.max(...lostLater.map(([, t]) => t)))} UTC, around the crash, did not arrive: a durable queue keeps what it holds, not what is sent while the broker goes down or comes back.`
+        ? ` ${lostLater.length} sent later, between ${clock(Math.min(...lostAt))} and ${clock(Math.max(...lostAt))} UTC, ` +
+          'around the crash, did not arrive: a durable queue keeps what it holds, not what is sent while the broker goes down or comes back.'
         : ' Nothing sent around the crash was lost either.';
-      return pass(`All ${counted.length} notifications sent before the count arrived (${arrived} of ${sent.size} in all since the durable broker started${sendErrors ? `, ${sendErrors} sends reported an error` : ''}).${around}`, data);
+      const errors = sendErrors ? `, ${sendErrors} sends reported an error` : '';
+      return pass(
+        `All ${counted.length} notifications sent before the count arrived ` +
+        `(${arrived} of ${sent.size} in all since the durable broker started${errors}).${around}`,
+        data,
+      );
     },
   },
 ];

@@ -39,11 +39,19 @@ async function measure(ctx: CheckContext, want: 'router' | 'broker'): Promise<Ch
   const other = want === 'router' ? 'broker' : 'router';
   // The lab's own background traffic is not a measurement: the learner sets the load first.
   const rate = st.trafficRate ?? DEFAULT_TRAFFIC_RATE;
-  if (rate <= DEFAULT_TRAFFIC_RATE) return fail(`The conductor still runs at the lab's starting rate (${rate} operations per second): raise it as this step does ("hmlab traffic 100"), wait ${WINDOW_MS / 1000} s, then check again.`);
+  if (rate <= DEFAULT_TRAFFIC_RATE) {
+    return fail(
+      `The conductor still runs at the lab's starting rate (${rate} operations per second): ` +
+      `raise it as this step does ("hmlab traffic 100"), wait ${WINDOW_MS / 1000} s, then check again.`,
+    );
+  }
   if (ok.length < MIN_CALLS) {
+    const windowS = WINDOW_MS / 1000;
     const hint = ok.length
-      ? `Only ${ok.length} calls through the ${want} in the last ${WINDOW_MS / 1000} s; raise the rate ("hmlab traffic 50") and check again after ${WINDOW_MS / 1000} s.`
-      : `No call went through the ${want} in the last ${WINDOW_MS / 1000} s: RPC is on the ${other}. ${want === 'broker' ? 'Point [DEFAULT] transport_url at the broker and restart the services' : 'Point [DEFAULT] transport_url at the router and restart the services'}, then wait ${WINDOW_MS / 1000} s.`;
+      ? `Only ${ok.length} calls through the ${want} in the last ${windowS} s; ` +
+        `raise the rate ("hmlab traffic 50") and check again after ${windowS} s.`
+      : `No call went through the ${want} in the last ${windowS} s: RPC is on the ${other}. ` +
+        `Point [DEFAULT] transport_url at the ${want} and restart the services, then wait ${windowS} s.`;
     return fail(hint);
   }
   const first = Math.min(...ok.map((e) => e.t));
@@ -51,12 +59,15 @@ async function measure(ctx: CheckContext, want: 'router' | 'broker'): Promise<Ch
   const s = stats(ok.map((e) => e.latencyMs ?? 0));
   const m: Measurement = {
     transport: want, at: Date.now(), windowS: round(spanS), calls: ok.length, failed: failed.length,
-    callsPerS: round(ok.length / spanS), latencyMs: { mean: round(s.mean, 2), p50: round(s.p50, 2), p95: round(s.p95, 2), min: round(s.min, 2), max: round(s.max, 2) },
+    callsPerS: round(ok.length / spanS),
+    latencyMs: { mean: round(s.mean, 2), p50: round(s.p50, 2), p95: round(s.p95, 2), min: round(s.min, 2), max: round(s.max, 2) },
   };
   const all = (ctx.memory.get('measure') as Record<string, Measurement> | undefined) ?? {};
   all[want] = m;
   ctx.memory.set('measure', all);
-  return pass(`Through the ${want}: ${m.calls} calls in ${m.windowS} s (${m.callsPerS} calls/s), round trip mean ${m.latencyMs.mean} ms, p50 ${m.latencyMs.p50} ms, p95 ${m.latencyMs.p95} ms${m.failed ? `, ${m.failed} failed` : ''}. Measured on ${machine()}.`, {
+  const latency = `round trip mean ${m.latencyMs.mean} ms, p50 ${m.latencyMs.p50} ms, p95 ${m.latencyMs.p95} ms`;
+  const failedNote = m.failed ? `, ${m.failed} failed` : '';
+  return pass(`Through the ${want}: ${m.calls} calls in ${m.windowS} s (${m.callsPerS} calls/s), ${latency}${failedNote}. Measured on ${machine()}.`, {
     chart: { machine: machine(), measurements: Object.values(all) } satisfies MeasureChart,
   });
 }
