@@ -19,7 +19,10 @@ export function planPorts(base: number): PortPlan {
   ROUTER_NAMES.forEach((name, i) => {
     routers[name] = { normal: base + 10 + i, interRouter: base + 20 + i };
   });
-  return { base, brokerAmqp: base, brokerManagement: base + 1, brokerDist: base + 2, routers, broker2: { amqp: base + 5, management: base + 6, dist: base + 7 } };
+  return {
+    base, brokerAmqp: base, brokerManagement: base + 1, brokerDist: base + 2, routers,
+    broker2: { amqp: base + 5, management: base + 6, dist: base + 7 },
+  };
 }
 
 /** Resolves true when nothing listens on 127.0.0.1:port and we may bind it. */

@@ -49,7 +49,11 @@ export function relayPlans(paths: LabPaths, plan: PortPlan): RelayPlan[] {
   const sock = (name: string) => {
     const p = join(sockDir, `${name}.sock`);
     if (Buffer.byteLength(p) > 107) {
-      throw new LabError('bad-input', `the lab home ${paths.home} is too long for the Unix sockets joining the regions (${p} is over 107 bytes): use a shorter --home`, 'home');
+      throw new LabError(
+        'bad-input',
+        `the lab home ${paths.home} is too long for the Unix sockets joining the regions (${p} is over 107 bytes): use a shorter --home`,
+        'home',
+      );
     }
     return p;
   };

@@ -9,11 +9,13 @@ import { CliError } from './errors.js';
 
 /** One line for `hmlab status` and `hmlab wan`. */
 export function formatWan(w: WanStatus): string {
-  const shape = `delay ${w.delayMs} ms each way${w.jitterMs ? ` +- ${w.jitterMs} ms` : ''}, rate cap ${formatRate(w.rateBitsPerS)}, inter-router cost ${w.cost}`;
+  const jitter = w.jitterMs ? ` +- ${w.jitterMs} ms` : '';
+  const shape = `delay ${w.delayMs} ms each way${jitter}, rate cap ${formatRate(w.rateBitsPerS)}, inter-router cost ${w.cost}`;
   const since = Math.round((Date.now() - w.changedAt) / 1000);
   const relaysDown = w.relays.filter((r) => !r.running).map((r) => r.name);
+  const state = w.state === 'up' ? 'UP' : w.cutMode === 'silent' ? 'CUT SILENTLY' : 'CUT';
   return [
-    `WAN ${w.regions.map((r) => r.name).join(' <-> ')}: ${w.state === 'up' ? 'UP' : w.cutMode === 'silent' ? 'CUT SILENTLY' : 'CUT'} (for ${since} s); ${shape}`,
+    `WAN ${w.regions.map((r) => r.name).join(' <-> ')}: ${state} (for ${since} s); ${shape}`,
     ...(w.state === 'cut' && w.cutMode === 'silent'
       ? ['  silent cut: no byte crosses either way and the connections stay open; the routers drop them when their idle timeout or heartbeats run out']
       : []),

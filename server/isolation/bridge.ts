@@ -21,7 +21,12 @@ import { z } from 'zod';
 
 // ---- configuration ----------------------------------------------------------------
 
-const tcpEndpoint = z.object({ tcp: z.object({ host: z.literal('127.0.0.1', { message: 'must be 127.0.0.1: relays stay on loopback' }), port: z.number().int().min(1).max(65535) }) });
+const tcpEndpoint = z.object({
+  tcp: z.object({
+    host: z.literal('127.0.0.1', { message: 'must be 127.0.0.1: relays stay on loopback' }),
+    port: z.number().int().min(1).max(65535),
+  }),
+});
 /** sockaddr_un holds 108 bytes with the terminating NUL. */
 const unixEndpoint = z.object({ unix: z.string().min(1).max(107, 'is longer than a Unix socket path may be (107 bytes): use a shorter lab home') });
 const endpointSchema = z.union([tcpEndpoint, unixEndpoint]);

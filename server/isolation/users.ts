@@ -47,7 +47,10 @@ export async function createUser(name: string, home: string): Promise<IsolatedUs
   if (!why.ok) throw new Error(`cannot create user ${name}: ${why.why}`);
   let u = lookupUser(name);
   if (!u) {
-    await run('useradd', ['--home-dir', home, '--create-home', '--user-group', '--shell', '/bin/bash', '--comment', 'hybrid-messaging-lab workshop seat', name]);
+    await run('useradd', [
+      '--home-dir', home, '--create-home', '--user-group', '--shell', '/bin/bash',
+      '--comment', 'hybrid-messaging-lab workshop seat', name,
+    ]);
     u = lookupUser(name);
     if (!u) throw new Error(`useradd ${name} succeeded but the user is not in /etc/passwd`);
   }

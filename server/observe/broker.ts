@@ -39,7 +39,13 @@ export class BrokerPoller {
   polls = 0;
   lastError: string | null = null;
 
-  constructor(readonly name: string, readonly managementUrl: string, private readonly emit: (s: BrokerSnapshot) => void, private readonly intervalMs = 1000, private readonly credentials = 'guest:guest') {}
+  constructor(
+    readonly name: string,
+    readonly managementUrl: string,
+    private readonly emit: (s: BrokerSnapshot) => void,
+    private readonly intervalMs = 1000,
+    private readonly credentials = 'guest:guest',
+  ) {}
 
   start(): void { this.schedule(0); }
 

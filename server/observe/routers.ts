@@ -36,7 +36,11 @@ const ATTRS = {
 /** Our own management connections carry this container prefix and are left out of snapshots. */
 export const OBSERVER_CONTAINER = 'hmlab-observer';
 
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'bigint' ? Number(v) : typeof v === 'string' && v !== '' && !isNaN(Number(v)) ? Number(v) : 0);
+const num = (v: unknown): number => {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : 0;
+  if (typeof v === 'bigint') return Number(v);
+  return typeof v === 'string' && v !== '' && !isNaN(Number(v)) ? Number(v) : 0;
+};
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 /**
@@ -56,7 +60,13 @@ export function addressOf(key: string | null): { address: string; mobile: boolea
 export interface Counters { t: number; links: Map<string, number>; addresses: Map<string, number> }
 
 /** Build the wire snapshot from raw QUERY rows; rates from the previous poll's counters. */
-export function buildRouterSnapshot(name: string, product: string, raw: RawRouterQuery, prev: Counters | null, now: number): { snapshot: RouterSnapshot; counters: Counters } {
+export function buildRouterSnapshot(
+  name: string,
+  product: string,
+  raw: RawRouterQuery,
+  prev: Counters | null,
+  now: number,
+): { snapshot: RouterSnapshot; counters: Counters } {
   const dt = prev ? (now - prev.t) / 1000 : 0;
   const rate = (cur: number, before: number | undefined) => (dt > 0 && before !== undefined && cur >= before ? Math.round(((cur - before) / dt) * 10) / 10 : 0);
   const r0 = raw.router[0] ?? {};
@@ -114,7 +124,8 @@ export function buildRouterSnapshot(name: string, product: string, raw: RawRoute
   }
   addresses.sort((x, y) => x.address.localeCompare(y.address));
 
-  const nodes: RouterSnapshot['nodes'] = raw.nodes.map((n) => ({ id: str(n.id) ?? '', nextHop: str(n.nextHop), cost: n.cost === null || n.cost === undefined ? null : num(n.cost) }))
+  const nodes: RouterSnapshot['nodes'] = raw.nodes
+    .map((n) => ({ id: str(n.id) ?? '', nextHop: str(n.nextHop), cost: n.cost === null || n.cost === undefined ? null : num(n.cost) }))
     .filter((n) => n.id && n.id !== id);
 
   const hasRouterTotals = r0.deliveriesIngress !== undefined;
@@ -168,7 +179,8 @@ export class RouterPoller {
     const began = Date.now();
     try {
       if (!this.client) {
-        this.client = await this.connect(this.target.host, this.target.port, { timeoutMs: 1000, containerId: `${OBSERVER_CONTAINER}-${process.pid}-${this.target.name}-${Date.now() % 100000}` });
+        const containerId = `${OBSERVER_CONTAINER}-${process.pid}-${this.target.name}-${Date.now() % 100000}`;
+        this.client = await this.connect(this.target.host, this.target.port, { timeoutMs: 1000, containerId });
         if (this.stopped) { await this.client.close().catch(() => {}); this.client = null; return; }
         this.prev = null;
       }

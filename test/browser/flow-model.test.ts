@@ -198,7 +198,10 @@ test('a call to the topic is drawn to the server whose reply it was, not to a gu
   const { model } = labModel();
   // compute-1 served the topic before: a guess would pick it; the reply says compute-2 answered.
   model.apply(msg(T + 1, { service: 'compute-1', kind: 'rpc.request', target: { topic: 'compute' } }));
-  const call = { service: 'conductor', kind: 'rpc.call', id: 'y1', ok: true, latencyMs: 3, answeredBy: 'compute-2', target: { topic: 'compute', server: null } } as const;
+  const call = {
+    service: 'conductor', kind: 'rpc.call', id: 'y1', ok: true, latencyMs: 3, answeredBy: 'compute-2',
+    target: { topic: 'compute', server: null },
+  } as const;
   const [m] = model.apply(msg(T + 5, call));
   assert.equal(names(m).at(-1), 'compute-2');
 });

@@ -13,13 +13,19 @@ const raw = (deliveries: number, addrIn: number) => ({
     { identity: '3', container: 'router-b', host: '127.0.0.1:15821', role: 'inter-router', dir: 'out' },
   ],
   links: [
-    { identity: '10', linkType: 'endpoint', linkDir: 'out', owningAddr: 'M0openstack.org/om/rpc/anycast/nova/compute', deliveryCount: deliveries, unsettledCount: 1, undeliveredCount: 0, connectionId: '1' },
+    {
+      identity: '10', linkType: 'endpoint', linkDir: 'out', owningAddr: 'M0openstack.org/om/rpc/anycast/nova/compute',
+      deliveryCount: deliveries, unsettledCount: 1, undeliveredCount: 0, connectionId: '1',
+    },
     { identity: '11', linkType: 'endpoint', linkDir: 'in', owningAddr: null, deliveryCount: 5, connectionId: '2' },
     { identity: '12', linkType: 'router-control', linkDir: 'out', owningAddr: null, deliveryCount: 99, connectionId: '3' },
     { identity: '13', linkType: 'inter-router', linkDir: 'out', owningAddr: null, deliveryCount: 7, connectionId: '3' },
   ],
   addresses: [
-    { key: 'M0openstack.org/om/rpc/anycast/nova/compute', distribution: 'balanced', subscriberCount: 1, remoteCount: 1, deliveriesIngress: addrIn, deliveriesEgress: 4, deliveriesTransit: 0 },
+    {
+      key: 'M0openstack.org/om/rpc/anycast/nova/compute', distribution: 'balanced', subscriberCount: 1, remoteCount: 1,
+      deliveriesIngress: addrIn, deliveriesEgress: 4, deliveriesTransit: 0,
+    },
     { key: 'L$management', distribution: 'closest', subscriberCount: 0, remoteCount: 0, deliveriesIngress: 50 },
     { key: 'Rrouter-b', distribution: 'closest', deliveriesIngress: 1 },
   ],
@@ -51,7 +57,10 @@ test('address keys lose their class prefix; only mobile addresses are traffic', 
 
 test('a broker snapshot reads RabbitMQ\'s queue and connection objects, missing statistics count as zero', () => {
   const s = buildBrokerSnapshot('broker-2', [
-    { name: 'notifications.info', vhost: '/', messages: 12, consumers: 0, durable: false, message_stats: { publish_details: { rate: 5.04 }, deliver_get_details: { rate: 0 } } },
+    {
+      name: 'notifications.info', vhost: '/', messages: 12, consumers: 0, durable: false,
+      message_stats: { publish_details: { rate: 5.04 }, deliver_get_details: { rate: 0 } },
+    },
     { name: 'a-queue', vhost: '/', consumers: 1, durable: true },
   ], [{ name: '127.0.0.1:5000 -> 127.0.0.1:15800', client_properties: { connection_name: 'telemetry' }, channels: 2 }]);
   assert.equal(s.broker, 'broker-2', 'the snapshot names its broker: a lab may have one per region');
@@ -60,7 +69,10 @@ test('a broker snapshot reads RabbitMQ\'s queue and connection objects, missing 
 });
 
 test('a router poller pointed at a dead port keeps retrying without throwing', async (t) => {
-  const port = await new Promise<number>((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
+  const port = await new Promise<number>((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
+  });
   const snapshots: unknown[] = [];
   const p = new RouterPoller({ name: 'router-a', host: '127.0.0.1', port }, (h, po, o) => ManagementClient.connect(h, po, o), (s) => snapshots.push(s), 100);
   t.after(() => p.stop());

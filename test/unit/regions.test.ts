@@ -32,7 +32,10 @@ test('WAN durations and rates read as tc writes them, with a clear error otherwi
 test('router-c joins router-a and router-b across the WAN at the cost asked for; region 1 joins at cost 1', () => {
   const plan = planPorts(20000);
   const c = parseRouterConfig(renderRouterConf('router-c', 'multi-region', plan, { wanCost: 25 }), 'router-c.conf');
-  assert.deepEqual(c.connectors.map((k) => [k.port, k.role, k.cost]), [[plan.routers['router-a'].interRouter, 'inter-router', 25], [plan.routers['router-b'].interRouter, 'inter-router', 25]]);
+  assert.deepEqual(c.connectors.map((k) => [k.port, k.role, k.cost]), [
+    [plan.routers['router-a'].interRouter, 'inter-router', 25],
+    [plan.routers['router-b'].interRouter, 'inter-router', 25],
+  ]);
   const b = parseRouterConfig(renderRouterConf('router-b', 'multi-region', plan), 'router-b.conf');
   assert.deepEqual(b.connectors.map((k) => [k.port, k.cost]), [[plan.routers['router-a'].interRouter, 1]]);
   assert.equal(b.router.mode, 'interior');
@@ -67,7 +70,11 @@ after(async () => {
 });
 
 async function post(body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${server.url}/api/wan`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(`${server.url}/api/wan`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -94,7 +101,8 @@ test('POST /api/wan: validated field by field, refused from another origin, and 
   mkdirSync(paths.etc, { recursive: true });
   const plan = planPorts(20000);
   writeFileSync(paths.state, JSON.stringify({
-    version: 1, home: paths.home, topology: 'multi-region', ports: plan, router: 'embedded', qdrouterd: null, nodeName: 'x@localhost', trafficRate: 0, upAt: Date.now(),
+    version: 1, home: paths.home, topology: 'multi-region', ports: plan, router: 'embedded', qdrouterd: null,
+    nodeName: 'x@localhost', trafficRate: 0, upAt: Date.now(),
     components: [], regions: { namespaces: regionNamespaces(paths.home), wanCost: 10, relays: [{ name: 'relay-host', namespace: null, pid: null }] },
   }));
   r = await post({ delayMs: 80, jitterMs: 5 });

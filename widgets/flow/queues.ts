@@ -27,13 +27,20 @@ export function drawQueues(g: Selection<SVGGElement, any, any, any>, slots: Queu
     // Messages land at the left end of the pipe; the text starts after that landing spot.
     const label = s.select<SVGTextElement>('text.qname').attr('x', q.x + 40).attr('y', q.y + q.h / 2 + 6)
       .classed('no-consumer', !!info && info.consumers === 0)
-      .text(`${q.name.length > 24 ? `${q.name.slice(0, 22)}…` : q.name}${info ? `: ${fmtCount(depth)} waiting${info.consumers === 0 ? ', no consumer' : ''}` : ''}`);
+      .text(queueLabel(q.name, info, depth));
     fitText(label.node(), q.w - 48);
     s.select('title').remove();
     s.append('title').text(info
       ? `${q.name} (vhost ${info.vhost}): ${depth} messages, ${info.consumers} consumers, in ${fmtRate(info.publishRate)}, out ${fmtRate(info.deliverRate)}`
       : q.name);
   });
+}
+
+/** A queue's label: its name (cut at 24 characters) and, once the broker reports it, what waits in it. */
+function queueLabel(name: string, info: BrokerSnapshot['queues'][number] | undefined, depth: number): string {
+  const shown = name.length > 24 ? `${name.slice(0, 22)}…` : name;
+  if (!info) return shown;
+  return `${shown}: ${fmtCount(depth)} waiting${info.consumers === 0 ? ', no consumer' : ''}`;
 }
 
 /** Shrink an SVG label's font until it fits its width (never below 11 px on screen), then cut it with an ellipsis, instead of running out of its box. */

@@ -40,7 +40,10 @@ export function syntheticEvents(opts: SyntheticOptions = {}): LabEvent[] {
   const rpcUrl = `amqp://${ROUTERS.map((r) => `127.0.0.1:${PORT(r)}`).join(',')}/`;
   const comp = (name: string, kind: ComponentStatus['kind'], product: string, endpoint: string | null, pid: number): ComponentStatus => ({
     name, kind, state: 'running', pid, endpoint, product, startedAt: t0 - 30_000, detail: null,
-    ...(kind === 'service' ? { transport: { rpc: rpcUrl, notify: 'rabbit://127.0.0.1:15800/' }, connectedTo: attach[name] ? `amqp://127.0.0.1:${PORT(attach[name])}` : 'amqp://127.0.0.1:15800' } : {}),
+    ...(kind === 'service' ? {
+      transport: { rpc: rpcUrl, notify: 'rabbit://127.0.0.1:15800/' },
+      connectedTo: attach[name] ? `amqp://127.0.0.1:${PORT(attach[name])}` : 'amqp://127.0.0.1:15800',
+    } : {}),
   });
   const status: LabStatus = {
     home: '(synthetic)', topology: 'hybrid-mesh', router: 'embedded',
@@ -68,7 +71,10 @@ export function syntheticEvents(opts: SyntheticOptions = {}): LabEvent[] {
         ...live.map((x) => ({ container: x, host: `127.0.0.1:${PORT(x)}`, role: 'inter-router', dir: 'out' })),
         ...Object.entries(attach).filter(([, a]) => a === r).map(([svc]) => ({ container: svc, host: '127.0.0.1:40000', role: 'normal', dir: 'in' })),
       ],
-      addresses: [{ address: 'openstack.org/om/rpc/anycast/nova/compute', distribution: 'balanced', subscribers: 1, remotes: live.length, deliveriesIn: delivered[r], deliveriesOut: delivered[r], rate: 0 }],
+      addresses: [{
+        address: 'openstack.org/om/rpc/anycast/nova/compute', distribution: 'balanced', subscribers: 1, remotes: live.length,
+        deliveriesIn: delivered[r], deliveriesOut: delivered[r], rate: 0,
+      }],
       links: [],
       deliveries: { in: delivered[r], out: delivered[r], transit: 0 },
     };
@@ -88,7 +94,10 @@ export function syntheticEvents(opts: SyntheticOptions = {}): LabEvent[] {
         ],
         connections: [{ name: '127.0.0.1:50000 -> 127.0.0.1:15800', client: 'telemetry', channels: 1 }],
       } });
-      out.push({ type: 'rates', t: t0 + t, perSecond: { 'rpc.call': rate * 0.2, 'rpc.cast': rate * 0.1, 'rpc.fanout': rate * 0.05, 'notify.sent': rate * 0.2, 'notify.received': rate * 0.2 } });
+      out.push({
+        type: 'rates', t: t0 + t,
+        perSecond: { 'rpc.call': rate * 0.2, 'rpc.cast': rate * 0.1, 'rpc.fanout': rate * 0.05, 'notify.sent': rate * 0.2, 'notify.received': rate * 0.2 },
+      });
     }
   }
   if (killAt !== null) {
@@ -109,7 +118,10 @@ export function syntheticEvents(opts: SyntheticOptions = {}): LabEvent[] {
       const mid = `m${++id}`;
       const lost = killAt !== null && t >= killAt && t < killAt + 1300 && server === 'compute-1';
       if (!lost) out.push(msg(at, { service: server, kind: 'rpc.request', id: mid, method: 'build_instance', target }));
-      out.push(msg(at + 2, { service: 'conductor', kind: 'rpc.call', id: mid, method: 'build_instance', target, ok: !lost, latencyMs: lost ? 30000 : 2 + rnd() * 3, ...(lost ? { error: 'MessagingTimeout' } : {}) }));
+      out.push(msg(at + 2, {
+        service: 'conductor', kind: 'rpc.call', id: mid, method: 'build_instance', target, ok: !lost,
+        latencyMs: lost ? 30000 : 2 + rnd() * 3, ...(lost ? { error: 'MessagingTimeout' } : {}),
+      }));
       for (const r of ROUTERS) delivered[r] += 1;
     } else if (x < 0.5) {
       const cid = `c${++id}`;
@@ -118,11 +130,19 @@ export function syntheticEvents(opts: SyntheticOptions = {}): LabEvent[] {
     } else if (x < 0.55) {
       const fid = `f${++id}`;
       out.push(msg(at, { service: 'conductor', kind: 'rpc.fanout', id: fid, method: 'sync', target: { topic: 'compute', fanout: true } }));
-      for (const s of ['compute-1', 'compute-2']) out.push(msg(at + 1, { service: s, kind: 'rpc.request', id: fid, method: 'sync', target: { topic: 'compute', server: s, fanout: true } }));
+      for (const s of ['compute-1', 'compute-2']) {
+        out.push(msg(at + 1, { service: s, kind: 'rpc.request', id: fid, method: 'sync', target: { topic: 'compute', server: s, fanout: true } }));
+      }
     } else if (x < 0.8) {
-      out.push(msg(at, { service: server, kind: 'notify.sent', method: 'compute.instance.update', priority: rnd() < 0.9 ? 'info' : 'error', target: { topic: 'notifications' }, publisher: server }));
+      out.push(msg(at, {
+        service: server, kind: 'notify.sent', method: 'compute.instance.update', priority: rnd() < 0.9 ? 'info' : 'error',
+        target: { topic: 'notifications' }, publisher: server,
+      }));
     } else {
-      out.push(msg(at, { service: 'telemetry', kind: 'notify.received', method: 'compute.instance.update', priority: 'info', target: { topic: 'notifications' } }));
+      out.push(msg(at, {
+        service: 'telemetry', kind: 'notify.received', method: 'compute.instance.update', priority: 'info',
+        target: { topic: 'notifications' },
+      }));
     }
   }
   out.sort((a, b) => a.t - b.t);

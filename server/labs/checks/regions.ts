@@ -16,7 +16,10 @@ const UP = 'hmlab up --topology multi-region';
 async function wanOf(ctx: CheckContext): Promise<{ st: LabStatus; wan: WanStatus } | CheckResult> {
   const st = await ctx.status();
   const wan = st.wan ?? ctx.env.wanStatus();
-  if (st.topology !== 'multi-region' || !wan) return fail(`This lab is ${st.topology ? `"${st.topology}"` : 'not running'}: bring up the two regions with "hmlab down; ${UP}".`);
+  if (st.topology !== 'multi-region' || !wan) {
+    const what = st.topology ? `"${st.topology}"` : 'not running';
+    return fail(`This lab is ${what}: bring up the two regions with "hmlab down; ${UP}".`);
+  }
   const down = st.components.filter((c) => c.state !== 'running').map((c) => c.name);
   if (down.length) return fail(`${down.join(', ')} ${down.length > 1 ? 'are' : 'is'} not running: "hmlab start ${down[0]}" (or "hmlab status" to see why).`);
   return { st, wan };
@@ -51,9 +54,14 @@ export const regionChecks: CheckDef[] = [
       if (relaysDown.length) return fail(`The relay ${relaysDown.join(', ')} does not run, so the regions are not joined: "hmlab down; ${UP}".`);
       const nodes = await ctx.routerQuery('router-c', 'router.node', []);
       const ids = nodes.map((n) => String(n.id ?? n.name ?? '')).filter((id) => id && id !== 'router-c');
-      if (!ids.includes('router-a') || !ids.includes('router-b')) return fail(`router-c (region 2) knows ${ids.join(', ') || 'no other router'}: the inter-router links across the WAN are still forming${wan.state === 'cut' ? ' - and the WAN is cut: "hmlab wan heal"' : ''}. Run "qdstat -b <router-c> -n" and check again.`);
+      if (!ids.includes('router-a') || !ids.includes('router-b')) {
+        const cut = wan.state === 'cut' ? ' - and the WAN is cut: "hmlab wan heal"' : '';
+        return fail(`router-c (region 2) knows ${ids.join(', ') || 'no other router'}: `
+          + `the inter-router links across the WAN are still forming${cut}. Run "qdstat -b <router-c> -n" and check again.`);
+      }
       const where = wan.regions.map((x) => `${x.name} (${x.components.join(', ')})`).join('; ');
-      return pass(`Both regions run, each in its own network namespace: ${where}. router-c reaches router-a and router-b only through the WAN (delay ${wan.delayMs} ms each way, inter-router cost ${wan.cost}).`);
+      return pass(`Both regions run, each in its own network namespace: ${where}. `
+        + `router-c reaches router-a and router-b only through the WAN (delay ${wan.delayMs} ms each way, inter-router cost ${wan.cost}).`);
     },
   },
   {
@@ -64,7 +72,10 @@ export const regionChecks: CheckDef[] = [
       if (isResult(r)) return r;
       const { wan } = r;
       if (wan.state === 'cut') return fail('The WAN is cut: "hmlab wan heal" first.');
-      if (wan.delayMs < 80) return fail(`The WAN adds ${wan.delayMs} ms each way, the lab's default: set 80 ms with "hmlab wan --delay 80ms" and let the conductor make a few calls.`);
+      if (wan.delayMs < 80) {
+        return fail(`The WAN adds ${wan.delayMs} ms each way, the lab's default: `
+          + 'set 80 ms with "hmlab wan --delay 80ms" and let the conductor make a few calls.');
+      }
       // Calls that started after the change (an answer takes at most the call timeout).
       const since = (wan.settingsAt ?? wan.changedAt) + 1000;
       const ev = calls((await ctx.events('conductor', since)).filter((e) => e.t - (e.latencyMs ?? 0) >= since)).ok;
@@ -79,11 +90,16 @@ export const regionChecks: CheckDef[] = [
       const remote = stats(regions['region-2'].map((e) => e.latencyMs ?? 0)).p50;
       const added = remote - local;
       const expected = 2 * wan.delayMs;
-      const data = { localP50Ms: round(local, 1), remoteP50Ms: round(remote, 1), addedMs: round(added, 1), delayMs: wan.delayMs, calls: { 'region-1': n1, 'region-2': n2 } };
+      const data = {
+        localP50Ms: round(local, 1), remoteP50Ms: round(remote, 1), addedMs: round(added, 1), delayMs: wan.delayMs,
+        calls: { 'region-1': n1, 'region-2': n2 },
+      };
       if (Math.abs(added - expected) > expected * 0.25) {
-        return fail(`p50 in region 1 ${round(local)} ms, in region 2 ${round(remote)} ms: ${round(added)} ms more, where the WAN's round trip is ${expected} ms. The machine may be busy; check again in a few seconds.`, data);
+        return fail(`p50 in region 1 ${round(local)} ms, in region 2 ${round(remote)} ms: `
+          + `${round(added)} ms more, where the WAN's round trip is ${expected} ms. The machine may be busy; check again in a few seconds.`, data);
       }
-      return pass(`p50 of calls in region 1: ${round(local)} ms (${n1} calls); to region 2: ${round(remote)} ms (${n2} calls). The difference, ${round(added)} ms, is the WAN's round trip: the request crosses once (${wan.delayMs} ms), the reply once more.`, data);
+      return pass(`p50 of calls in region 1: ${round(local)} ms (${n1} calls); to region 2: ${round(remote)} ms (${n2} calls). `
+        + `The difference, ${round(added)} ms, is the WAN's round trip: the request crosses once (${wan.delayMs} ms), the reply once more.`, data);
     },
   },
   {
@@ -101,12 +117,21 @@ export const regionChecks: CheckDef[] = [
       const local = byRegion(c.ok.filter((e) => sentAfter(e) && e.target?.server))['region-1']; // by name: topic calls are counted apart
       const remoteFailed = byRegion(c.failed.filter(sentAfter))['region-2'];
       const topicOk = c.ok.filter((e) => sentAfter(e) && !e.target?.server).length;
-      if (!remoteFailed.length) return fail(`Since the cut ${local.length} call(s) in region 1 succeeded and no call to region 2 has failed yet: a call waits for credit until its timeout (the conductor's is 10 s). Check again in a few seconds.`);
+      if (!remoteFailed.length) {
+        return fail(`Since the cut ${local.length} call(s) in region 1 succeeded and no call to region 2 has failed yet: `
+          + 'a call waits for credit until its timeout (the conductor\'s is 10 s). Check again in a few seconds.');
+      }
       if (!local.length) return fail('No call to compute-1 (region 1) succeeded since the cut: see "hmlab status".');
       const secs = remoteFailed.map((e) => (e.latencyMs ?? 0) / 1000);
       const kinds = [...new Set(remoteFailed.map((e) => (e.error ?? 'error').split(':')[0]))];
       const received = (await ctx.events('telemetry', wan.changedAt)).filter((e) => e.kind === 'notify.received').length;
-      return pass(`During the cut ${local.length} call(s) to compute-1 and ${topicOk} topic call(s) succeeded inside region 1; ${remoteFailed.length} call(s) to ${[...new Set(remoteFailed.map((e) => e.target?.server))].join(', ')} failed with ${kinds.join(', ')} after ${round(Math.min(...secs))}-${round(Math.max(...secs))} s, their timeout: with nobody reachable for the address, the router gave no credit, and nothing was queued. Telemetry received ${received} notification(s) from region 1's broker meanwhile.`, { remoteFailed: remoteFailed.length, localOk: local.length, notificationsReceived: received });
+      const targets = [...new Set(remoteFailed.map((e) => e.target?.server))].join(', ');
+      return pass(`During the cut ${local.length} call(s) to compute-1 and ${topicOk} topic call(s) succeeded inside region 1; `
+        + `${remoteFailed.length} call(s) to ${targets} failed with ${kinds.join(', ')} `
+        + `after ${round(Math.min(...secs))}-${round(Math.max(...secs))} s, their timeout: `
+        + 'with nobody reachable for the address, the router gave no credit, and nothing was queued. '
+        + `Telemetry received ${received} notification(s) from region 1's broker meanwhile.`,
+      { remoteFailed: remoteFailed.length, localOk: local.length, notificationsReceived: received });
     },
   },
   {
@@ -118,14 +143,21 @@ export const regionChecks: CheckDef[] = [
       const { st, wan } = r;
       if (wan.state === 'cut') return fail('The WAN is still cut: "hmlab wan heal".');
       const upAt = component(st, 'router-c')?.startedAt ?? 0;
-      if (wan.changedAt - upAt < 5000) return fail('The WAN has not been cut and healed since the lab came up: "hmlab wan cut", wait for a call to region 2 to fail, then "hmlab wan heal".');
+      if (wan.changedAt - upAt < 5000) {
+        return fail('The WAN has not been cut and healed since the lab came up: '
+          + '"hmlab wan cut", wait for a call to region 2 to fail, then "hmlab wan heal".');
+      }
       if (!running(st, 'router-c')) return fail('router-c does not run: "hmlab start router-c".');
       const first = byRegion(calls(await ctx.events('conductor', wan.changedAt)).ok)['region-2'][0];
       const who = first ? `${answeredBy(first)}${first.target?.server ? '' : ' (a call to the topic)'}` : '';
-      if (!first) return fail('No call to region 2 has succeeded since the heal yet: router-c reconnects across the WAN and the mesh recomputes its paths. Check again in a few seconds.');
+      if (!first) {
+        return fail('No call to region 2 has succeeded since the heal yet: '
+          + 'router-c reconnects across the WAN and the mesh recomputes its paths. Check again in a few seconds.');
+      }
       const secs = (first.t - wan.changedAt) / 1000;
       return pass(`The first call answered in region 2, by ${who}, succeeded ${round(secs, 2)} s after the heal `
-        + `(${round(first.latencyMs ?? 0)} ms; it may have been sent before the heal and waited for credit).`, { healToFirstSuccessMs: first.t - wan.changedAt });
+        + `(${round(first.latencyMs ?? 0)} ms; it may have been sent before the heal and waited for credit).`,
+      { healToFirstSuccessMs: first.t - wan.changedAt });
     },
   },
 ];
