@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreePortBlock, labPaths, planPorts, processesOfHome, renderRabbitConf } from '../server/backends/index.js';
 import { PACKAGE_ROOT } from '../server/paths.js';
-import { percentileOf } from '../common/stats.js';
+import { median } from '../common/stats.js';
 import { brokerEnv, RABBITMQ_SERVER } from '../server/backends/components.js';
 import { COMPONENT_MARK, stopGroup, waitExit } from '../server/backends/processes.js';
 
@@ -26,7 +26,6 @@ export interface LabUpResult {
   machine: string;
 }
 
-const median = (xs: number[]) => percentileOf(xs, 50);
 
 /** A bare RabbitMQ node with the lab's own configuration, timed to its management API answering. */
 async function bareBroker(): Promise<number> {

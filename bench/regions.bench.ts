@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { findFreePortBlock, openLab, processesOfHome } from '../server/backends/index.js';
 import { isolationAvailable } from '../server/isolation/index.js';
 import { OsloProc } from '../test/helpers/router-procs.js';
-import { percentileOf } from '../common/stats.js';
+import { median } from '../common/stats.js';
 
 export interface RegionsResult {
   router: string | null;
@@ -21,7 +21,6 @@ export interface RegionsResult {
   machine: string;
 }
 
-const median = (xs: number[]) => percentileOf(xs, 50);
 
 export async function run(opts: { log?: (s: string) => void } = {}): Promise<RegionsResult | { skipped: string }> {
   const log = opts.log ?? ((s: string) => console.log(s));

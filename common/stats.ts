@@ -16,3 +16,8 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 export function percentileOf(values: readonly number[], p: number): number {
   return percentile([...values].sort((a, b) => a - b), p);
 }
+
+/** The 50th percentile by the same rule (for an even count, the lower middle value, not their mean). */
+export function median(values: readonly number[]): number {
+  return percentileOf(values, 50);
+}

@@ -18,7 +18,7 @@ import {
 } from '../../server/isolation/index.js';
 import { pidAlive, freePort } from '../../server/backends/index.js';
 import { HMLAB_BIN } from '../../server/paths.js';
-import { percentileOf } from '../../common/stats.js';
+import { median } from '../../common/stats.js';
 
 const available = isolationAvailable();
 const skip = available.ok ? false : `network namespaces unavailable here: ${available.why}`;
@@ -64,7 +64,6 @@ function pingsIn(ns: string, port: number, n: number): Promise<{ rtts: number[];
   return new Promise((resolve) => p.on('exit', () => resolve(JSON.parse(out.trim().split('\n').pop() || '{"rtts":[],"error":"no output"}'))));
 }
 
-const median = (xs: number[]) => percentileOf(xs, 50);
 
 describe('Unix-socket bridges and the WAN relay', { skip }, () => {
   it('carry a namespace port across, shape the WAN, cut and heal it, and leave nothing behind', async (t) => {

@@ -15,7 +15,7 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BrokerSnapshot, LabStatus, RouterSnapshot, ServiceEvent } from '../../common/wire.js';
-import { percentileOf } from '../../common/stats.js';
+import { median } from '../../common/stats.js';
 import { isolationAvailable, listNamespaces, namespacePids } from '../../server/isolation/index.js';
 import { answeredRegion, firstCrossRegionSuccess, pidAlive, processesOfHome } from '../../server/backends/index.js';
 import { EventBus, LabObserver } from '../../server/observe/index.js';
@@ -28,7 +28,6 @@ const iso = isolationAvailable();
 const skip = iso.ok ? false : `multi-region needs network namespaces: ${iso.why}`;
 const qdrouterd = findQdrouterd();
 
-const median = (xs: number[]) => percentileOf(xs, 50);
 
 async function p50(client: OsloProc, server: string, n: number, tag: string): Promise<number> {
   const ms: number[] = [];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { percentile, percentileOf } from '../../common/stats.js';
+import { median, percentile, percentileOf } from '../../common/stats.js';
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1); // 1..n, sorted
 
@@ -18,4 +18,11 @@ test('no samples has no percentile; unsorted samples are sorted by percentileOf'
   assert.ok(Number.isNaN(percentile([], 50)));
   assert.equal(percentileOf([30, 10, 20], 50), 20);
   assert.equal(percentile(new Float64Array([1, 2, 3, 4]), 75), 3, 'typed arrays work too');
+});
+
+test('median is the p50 of the same rule: the lower middle of an even count, never a mean', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2);
+  assert.equal(median([10, 20]), 10);
+  assert.ok(Number.isNaN(median([])));
 });
