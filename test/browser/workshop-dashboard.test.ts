@@ -77,11 +77,11 @@ describe('workshop dashboard in Chromium', { skip }, () => {
 
     const bar = row('01').locator('.ws-bar[data-lab="01-one-broker"]');
     assert.equal(await bar.getAttribute('data-passed'), '0');
-    // The seat's lab was up before Ada began lab 1, which starts down: the
-    // workbook has her bring it down and up herself before its first check passes.
+    // Lab 1 starts down. Whether this seat's lab came up before or after Ada's
+    // workbook opened lab 1 (which begins it) depends on how fast the seat
+    // started, so she brings it down and up herself, as its step 1 has her do;
+    // the rule itself is tested in labs-start and labs-mesh.
     assert.equal((await api(base, cookieA, '/api/labs/01-one-broker')).status, 200); // opening the lab begins it
-    const early = await api(base, cookieA, '/api/labs/01-one-broker/checks/broker-running', { method: 'POST', body: {} });
-    assert.equal(early.json.pass, false, 'a lab that ran before the attendee began lab 1 is not her work');
     assert.equal((await api(base, cookieA, '/api/lab/down', { method: 'POST', body: { wait: true } })).status, 200);
     const up = await api(base, cookieA, '/api/lab/up', { method: 'POST', body: { topology: 'broker-only', wait: true } });
     assert.equal(up.status, 200, JSON.stringify(up.json));
