@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Connection, EventContext, Sender } from 'rhea';
 import {
-  cleanupScope, eventually, findQdrouterd, freePort, rssOf, sleep, startRouter, tempDir, type Product, type RouterProc,
+  cleanupScope, eventually, findQdrouterd, freePort, rssOf, sleep, startRouter, tempDir, type Product, type RouterProc, type TestContext,
 } from '../helpers/router-procs.js';
 import {
   amqpConnect, closeConnection, nextMessage, openReceiver, openSender, roundTrip, sendForOutcome, waitSendable, whenClosedByPeer,
@@ -200,6 +200,11 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
       router = await startRouter(scope, tempDir(scope), { id: 'Router.P', normal: await freePort(), mode: 'standalone', extra: POLICY }, product);
     });
     after(() => scope.run());
+    // The router frees a connection's place under maxConnections when it
+    // sees the socket close, which can come after the client is done with it:
+    // a test's first connection may meet the last test's leftovers.
+    const connect = (t: TestContext, id?: string) =>
+      eventually(() => amqpConnect(t, router.port, id), 5000, 'a connection within maxConnections');
 
     it('refuses client connections beyond maxConnections, and takes new ones when others leave', async (t) => {
       const conns: Connection[] = [];
@@ -220,9 +225,9 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
     });
 
     it('rejects a delivery above maxMessageSize with amqp:link:message-size-exceeded and closes the connection', async (t) => {
-      const cc = await amqpConnect(t, router.port);
+      const cc = await connect(t);
       const r = await openReceiver(cc, 'limits/size', { autoaccept: true });
-      const pc = await amqpConnect(t, router.port, 'big-sender');
+      const pc = await connect(t, 'big-sender');
       const s = await openSender(pc, 'limits/size');
       assert.ok(await waitSendable(s, 5000));
       const got = nextMessage(r);
@@ -238,7 +243,7 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
     });
 
     it('closes a connection that begins more sessions than maxSessions', async (t) => {
-      const c = await amqpConnect(t, router.port, 'many-sessions');
+      const c = await connect(t, 'many-sessions');
       const closedWith = whenClosedByPeer(c);
       for (let i = 0; i < 5; i++) (c as unknown as { create_session(): { begin(): void } }).create_session().begin();
       const err = await closedWith;
@@ -247,7 +252,7 @@ for (const product of ['embedded', 'qdrouterd'] as Product[]) {
     });
 
     it('detaches sending and receiving links beyond maxSenders and maxReceivers', async (t) => {
-      const c = await amqpConnect(t, router.port, 'many-links');
+      const c = await connect(t, 'many-links');
       const senders = Array.from({ length: 5 }, (_, i) => c.open_sender(`limits/s${i}`));
       const receivers = Array.from({ length: 5 }, (_, i) => c.open_receiver(`limits/r${i}`));
       const refused = await Promise.all([...senders.slice(3).map((s) => linkClosed(s, 'sender')), ...receivers.slice(3).map((r) => linkClosed(r, 'receiver'))]);
