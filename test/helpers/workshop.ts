@@ -117,8 +117,12 @@ export async function waitSeatLab(base: string, cookie: string, timeoutMs = 240_
   return waitFor('the seat\'s lab running with traffic', async () => {
     const r = await api(base, cookie, '/api/status');
     if (r.status !== 200) return null;
-    const st = r.json as { components: { state: string }[]; traffic: { rpcCalls: { ok: number } } };
-    return st.components.length > 0 && st.components.every((c) => c.state === 'running') && st.traffic.rpcCalls.ok > 0 ? st : null;
+    const st = r.json as { components: { name: string; state: string; detail?: string | null }[]; traffic: { rpcCalls: { ok: number } } };
+    if (st.components.length > 0 && st.components.every((c) => c.state === 'running') && st.traffic.rpcCalls.ok > 0) return st;
+    // Thrown, not returned: a timeout then says where the seat's lab stood.
+    const notRunning = st.components.filter((c) => c.state !== 'running').map((c) => `${c.name} ${c.state}${c.detail ? ` (${c.detail})` : ''}`);
+    const where = st.components.length === 0 ? 'no lab components yet' : notRunning.join(', ') || 'every component running';
+    throw new Error(`${where}; ${st.traffic.rpcCalls.ok} RPC calls answered`);
   }, timeoutMs, 1000);
 }
 
