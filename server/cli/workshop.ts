@@ -40,6 +40,7 @@ const serveOptions = z.object({
   memory: int('--memory', 256, 65536),
   maxProcesses: int('--max-processes', 64, 100000),
   trafficRate: trafficRateSchema({ name: '--traffic-rate', coerce: true }).optional(),
+  startsAtOnce: int('--starts-at-once', 1, 64).optional(),
 }).refine((o) => !o.tlsCert === !o.tlsKey, { error: '--tls-cert and --tls-key go together: give both or neither' });
 
 function parse<T>(schema: z.ZodType<T>, v: unknown): T {
@@ -84,6 +85,8 @@ export function registerWorkshopCommands(program: Command): void {
     .option('--memory <MiB>', 'memory limit per seat', '1536')
     .option('--max-processes <n>', 'process and thread limit per seat', '512')
     .option('--traffic-rate <n>', 'conductor operations per second in each seat')
+    .option('--starts-at-once <n>', 'seats starting at once (a start boots a broker: seconds of CPU); the others wait their turn '
+      + '(default: the cores, at least 2)')
     .action(async (raw: Record<string, unknown>) => {
       const o = parse(serveOptions, raw);
       const tls = o.tlsCert ? tlsFiles(o.tlsCert, o.tlsKey!) : undefined;
@@ -120,7 +123,7 @@ export function registerWorkshopCommands(program: Command): void {
       try {
         server = await startWorkshopServer({
           dir, seats: o.seats, backend: seats, host: o.host, port: o.port, warm: o.warm,
-          idleMs: o.idle ? o.idle * 60_000 : undefined, tls,
+          idleMs: o.idle ? o.idle * 60_000 : undefined, tls, startsAtOnce: o.startsAtOnce,
         });
       } catch (err) {
         reaper?.dismiss();

@@ -25,11 +25,16 @@ export interface SeatAddress {
   token: string;
 }
 
+/** A started seat: where its server is, and the lab that server brings up as it starts (null: none). */
+export interface SeatStart extends SeatAddress {
+  bringsUp: Topology | null;
+}
+
 export interface SeatBackend {
   /** Whether seats are isolated by the kernel (users, namespaces, cgroups). */
   readonly isolated: boolean;
-  /** Starts the seat's server (and its lab); resolves when the server answers. */
-  start(seat: number): Promise<SeatAddress>;
+  /** Starts the seat's server (which may bring a lab up); resolves when the server answers. */
+  start(seat: number): Promise<SeatStart>;
   /** Stops every process of the seat; its files (and so its progress) stay. */
   stop(seat: number): Promise<void>;
   /** The seat's server address while it runs, else null. */
@@ -155,9 +160,9 @@ export class LocalSeats implements SeatBackend {
   cgroupOf(seat: number): Cgroup | null { return this.running.get(seat)?.cgroup ?? null; }
   userOf(seat: number): IsolatedUser | null { return this.isolated ? lookupUser(this.nameOf(seat)) : null; }
 
-  async start(seat: number): Promise<SeatAddress> {
+  async start(seat: number): Promise<SeatStart> {
     const had = this.running.get(seat);
-    if (had) return had.address;
+    if (had) return { ...had.address, bringsUp: null };
     const name = this.nameOf(seat);
     const home = this.homeOf(seat);
     let user: IsolatedUser | null = null;
@@ -223,7 +228,7 @@ export class LocalSeats implements SeatBackend {
       await this.stop(seat);
       throw err;
     }
-    return address;
+    return { ...address, bringsUp: up };
   }
 
   private async waitReady(r: Running, logFile: string): Promise<void> {

@@ -10,7 +10,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import httpProxy from 'http-proxy-3';
+import pLimit from 'p-limit';
 import { renderSVG } from 'uqr';
 import { z } from 'zod';
 import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../common/wire.js';
@@ -39,6 +41,8 @@ export interface WorkshopOptions {
   webRoot?: string;
   /** How often the dashboard's seat readings refresh. */
   pollMs?: number;
+  /** Seats starting (their server and the lab it brings up) at once; the rest wait their turn. Default: the cores, at least 2. */
+  startsAtOnce?: number;
   /** The server's log: a request that fails on a defect is written here with its stack; default stderr. */
   log?: (line: string) => void;
 }
@@ -67,6 +71,9 @@ interface SeatRuntime {
   reading?: SeatReading;
 }
 
+/** How long a seat's start waits for the lab its server brings up before it lets the next seat start. */
+const LAB_SETTLE_MAX_MS = 5 * 60_000;
+
 const nameBody = z.object({ name: z.string().max(60, { error: 'name must be at most 60 characters' }).optional() });
 const helpBody = z.object({
   question: z.string().trim().min(1, { error: 'question must say what you need' }).max(500, { error: 'question must be at most 500 characters' }),
@@ -84,6 +91,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   const host = opts.host ?? '127.0.0.1';
   const webRoot = opts.webRoot ?? join(PACKAGE_ROOT, 'dist', 'web');
   const rt = new Map<number, SeatRuntime>();
+  // A seat's start is its heaviest moment (a broker boot is seconds of CPU):
+  // twenty brokers booting at once on two cores each missed their 90 s.
+  const starts = pLimit(opts.startsAtOnce ?? Math.max(2, availableParallelism()));
   const runtime = (n: number): SeatRuntime => {
     let r = rt.get(n);
     if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0, readyAt: Date.now() }; rt.set(n, r); }
@@ -135,13 +145,40 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (!list.length || st.topology || st.components.length || list.some((l) => l.progress.updatedAt !== null)) return;
     await toLabStart(n, list[0]!.id);
   };
+  /**
+   * Waits until the lab the seat's server brings up as it starts is up or
+   * has failed (its state.json is rewritten at the start of the up, so an
+   * upAt from before this start is an earlier lab).
+   */
+  const labSettled = async (n: number, since: number) => {
+    const deadline = Date.now() + LAB_SETTLE_MAX_MS;
+    while (Date.now() < deadline) {
+      const [st, op] = await Promise.all([onSeat(n, 'GET', '/api/status'), onSeat(n, 'GET', '/api/lab/operation')]);
+      const status = JSON.parse(st.body) as { upAt?: number | null; components: { state: string }[] };
+      const busy = (JSON.parse(op.body) as { operation: unknown }).operation !== null;
+      const begun = (status.upAt ?? 0) >= since || (status.components.length > 0 && status.components.every((c) => c.state === 'running'));
+      if (begun && !busy && !status.components.some((c) => c.state === 'starting')) return;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  };
   const startSeat = (n: number): Promise<void> => {
     const r = runtime(n);
     if (r.starting) return r.starting;
     if (backend.address(n)) { r.state = 'ready'; return Promise.resolve(); }
     r.state = 'starting';
-    r.reason = '';
-    r.starting = backend.start(n).then(() => toFirstLabIfNew(n)).then(() => { r.state = 'ready'; r.readyAt = Date.now(); }, (err: Error) => {
+    const ahead = starts.activeCount + starts.pendingCount;
+    r.reason = ahead >= starts.concurrency ? `waiting for ${ahead - starts.concurrency + 1} seat(s) ahead of it to start` : '';
+    r.starting = starts(async () => {
+      r.reason = '';
+      const since = Date.now();
+      const started = await backend.start(n);
+      if (started.bringsUp) {
+        r.reason = `bringing up its ${started.bringsUp} lab`;
+        await labSettled(n, since);
+        r.reason = '';
+      }
+      await toFirstLabIfNew(n);
+    }).then(() => { r.state = 'ready'; r.readyAt = Date.now(); }, (err: Error) => {
       r.state = 'failed';
       r.reason = err.message;
       store.log(n, 'seat failed', err.message);
@@ -306,7 +343,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     res.setHeader('Refresh', '2');
     html(res, 200, `Seat ${seatLabel(seat.seat)}`, r.state === 'failed'
       ? `<p>Your seat could not start: ${escapeHtml(r.reason)}. The host has been told; this page retries.</p>`
-      : '<p>Your lab is starting (its own broker, routers and services). This page moves on by itself in a few seconds.</p>');
+      : `<p>Your lab is starting (its own broker, routers and services)${r.reason ? `: ${escapeHtml(r.reason)}` : ''}. `
+        + 'This page moves on by itself when it is ready.</p>');
   });
   app.get('/workshop/me', (req, res) => {
     const seat = seatOf(req);

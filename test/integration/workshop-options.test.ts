@@ -1,5 +1,6 @@
 // The options of `hmlab workshop serve` as a host uses them: --warm keeps
-// seats started ahead so a join is instant, --idle stops a seat nobody uses
+// seats started ahead so a join is instant, --starts-at-once queues seats
+// starting together, --idle stops a seat nobody uses
 // (its progress kept, back on the attendee's next request), --tls-cert and
 // --tls-key serve everything over HTTPS and WSS, and without root
 // --no-isolation runs a single seat as the host's own user, with a banner.
@@ -15,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { freePort } from '../../server/backends/index.js';
 import { listNamespaces, lookupUser, userPids } from '../../server/isolation/index.js';
 import { waitFor } from '../helpers/lab-env.js';
-import { HMLAB, api, exited, hmlabCommand, isolationSkip, joinSeat, leftovers, serveWorkshop, terminal, waitSeatReady } from '../helpers/workshop.js';
+import { HMLAB, api, exited, hmlabCommand, isolationSkip, joinSeat, leftovers, serveWorkshop, terminal, waitSeatLab, waitSeatReady } from '../helpers/workshop.js';
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -57,7 +58,7 @@ const hostToken = (hostUrl: string) => new URL(hostUrl).searchParams.get('token'
 async function room(base: string, token: string) {
   const r = await fetch(`${base}/host/api/room`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(r.status, 200);
-  return await r.json() as { isolated: boolean; warnings: string[]; seats: { seat: number; state: string; taken: boolean }[]; log: { action: string }[] };
+  return await r.json() as { isolated: boolean; warnings: string[]; seats: { seat: number; state: string; reason: string; taken: boolean }[]; log: { action: string }[] };
 }
 
 describe('workshop options', () => {
@@ -82,6 +83,32 @@ describe('workshop options', () => {
     const next = await waitFor('the next seat warm', async () =>
       (await room(base, token)).seats.find((s) => s.seat !== warm.seat && s.state === 'ready' && !s.taken) ?? null, 120_000, 500);
     assert.notEqual(next.seat, warm.seat);
+  });
+
+  it('--starts-at-once 1 starts one seat at a time: the next attendee waits, told why, until the first seat\'s lab is up', { skip: isolationSkip }, async (t) => {
+    const w = await workshop(t, ['--seats', '2', '--topology', 'broker-only', '--starts-at-once', '1', '--traffic-rate', '1']);
+    const urls = await w.served.urls;
+    const base = new URL(urls.join).origin;
+    const token = hostToken(urls.host);
+    const code = urls.join.split('/').pop()!;
+    const first = await joinSeat(base, code, 'first');
+    const second = await joinSeat(base, code, 'second');
+    const [a, b] = [(await api(base, first.cookie, '/workshop/me')).json.seat as number, (await api(base, second.cookie, '/workshop/me')).json.seat as number];
+    const seatIn = async (n: number) => (await room(base, token)).seats.find((s) => s.seat === n)!;
+    const waiting = await seatIn(b);
+    assert.equal(waiting.state, 'starting');
+    assert.match(waiting.reason, /waiting for 1 seat\(s\) ahead of it to start/, 'the dashboard says why the seat waits');
+    const page = await (await fetch(`${base}/workshop/seat`, { headers: { cookie: second.cookie } })).text();
+    assert.match(page, /waiting for 1 seat\(s\) ahead of it to start/, 'so does the attendee\'s page');
+    assert.equal(lookupUser(`${w.prefix}${String(b).padStart(2, '0')}`), null, 'nothing of the waiting seat runs yet');
+    // The second seat's server starts only once the first seat's lab is up.
+    await waitFor('the second seat starting its server', async () => !(await seatIn(b)).reason.startsWith('waiting') || null, 180_000, 200);
+    const firstLab = await api(base, first.cookie, '/api/status');
+    assert.ok(firstLab.json.components.length > 0 && firstLab.json.components.every((c: { state: string }) => c.state === 'running'),
+      `the first seat's lab was up before the second started: ${JSON.stringify(firstLab.json.components.map((c: { state: string }) => c.state))}`);
+    await waitSeatLab(base, second.cookie, 180_000);
+    assert.equal((await seatIn(a)).state, 'ready');
+    assert.equal((await seatIn(b)).state, 'ready');
   });
 
   it('--idle stops a seat nobody uses, keeps its progress, and starts it again when its attendee comes back', { skip: isolationSkip }, async (t) => {
