@@ -14,7 +14,7 @@ import { LabError } from './errors.js';
 import { HMLAB_BIN } from '../paths.js';
 import { defaultHome, labPaths } from './paths.js';
 import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
-import { COMPONENT_MARK, pidAlive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit } from './processes.js';
+import { COMPONENT_MARK, niceSession, pidAlive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit } from './processes.js';
 import { endpointOf, formatTransportUrl, parseTransportUrl, sameEndpoint } from '../../common/endpoint.js';
 import { isUp, topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { effectiveTransports, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
@@ -44,6 +44,22 @@ const UP_CONNECT_TIMEOUT_S = 90;
 const START_CONNECT_TIMEOUT_S = 5;
 /** Raising a priority back needs root: elsewhere services keep their normal priority throughout. */
 const CAN_RENICE = process.getuid?.() === 0;
+
+/**
+ * The nice value the lab's broker, routers and services run at
+ * (HMLAB_BACKEND_NICE, 0..19; default 0). Workshop seats set 10: on a busy
+ * machine an attendee's typing and pages stay quick and the lab's traffic
+ * slows first. Terminals inherit it, so an `hmlab up` typed there does the same.
+ */
+export function backendNice(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.HMLAB_BACKEND_NICE;
+  if (raw === undefined || raw === '') return 0;
+  const n = /^\d{1,2}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 0 && n <= 19)) {
+    throw new LabError('bad-input', `HMLAB_BACKEND_NICE must be a whole number from 0 to 19 (got "${raw}"): unset it, or give a nice value such as 10`, 'HMLAB_BACKEND_NICE');
+  }
+  return n;
+}
 
 const upOptionsSchema = z.object({
   topology: topologySchema(),
@@ -142,9 +158,13 @@ export class LabEnvironment implements LabEnvironmentApi {
   readonly paths: LabPaths;
   private readonly partitions: PartitionMemory;
 
+  /** The nice value its broker, routers and services run at (read once: a bad value is said at once). */
+  private readonly nice: number;
+
   constructor(home: string = defaultHome()) {
     this.paths = labPaths(home);
     this.partitions = new PartitionMemory(this.paths);
+    this.nice = backendNice();
   }
 
   // ---- reading ------------------------------------------------------------------------
@@ -668,9 +688,11 @@ transport_url = ${notify}
     const launch = spec.launch();
     const log = join(this.paths.logs, `${spec.name}.log`);
     const env = { ...launch.env, [COMPONENT_MARK]: this.paths.home };
-    // `ip netns exec` execs in place: the pid is the component's own.
-    const [cmd, args] = spec.namespace ? wrapInNamespace(spec.namespace, launch.cmd, launch.args) : [launch.cmd, launch.args];
+    // `nice` and `ip netns exec` exec in place: the pid is the component's own.
+    const [niceCmd, niceArgs] = this.nice ? ['nice', ['-n', String(this.nice), launch.cmd, ...launch.args]] : [launch.cmd, launch.args];
+    const [cmd, args] = spec.namespace ? wrapInNamespace(spec.namespace, niceCmd, niceArgs) : [niceCmd, niceArgs];
     const proc = spawnDetached(cmd, args, { env, cwd: this.paths.home, log });
+    if (this.nice && proc.pid > 0) niceSession(proc.pid, this.nice);
     if (proc.pid <= 0) {
       const error = `cannot start ${launch.cmd}`;
       patchComponent(this.paths.state, spec.name, { state: 'failed', pid: null, detail: error });
@@ -707,7 +729,7 @@ transport_url = ${notify}
       });
       message = `ready: ${product}`;
       if (spec.kind === 'service' && lowPriority) {
-        try { setPriority(proc.pid, 0); } catch { /* stays nice: harmless */ }
+        try { setPriority(proc.pid, this.nice); } catch { /* stays nice: harmless */ }
       }
       patchComponent(this.paths.state, spec.name, { state: 'running', product, readyAt: Date.now(), detail: null });
       if (spec.kind !== 'service' && lowPriority) this.raiseServicesWhenBackendsReady();
@@ -744,7 +766,7 @@ transport_url = ${notify}
     if (!s || s.components.some((c) => c.kind !== 'service' && c.state !== 'running')) return;
     for (const c of s.components) {
       if (c.kind === 'service' && c.pid && this.isLive(c.pid)) {
-        try { setPriority(c.pid, 0); } catch { /* stays nice: harmless */ }
+        try { setPriority(c.pid, this.nice); } catch { /* stays nice: harmless */ }
       }
     }
   }

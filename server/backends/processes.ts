@@ -3,7 +3,7 @@
 // `hmlab up` can exit while the lab keeps running and a stop reaches the
 // component's children too.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export interface Spawned {
@@ -30,6 +30,16 @@ export function spawnDetached(cmd: string, args: string[], opts: { env: NodeJS.P
     return { pid: -1, child, exited };
   }
   return { pid: child.pid, child, exited };
+}
+
+/**
+ * Lowers the CPU priority of the session a detached process leads. Where the
+ * kernel groups processes by session for scheduling (autogroup, on by
+ * default), a nice value counts only inside the session: against other
+ * sessions, the session's own autogroup nice is what counts.
+ */
+export function niceSession(pid: number, nice: number): void {
+  try { writeFileSync(`/proc/${pid}/autogroup`, String(nice)); } catch { /* no autogroup here: the process's own nice applies */ }
 }
 
 /** Whether a process with this pid exists (EPERM: it does, under another user). */

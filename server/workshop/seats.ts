@@ -70,6 +70,12 @@ export interface LocalSeatOptions {
 
 export const DEFAULT_LIMITS: CgroupLimits = { memoryBytes: 1536 * 1024 * 1024, maxPids: 512 };
 const READY_TIMEOUT_MS = 60_000;
+/**
+ * In a room, typing and pages must stay quick while thirty labs run traffic
+ * on a few cores: the brokers, routers and services of a seat run at nice 10,
+ * so under contention their traffic slows first (HMLAB_BACKEND_NICE).
+ */
+export const SEAT_BACKEND_NICE = 10;
 
 export const seatLabel = (seat: number) => String(seat).padStart(2, '0');
 
@@ -209,6 +215,8 @@ export class LocalSeats implements SeatBackend {
       LOGNAME: user?.name ?? process.env.USER ?? 'seat',
       TMPDIR: join(home, 'tmp'),
       HMLAB_HOME: labHome,
+      // The lab's backends yield to the seat's server and terminals when the machine is busy.
+      HMLAB_BACKEND_NICE: String(SEAT_BACKEND_NICE),
     };
     const child = spawn(cmd, argv, { cwd: home, env, stdio: ['ignore', log, log], detached: true });
     closeSync(log);

@@ -2,10 +2,11 @@
 // with traffic; from seat A's terminal (a real pty through the workshop's
 // WebSocket proxy) every attempt on seat B or on the host dashboard fails,
 // A's seat cookie opens neither B's URLs nor /host, and a fork bomb and a
-// memory hog in A stay within A's limits while B keeps working.
+// memory hog in A stay within A's limits while B keeps working. The seat's
+// backends run at a lower priority than its server and terminals.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, writeFileSync } from 'node:fs';
+import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeName } from '../../server/backends/index.js';
 import { cgroupLimits, cgroupUsage } from '../../server/isolation/index.js';
@@ -55,6 +56,32 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     const third = await joinSeat(base, w.code, 'latecomer');
     assert.equal(third.status, 503);
     assert.match(third.body, /Workshop full/);
+  });
+
+  it('runs the seat\'s broker, routers and services at nice 10, its server and terminals at 0, so typing stays quick on a busy machine', () => {
+    const nice = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19: nice
+    };
+    // Where the kernel schedules by session (autogroup), a session's own nice is what counts against other sessions.
+    const sessionNice = (pid: number) => {
+      try { return Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]); } catch { return null; }
+    };
+    const seen = { backends: 0, interactive: 0 };
+    for (const pid of w.seats.usage(seat.a.n)!.processes) {
+      let cmd = '';
+      try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { continue; }
+      const backend = /beam\.smp| router -c |hmlab_openstack/.test(cmd);
+      const interactive = / serve --socket |^bash /.test(cmd);
+      if (!backend && !interactive) continue;
+      const want = backend ? 10 : 0;
+      assert.equal(nice(pid), want, `${cmd.slice(0, 80)}: nice`);
+      const sn = sessionNice(pid);
+      if (sn !== null) assert.equal(sn, want, `${cmd.slice(0, 80)}: its session's nice`);
+      seen[backend ? 'backends' : 'interactive']++;
+    }
+    assert.ok(seen.backends >= 6, `the hybrid lab's broker, router and four services were found (${seen.backends})`);
+    assert.ok(seen.interactive >= 2, `the seat server and a terminal's shell were found (${seen.interactive})`);
   });
 
   it('lets nothing in seat A reach seat B or the host dashboard (0 attempts succeed)', async () => {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMPONENT_MARK, isComponentOf, LabError, openLab, processesOfHome } from '../../server/backends/index.js';
+import { COMPONENT_MARK, backendNice, isComponentOf, LabError, openLab, processesOfHome } from '../../server/backends/index.js';
 import type { Topology } from '../../common/wire.js';
 
 const home = mkdtempSync(join(tmpdir(), 'hmlab-unit-lab-'));
@@ -83,5 +83,15 @@ test('status: a component not launched yet is starting, one stopped on purpose i
     assert.equal(st.upAt, 1);
   } finally {
     rmSync(h, { recursive: true, force: true });
+  }
+});
+
+test('HMLAB_BACKEND_NICE: unset is 0, 0..19 is taken, anything else is refused naming the variable and the fix', () => {
+  assert.equal(backendNice({}), 0);
+  assert.equal(backendNice({ HMLAB_BACKEND_NICE: '' }), 0);
+  assert.equal(backendNice({ HMLAB_BACKEND_NICE: '10' }), 10);
+  assert.equal(backendNice({ HMLAB_BACKEND_NICE: '19' }), 19);
+  for (const bad of ['x', '20', '-1', '1.5', '10 ']) {
+    assert.throws(() => backendNice({ HMLAB_BACKEND_NICE: bad }), labError('bad-input', /HMLAB_BACKEND_NICE must be a whole number from 0 to 19 .*such as 10/, 'HMLAB_BACKEND_NICE'));
   }
 });
