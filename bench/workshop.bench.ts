@@ -1,11 +1,12 @@
 // Workshop benchmark: seats per machine. Starts N isolated seats with
 // traffic on (5 operations/s, the lab's default; HMLAB_BENCH_RATE=N for
 // another rate), for N = 5, 10, 20, 30, ... (HMLAB_BENCH_SEATS=1,2,4 for a
-// small run), and measures in every seat terminal keystroke echo through the
-// workshop proxy (budget p95 < 50 ms) and a lab check (budget < 2 s); stops
-// at the first N where a seat misses its budget. Prints N, memory per seat
-// and CPU per seat with traffic on and paused, next to one seat alone
-// measured in the same run as the reference.
+// small run), and measures, in every seat at once as a room led by its host,
+// terminal keystroke echo through the workshop proxy, typed at five keys a
+// second (budget p95 < 50 ms), then a lab check (budget < 2 s); stops at the
+// first N where a seat misses its budget. Prints N, memory per seat and CPU
+// per seat with traffic on and paused, next to one seat alone measured in
+// the same run.
 //   npm run bench -- workshop        (needs root)
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +17,9 @@ import { isolationAvailable } from '../server/isolation/index.js';
 import { api, joinSeat, startTestWorkshop, terminal, waitSeatLab, type TestWorkshop } from '../test/helpers/workshop.js';
 
 const ECHO_P95_BUDGET_MS = 50;
+/** One key every 200 ms in each seat: five keys a second, a fast typist. */
+const KEY_INTERVAL_MS = 200;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CHECK_BUDGET_MS = 2000;
 const TICKS_PER_S = 100; // USER_HZ on Linux
 
@@ -42,7 +46,7 @@ function rssMiB(pid: number): number {
 /** CPU (% of one core) per seat over CPU_WINDOW_MS, in all and by part; memory by part. */
 async function cpuByPart(pids: number[], n: number): Promise<{ perSeatPct: number; parts: Record<string, { processes: number; rssMiB: number; cpuPct: number }> }> {
   const before = new Map(pids.map((p) => [p, cpuTicks([p])]));
-  await new Promise((r) => setTimeout(r, CPU_WINDOW_MS));
+  await sleep(CPU_WINDOW_MS);
   const pct = (ticks: number) => (ticks / TICKS_PER_S / (CPU_WINDOW_MS / 1000)) * 100 / n;
   const parts: Record<string, { processes: number; rssMiB: number; cpuPct: number }> = {};
   let all = 0;
@@ -102,23 +106,36 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
     const notUp = ups.flatMap((u, i) => (u.status === 'rejected' ? [`seat ${i + 1} not up: ${(u.reason as Error).message}`] : []));
     if (notUp.length) return { ...NOT_MEASURED, seats: n, misses: notUp };
     log(`  ${n} seat(s) up with traffic in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    // Every seat at once: keystroke echo and a check, as a room of attendees would.
+    // The room as the host leads it, each phase in every seat at once: everyone
+    // opens a terminal, everyone types, everyone runs a check.
     const checkId = topology === 'broker-only' ? ['01-one-broker', 'broker-running'] : ['02-split-transports', 'router-running'];
-    const perSeat = await Promise.all(cookies.map(async (c) => {
+    const terms = await Promise.all(cookies.map(async (c) => {
       const term = await terminal(base, c, 'bench');
       await term.run('stty -echoctl; echo ready-$((1+1))', /ready-2/, 30_000);
-      // A key and its erasure, 40 times: each round trip is browser -> proxy -> seat server -> pty -> bash's echo -> back.
+      return term;
+    }));
+    const echoes = await Promise.all(terms.map(async (term) => {
+      // A key and its erasure, 40 times, at a fast typist's pace: each round trip is
+      // browser -> proxy -> seat server -> pty -> bash's echo -> back. (Keys sent the
+      // moment the last echo came back made each seat a robot typing 50 keys a second.)
       const xs: number[] = [];
+      await sleep(Math.random() * KEY_INTERVAL_MS); // the room does not type in step
       for (let i = 0; i < 40; i++) {
-        xs.push(await term.keystroke('x'));
-        await term.keystroke('\x7f');
+        for (const key of ['x', '\x7f']) {
+          const ms = await term.keystroke(key);
+          if (key === 'x') xs.push(ms);
+          await sleep(Math.max(0, KEY_INTERVAL_MS - ms));
+        }
       }
       term.close();
+      return percentileOf(xs, 95);
+    }));
+    const perSeat = await Promise.all(cookies.map(async (c, i) => {
       const tc = performance.now();
       const r = await api(base, c, `/api/labs/${checkId[0]}/checks/${checkId[1]}`, { method: 'POST', body: {} });
       const checkMs = performance.now() - tc;
       const answer = r.status === 200 ? '' : `check answered ${r.status}: ${JSON.stringify(r.json).slice(0, 200)}`;
-      return { echoP95: percentileOf(xs, 95), checkMs, ok: r.status === 200, answer };
+      return { echoP95: echoes[i]!, checkMs, ok: r.status === 200, answer };
     }));
     const seatsUsage = Array.from({ length: n }, (_, i) => w!.seats.usage(i + 1)!);
     const memory = seatsUsage.reduce((s, u) => s + u.memoryBytes, 0) / n / 1048576;
@@ -126,7 +143,7 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
     const busy = await cpuByPart(seatsUsage.flatMap((u) => u.processes), n);
     // Idle: traffic paused in every seat, then 10 s of CPU across every seat process.
     await Promise.all(cookies.map((c) => api(base, c, '/api/traffic', { method: 'POST', body: { rate: 0 } })));
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     const idle = await cpuByPart(seatsUsage.flatMap((u) => u.processes), n);
     const breakdown: Breakdown = {};
     for (const [part, b] of Object.entries(idle.parts)) breakdown[part] = { ...b, busyCpuPct: busy.parts[part]?.cpuPct ?? 0 };
