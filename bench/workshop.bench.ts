@@ -44,11 +44,12 @@ function rssMiB(pid: number): number {
 }
 
 /** CPU (% of one core) per seat over CPU_WINDOW_MS, in all and by part; memory by part. */
-async function cpuByPart(pids: number[], n: number): Promise<{ perSeatPct: number; parts: Record<string, { processes: number; rssMiB: number; cpuPct: number }> }> {
+type PartUse = Record<string, { processes: number; rssMiB: number; cpuPct: number }>;
+async function cpuByPart(pids: number[], n: number): Promise<{ perSeatPct: number; parts: PartUse }> {
   const before = new Map(pids.map((p) => [p, cpuTicks([p])]));
   await sleep(CPU_WINDOW_MS);
   const pct = (ticks: number) => (ticks / TICKS_PER_S / (CPU_WINDOW_MS / 1000)) * 100 / n;
-  const parts: Record<string, { processes: number; rssMiB: number; cpuPct: number }> = {};
+  const parts: PartUse = {};
   let all = 0;
   for (const p of pids) {
     const b = (parts[partOf(p)] ??= { processes: 0, rssMiB: 0, cpuPct: 0 });
@@ -171,7 +172,9 @@ export async function run({ log = console.log }: { log?: (s: string) => void } =
   const topology = (process.env.HMLAB_BENCH_TOPOLOGY ?? 'hybrid-mesh') as Topology;
   const series = (process.env.HMLAB_BENCH_SEATS ?? '5,10,20,30,40,50,60').split(',').map(Number).filter((x) => x > 0);
   const rate = Number(process.env.HMLAB_BENCH_RATE ?? 5);
-  if (!(rate > 0 && rate <= 1000)) throw new Error(`HMLAB_BENCH_RATE must be operations per second, more than 0 and at most 1000 (got "${process.env.HMLAB_BENCH_RATE}")`);
+  if (!(rate > 0 && rate <= 1000)) {
+    throw new Error(`HMLAB_BENCH_RATE must be operations per second, more than 0 and at most 1000 (got "${process.env.HMLAB_BENCH_RATE}")`);
+  }
   log(`seats per machine: ${topology} seats, traffic ${rate} ops/s, on ${cpus().length} cores; `
     + `budgets: echo p95 < ${ECHO_P95_BUDGET_MS} ms, check < ${CHECK_BUDGET_MS} ms`);
   const reference = await measure(1, topology, rate, log);
@@ -182,7 +185,8 @@ export async function run({ log = console.log }: { log?: (s: string) => void } =
   log('  where a seat\'s cost goes (one seat; CPU in % of one core):');
   for (const [part, b] of Object.entries(reference.perSeat).sort((a, b) => b[1].rssMiB - a[1].rssMiB)) {
     const [procs, rss] = [String(b.processes).padStart(4), String(b.rssMiB).padStart(5)];
-    log(`    ${part.padEnd(17)} ${procs} processes  ${rss} MiB resident  CPU ${String(b.busyCpuPct).padStart(5)}% with traffic, ${String(b.cpuPct).padStart(5)}% paused`);
+    const [busy, paused] = [String(b.busyCpuPct).padStart(5), String(b.cpuPct).padStart(5)];
+    log(`    ${part.padEnd(17)} ${procs} processes  ${rss} MiB resident  CPU ${busy}% with traffic, ${paused}% paused`);
   }
   const rounds: Round[] = [];
   let most = reference.withinBudget ? 1 : 0;

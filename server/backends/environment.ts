@@ -14,7 +14,9 @@ import { LabError } from './errors.js';
 import { HMLAB_BIN } from '../paths.js';
 import { defaultHome, labPaths } from './paths.js';
 import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
-import { COMPONENT_MARK, niceSession, pidAlive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit } from './processes.js';
+import {
+  COMPONENT_MARK, niceSession, pidAlive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit,
+} from './processes.js';
 import { endpointOf, formatTransportUrl, parseTransportUrl, sameEndpoint } from '../../common/endpoint.js';
 import { isUp, topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { effectiveTransports, readOpenstackConf, redactUrl, type EffectiveTransports } from './openstack-conf.js';
@@ -56,7 +58,8 @@ export function backendNice(env: NodeJS.ProcessEnv = process.env): number {
   if (raw === undefined || raw === '') return 0;
   const n = /^\d{1,2}$/.test(raw) ? Number(raw) : NaN;
   if (!(n >= 0 && n <= 19)) {
-    throw new LabError('bad-input', `HMLAB_BACKEND_NICE must be a whole number from 0 to 19 (got "${raw}"): unset it, or give a nice value such as 10`, 'HMLAB_BACKEND_NICE');
+    throw new LabError('bad-input',
+      `HMLAB_BACKEND_NICE must be a whole number from 0 to 19 (got "${raw}"): unset it, or give a nice value such as 10`, 'HMLAB_BACKEND_NICE');
   }
   return n;
 }
@@ -692,7 +695,7 @@ transport_url = ${notify}
     const [niceCmd, niceArgs] = this.nice ? ['nice', ['-n', String(this.nice), launch.cmd, ...launch.args]] : [launch.cmd, launch.args];
     const [cmd, args] = spec.namespace ? wrapInNamespace(spec.namespace, niceCmd, niceArgs) : [niceCmd, niceArgs];
     const proc = spawnDetached(cmd, args, { env, cwd: this.paths.home, log });
-    if (this.nice && proc.pid > 0) niceSession(proc.pid, this.nice);
+    if (this.nice && proc.pid > 0) void niceSession(proc.pid, this.nice);
     if (proc.pid <= 0) {
       const error = `cannot start ${launch.cmd}`;
       patchComponent(this.paths.state, spec.name, { state: 'failed', pid: null, detail: error });

@@ -36,10 +36,19 @@ export function spawnDetached(cmd: string, args: string[], opts: { env: NodeJS.P
  * Lowers the CPU priority of the session a detached process leads. Where the
  * kernel groups processes by session for scheduling (autogroup, on by
  * default), a nice value counts only inside the session: against other
- * sessions, the session's own autogroup nice is what counts.
+ * sessions, the session's own autogroup nice is what counts. Without
+ * CAP_SYS_ADMIN the kernel takes one such write a tenth of a second
+ * machine-wide (EAGAIN otherwise), so a busy start retries for a while.
  */
-export function niceSession(pid: number, nice: number): void {
-  try { writeFileSync(`/proc/${pid}/autogroup`, String(nice)); } catch { /* no autogroup here: the process's own nice applies */ }
+export async function niceSession(pid: number, nice: number, giveUpMs = 30_000): Promise<void> {
+  const end = Date.now() + giveUpMs;
+  for (;;) {
+    try { writeFileSync(`/proc/${pid}/autogroup`, String(nice)); return; } catch (err) {
+      // ENOENT: no autogroup here (the process's own nice applies), or the process is gone.
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > end) return;
+    }
+    await sleep(100 + Math.random() * 100);
+  }
 }
 
 /** Whether a process with this pid exists (EPERM: it does, under another user). */

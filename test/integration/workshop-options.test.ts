@@ -16,7 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { freePort } from '../../server/backends/index.js';
 import { listNamespaces, lookupUser, userPids } from '../../server/isolation/index.js';
 import { waitFor } from '../helpers/lab-env.js';
-import { HMLAB, api, exited, hmlabCommand, isolationSkip, joinSeat, leftovers, serveWorkshop, terminal, waitSeatLab, waitSeatReady } from '../helpers/workshop.js';
+import {
+  HMLAB, api, exited, hmlabCommand, isolationSkip, joinSeat, leftovers, serveWorkshop, terminal, waitSeatLab, waitSeatReady,
+} from '../helpers/workshop.js';
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -58,7 +60,9 @@ const hostToken = (hostUrl: string) => new URL(hostUrl).searchParams.get('token'
 async function room(base: string, token: string) {
   const r = await fetch(`${base}/host/api/room`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(r.status, 200);
-  return await r.json() as { isolated: boolean; warnings: string[]; seats: { seat: number; state: string; reason: string; taken: boolean }[]; log: { action: string }[] };
+  return await r.json() as {
+    isolated: boolean; warnings: string[]; seats: { seat: number; state: string; reason: string; taken: boolean }[]; log: { action: string }[];
+  };
 }
 
 describe('workshop options', () => {
@@ -85,7 +89,8 @@ describe('workshop options', () => {
     assert.notEqual(next.seat, warm.seat);
   });
 
-  it('--starts-at-once 1 starts one seat at a time: the next attendee waits, told why, until the first seat\'s lab is up', { skip: isolationSkip }, async (t) => {
+  it('--starts-at-once 1 starts one seat at a time: the next attendee waits, told why, until the first seat\'s lab is up',
+    { skip: isolationSkip }, async (t) => {
     const w = await workshop(t, ['--seats', '2', '--topology', 'broker-only', '--starts-at-once', '1', '--traffic-rate', '1']);
     const urls = await w.served.urls;
     const base = new URL(urls.join).origin;

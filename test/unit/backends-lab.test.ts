@@ -92,6 +92,7 @@ test('HMLAB_BACKEND_NICE: unset is 0, 0..19 is taken, anything else is refused n
   assert.equal(backendNice({ HMLAB_BACKEND_NICE: '10' }), 10);
   assert.equal(backendNice({ HMLAB_BACKEND_NICE: '19' }), 19);
   for (const bad of ['x', '20', '-1', '1.5', '10 ']) {
-    assert.throws(() => backendNice({ HMLAB_BACKEND_NICE: bad }), labError('bad-input', /HMLAB_BACKEND_NICE must be a whole number from 0 to 19 .*such as 10/, 'HMLAB_BACKEND_NICE'));
+    const refused = labError('bad-input', /HMLAB_BACKEND_NICE must be a whole number from 0 to 19 .*such as 10/, 'HMLAB_BACKEND_NICE');
+    assert.throws(() => backendNice({ HMLAB_BACKEND_NICE: bad }), refused);
   }
 });
