@@ -71,8 +71,8 @@ export interface LocalSeatOptions {
 export const DEFAULT_LIMITS: CgroupLimits = { memoryBytes: 1536 * 1024 * 1024, maxPids: 512 };
 const READY_TIMEOUT_MS = 60_000;
 /**
- * In a room, typing and pages must stay quick while thirty labs run traffic
- * on a few cores: the brokers, routers and services of a seat run at nice 10,
+ * In a room, typing and pages must stay quick while many labs run traffic on
+ * a few cores: the brokers, routers and services of a seat run at nice 10,
  * so under contention their traffic slows first (HMLAB_BACKEND_NICE).
  */
 export const SEAT_BACKEND_NICE = 10;
