@@ -94,6 +94,13 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   // A seat's start is its heaviest moment (a broker boot is seconds of CPU):
   // twenty brokers booting at once on two cores each missed their 90 s.
   const starts = pLimit(opts.startsAtOnce ?? Math.max(2, availableParallelism()));
+  /** Seats waiting for a place to start, first in line first. */
+  const waiting: number[] = [];
+  /** Why a seat is in its state; for a seat in line, how many start before it, counted now. */
+  const reasonOf = (n: number) => {
+    const i = waiting.indexOf(n);
+    return i < 0 ? runtime(n).reason : `waiting for ${i + 1} seat(s) ahead of it to start`;
+  };
   const runtime = (n: number): SeatRuntime => {
     let r = rt.get(n);
     if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0, readyAt: Date.now() }; rt.set(n, r); }
@@ -166,10 +173,10 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (r.starting) return r.starting;
     if (backend.address(n)) { r.state = 'ready'; return Promise.resolve(); }
     r.state = 'starting';
-    const ahead = starts.activeCount + starts.pendingCount;
-    r.reason = ahead >= starts.concurrency ? `waiting for ${ahead - starts.concurrency + 1} seat(s) ahead of it to start` : '';
+    r.reason = '';
+    waiting.push(n);
     r.starting = starts(async () => {
-      r.reason = '';
+      waiting.splice(waiting.indexOf(n), 1);
       const since = Date.now();
       const started = await backend.start(n);
       if (started.bringsUp) {
@@ -343,7 +350,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     res.setHeader('Refresh', '2');
     html(res, 200, `Seat ${seatLabel(seat.seat)}`, r.state === 'failed'
       ? `<p>Your seat could not start: ${escapeHtml(r.reason)}. The host has been told; this page retries.</p>`
-      : `<p>Your lab is starting (its own broker, routers and services)${r.reason ? `: ${escapeHtml(r.reason)}` : ''}. `
+      : `<p>Your lab is starting (its own broker, routers and services)${reasonOf(seat.seat) ? `: ${escapeHtml(reasonOf(seat.seat))}` : ''}. `
         + 'This page moves on by itself when it is ready.</p>');
   });
   app.get('/workshop/me', (req, res) => {
@@ -403,7 +410,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       const r = runtime(s.seat);
       const u = backend.usage(s.seat);
       return {
-        seat: s.seat, label: seatLabel(s.seat), state: r.state === 'free' && s.token ? 'stopped' : r.state, reason: r.reason,
+        seat: s.seat, label: seatLabel(s.seat), state: r.state === 'free' && s.token ? 'stopped' : r.state, reason: reasonOf(s.seat),
         attendee: s.attendee, taken: !!s.token, ...progressOf(r.reading),
         lastActivity: s.lastActivity, help: s.help, memoryBytes: u?.memoryBytes ?? null, processes: u?.processes.length ?? null,
       };

@@ -89,15 +89,17 @@ describe('workshop options', () => {
     assert.notEqual(next.seat, warm.seat);
   });
 
-  it('--starts-at-once 1 starts one seat at a time: the next attendee waits, told why, until the first seat\'s lab is up',
+  it('--starts-at-once 1 starts one seat at a time: the next attendees wait, told their place in line, until the seat before is up',
     { skip: isolationSkip }, async (t) => {
-    const w = await workshop(t, ['--seats', '2', '--topology', 'broker-only', '--starts-at-once', '1', '--traffic-rate', '1']);
+    const w = await workshop(t, ['--seats', '3', '--topology', 'broker-only', '--starts-at-once', '1', '--traffic-rate', '1']);
     const urls = await w.served.urls;
     const base = new URL(urls.join).origin;
     const token = hostToken(urls.host);
     const code = urls.join.split('/').pop()!;
     const first = await joinSeat(base, code, 'first');
     const second = await joinSeat(base, code, 'second');
+    const third = await joinSeat(base, code, 'third');
+    const c = (await api(base, third.cookie, '/workshop/me')).json.seat as number;
     const [a, b] = [(await api(base, first.cookie, '/workshop/me')).json.seat as number, (await api(base, second.cookie, '/workshop/me')).json.seat as number];
     const seatIn = async (n: number) => (await room(base, token)).seats.find((s) => s.seat === n)!;
     const waiting = await seatIn(b);
@@ -106,14 +108,15 @@ describe('workshop options', () => {
     const page = await (await fetch(`${base}/workshop/seat`, { headers: { cookie: second.cookie } })).text();
     assert.match(page, /waiting for 1 seat\(s\) ahead of it to start/, 'so does the attendee\'s page');
     assert.equal(lookupUser(`${w.prefix}${String(b).padStart(2, '0')}`), null, 'nothing of the waiting seat runs yet');
+    assert.match((await seatIn(c)).reason, /waiting for 2 seat\(s\) ahead of it to start/, 'the third in line is told so');
     // The second seat's server starts only once the first seat's lab is up.
     await waitFor('the second seat starting its server', async () => !(await seatIn(b)).reason.startsWith('waiting') || null, 180_000, 200);
     const firstLab = await api(base, first.cookie, '/api/status');
     assert.ok(firstLab.json.components.length > 0 && firstLab.json.components.every((c: { state: string }) => c.state === 'running'),
-      `the first seat's lab was up before the second started: ${JSON.stringify(firstLab.json.components.map((c: { state: string }) => c.state))}`);
-    await waitSeatLab(base, second.cookie, 180_000);
-    assert.equal((await seatIn(a)).state, 'ready');
-    assert.equal((await seatIn(b)).state, 'ready');
+      `the first seat's lab was up before the second started: ${JSON.stringify(firstLab.json.components.map((x: { state: string }) => x.state))}`);
+    assert.match((await seatIn(c)).reason, /waiting for 1 seat\(s\) ahead of it to start/, 'the count goes down as seats start');
+    await waitSeatLab(base, third.cookie, 240_000);
+    for (const n of [a, b, c]) assert.equal((await seatIn(n)).state, 'ready');
   });
 
   it('--idle stops a seat nobody uses, keeps its progress, and starts it again when its attendee comes back', { skip: isolationSkip }, async (t) => {
