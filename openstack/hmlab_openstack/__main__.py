@@ -140,11 +140,18 @@ class Runtime(object):
         The lab starts the broker and the services together; polling the
         port tightly lets a service attach the moment its broker listens,
         instead of sleeping through the driver's growing retry backoff.
+        While the whole lab boots (HMLAB_WAIT_FIRST_HOST=1) only the first
+        host counts: on a busy machine another router of the mesh can listen
+        first, and the driver would start there instead of on the router
+        the lab placed the service on.
         """
         deadline = time.time() + self.connect_timeout
+        hosts = self.hosts(url)
+        if os.environ.get('HMLAB_WAIT_FIRST_HOST') == '1':
+            hosts = hosts[:1]
         last = None
         while time.time() < deadline and not self.stopping.is_set():
-            for host, port in self.hosts(url):
+            for host, port in hosts:
                 try:
                     socket.create_connection((host, port), 0.5).close()
                     return None

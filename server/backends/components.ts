@@ -305,7 +305,11 @@ export function routerSpec(name: string, paths: LabPaths, plan: PortPlan, qdrout
 
 export function serviceSpec(
   name: ServiceName, paths: LabPaths,
-  opts: { connectTimeoutS: number; overrideFile: string | null; endpoint: string | null; connectsTo?: string | null; namespace?: string | null },
+  opts: {
+    connectTimeoutS: number; overrideFile: string | null; endpoint: string | null; connectsTo?: string | null; namespace?: string | null;
+    /** The lab boots as a whole: wait for the first host of transport_url, where the lab placed the service, not any of them. */
+    waitFirstHost?: boolean;
+  },
 ): ComponentSpec {
   const eventsFile = join(paths.events, `${name}.jsonl`);
   const log = join(paths.logs, `${name}.log`);
@@ -330,6 +334,7 @@ export function serviceSpec(
           PYTHONDONTWRITEBYTECODE: '1',
           PYTHONUNBUFFERED: '1',
           HMLAB_CONNECT_TIMEOUT: String(opts.connectTimeoutS),
+          HMLAB_WAIT_FIRST_HOST: opts.waitFirstHost ? '1' : '0',
         },
       };
     },

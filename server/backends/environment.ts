@@ -426,7 +426,7 @@ export class LabEnvironment implements LabEnvironmentApi {
       ...routersOf(topology).map((r) => routerSpec(r, this.paths, plan, qdrouterd, nsOf(r))),
       ...servicesOf(topology).map((s) => serviceSpec(s, this.paths, {
         connectTimeoutS: UP_CONNECT_TIMEOUT_S, overrideFile: this.writeOverride(s, topology, plan), endpoint: null,
-        connectsTo: this.connectsTo(s), namespace: nsOf(s),
+        connectsTo: this.connectsTo(s), namespace: nsOf(s), waitFirstHost: true,
       })),
     ];
   }
