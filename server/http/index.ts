@@ -18,6 +18,7 @@ export type { ServerContext, ServerPlugin, WsHandler } from './context.js';
 export { HttpError, errorHandler, httpErrorOf, parseBody, sendError } from './errors.js';
 export { Auth, loadOrCreateToken, parseCookies, type Principal } from './auth.js';
 export { tokenCookieName, isSameOrigin, stateChangeRefusal, contentSecurityPolicy, securityHeaders, REQUEST_HEADER, type Refusal } from './security.js';
+export type { Operation, OperationOutcome } from './lab-api.js';
 
 export interface LabServerOptions {
   home: string;

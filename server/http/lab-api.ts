@@ -46,6 +46,8 @@ export interface LabRuntimeOptions {
 }
 
 export interface Operation { operation: 'up' | 'down'; topology?: Topology; startedAt: number }
+/** How the last operation ended: error is null when it succeeded. */
+export interface OperationOutcome extends Operation { endedAt: number; error: string | null }
 
 /**
  * One lab, observed and operated: the bus every live endpoint reads, the
@@ -57,6 +59,8 @@ export class LabRuntime {
   readonly observer: LabObserver;
   readonly recorder: Recorder;
   current: Operation | null = null;
+  /** The last operation that ended, so a caller that was not watching learns whether the lab came up. */
+  last: OperationOutcome | null = null;
   readonly publicDir: string;
 
   constructor(readonly opts: LabRuntimeOptions) {
@@ -94,17 +98,23 @@ export class LabRuntime {
         onProgress: (p) => this.progress({ component: p.component, message: p.message, elapsedMs: p.elapsedMs, operation: 'up', state: p.state }),
       });
       this.progress({ component: 'lab', message: `the ${topology} lab is up`, elapsedMs: Date.now() - began, operation: 'up', state: 'done' });
+      this.ended(null);
       return status;
     } catch (err) {
       const msg = (err as Error)?.message ?? String(err);
       this.progress({
         component: 'lab', message: `bringing up the ${topology} lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'up', state: 'failed',
       });
+      this.ended(msg);
       throw err;
     } finally {
       this.current = null;
       await this.observer.pollStatus();
     }
+  }
+
+  private ended(error: string | null): void {
+    if (this.current) this.last = { ...this.current, endedAt: Date.now(), error };
   }
 
   down(): Promise<void> {
@@ -118,9 +128,11 @@ export class LabRuntime {
     try {
       await this.opts.lab.down();
       this.progress({ component: 'lab', message: 'the lab is down', elapsedMs: Date.now() - began, operation: 'down', state: 'done' });
+      this.ended(null);
     } catch (err) {
       const msg = (err as Error)?.message ?? String(err);
       this.progress({ component: 'lab', message: `stopping the lab failed: ${msg}`, elapsedMs: Date.now() - began, operation: 'down', state: 'failed' });
+      this.ended(msg);
       throw err;
     } finally {
       this.current = null;
@@ -197,7 +209,7 @@ export function labApiPlugin(rt: LabRuntime): ServerPlugin {
         res.status(202).json({ accepted: true, operation: 'down', events: '/api/events' });
       });
 
-      api.get('/lab/operation', (_req, res) => { res.json({ operation: rt.current }); });
+      api.get('/lab/operation', (_req, res) => { res.json({ operation: rt.current, last: rt.last }); });
 
       api.post('/components/:name/:action', async (req, res) => {
         const action = String(req.params.action);

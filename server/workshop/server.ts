@@ -19,7 +19,9 @@ import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../
 import { listensLocally } from '../../common/endpoint.js';
 import { trafficRateSchema } from '../../common/rules.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { HttpError, errorHandler, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal } from '../http/index.js';
+import {
+  HttpError, errorHandler, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal, type OperationOutcome,
+} from '../http/index.js';
 import { sameSecret } from '../http/auth.js';
 import { cookieName, cookieOf } from './guards.js';
 import { progressOf, readSeat, whereStuck, type SeatReading } from './progress.js';
@@ -68,11 +70,15 @@ interface SeatRuntime {
   starting: Promise<void> | null;
   /** When the seat last became ready: idle time counts from then at the earliest. */
   readyAt: number;
+  /** When its last start failed: a seat whose server runs is not started again before FAILED_RETRY_MS. */
+  failedAt: number;
   reading?: SeatReading;
 }
 
 /** How long a seat's start waits for the lab its server brings up before it lets the next seat start. */
 const LAB_SETTLE_MAX_MS = 5 * 60_000;
+/** A lab that failed to come up is tried again when its attendee's page asks, at most this often (a full machine gets room to breathe). */
+const FAILED_RETRY_MS = 30_000;
 
 const nameBody = z.object({ name: z.string().max(60, { error: 'name must be at most 60 characters' }).optional() });
 const helpBody = z.object({
@@ -103,7 +109,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   };
   const runtime = (n: number): SeatRuntime => {
     let r = rt.get(n);
-    if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0, readyAt: Date.now() }; rt.set(n, r); }
+    if (!r) { r = { state: backend.address(n) ? 'ready' : 'free', reason: '', starting: null, hostTyping: 0, readyAt: Date.now(), failedAt: 0 }; rt.set(n, r); }
     return r;
   };
   let port = opts.port ?? 0;
@@ -153,41 +159,50 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     await toLabStart(n, list[0]!.id);
   };
   /**
-   * Waits until the lab the seat's server brings up as it starts is up or
-   * has failed (its state.json is rewritten at the start of the up, so an
-   * upAt from before this start is an earlier lab).
+   * Waits until the lab the seat's server brings up as it starts is up, and
+   * throws why when it failed (its state.json is rewritten at the start of
+   * the up, so an upAt from before this start is an earlier lab).
    */
-  const labSettled = async (n: number, since: number) => {
+  const labSettled = async (n: number, since: number, topology: Topology) => {
     const deadline = Date.now() + LAB_SETTLE_MAX_MS;
     while (Date.now() < deadline) {
       const [st, op] = await Promise.all([onSeat(n, 'GET', '/api/status'), onSeat(n, 'GET', '/api/lab/operation')]);
       const status = JSON.parse(st.body) as { upAt?: number | null; components: { state: string }[] };
-      const busy = (JSON.parse(op.body) as { operation: unknown }).operation !== null;
+      const ops = JSON.parse(op.body) as { operation: unknown; last?: OperationOutcome | null };
+      const failed = ops.last && ops.last.operation === 'up' && ops.last.startedAt >= since - 1000 ? ops.last.error : null;
+      // The first line names the component and why; the log lines after it are in the seat's backend panel.
+      if (failed) throw new Error(`its ${topology} lab did not come up: ${failed.split('\n')[0]}`);
       const begun = (status.upAt ?? 0) >= since || (status.components.length > 0 && status.components.every((c) => c.state === 'running'));
-      if (begun && !busy && !status.components.some((c) => c.state === 'starting')) return;
+      if (begun && ops.operation === null && !status.components.some((c) => c.state === 'starting')) return;
       await new Promise((res) => setTimeout(res, 1000));
     }
   };
   const startSeat = (n: number): Promise<void> => {
     const r = runtime(n);
     if (r.starting) return r.starting;
-    if (backend.address(n)) { r.state = 'ready'; return Promise.resolve(); }
+    if (backend.address(n)) {
+      // A seat whose server runs but whose lab failed is tried again, from its server up, once the retry pause is over.
+      if (r.state !== 'failed') { r.state = 'ready'; return Promise.resolve(); }
+      if (Date.now() - r.failedAt < FAILED_RETRY_MS) return Promise.resolve();
+    }
     r.state = 'starting';
     r.reason = '';
     waiting.push(n);
     r.starting = starts(async () => {
       waiting.splice(waiting.indexOf(n), 1);
+      if (backend.address(n)) await backend.stop(n);
       const since = Date.now();
       const started = await backend.start(n);
       if (started.bringsUp) {
         r.reason = `bringing up its ${started.bringsUp} lab`;
-        await labSettled(n, since);
+        await labSettled(n, since, started.bringsUp);
         r.reason = '';
       }
       await toFirstLabIfNew(n);
     }).then(() => { r.state = 'ready'; r.readyAt = Date.now(); }, (err: Error) => {
       r.state = 'failed';
       r.reason = err.message;
+      r.failedAt = Date.now();
       store.log(n, 'seat failed', err.message);
     }).finally(() => { r.starting = null; });
     return r.starting;

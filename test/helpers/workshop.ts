@@ -59,11 +59,16 @@ export interface TestWorkshop {
 
 export async function startTestWorkshop(o: {
   seats: number; topology?: Topology; memoryMiB?: number; maxPids?: number; trafficRate?: number;
+  /** Variables for every seat server (which starts with a clean environment), such as a broken HMLAB_RABBITMQ_SERVER. */
+  seatEnv?: Record<string, string>;
 }): Promise<TestWorkshop> {
   const dir = mkdtempSync(joinPath(tmpdir(), 'hmws-'));
   const prefix = `hmlab-t${randomBytes(3).toString('hex')}-`;
+  const seatCommand = o.seatEnv
+    ? ['/usr/bin/env', ...Object.entries(o.seatEnv).map(([k, v]) => `${k}=${v}`), process.execPath, HMLAB]
+    : undefined;
   const seats = new LocalSeats({
-    dir, prefix, topology: o.topology, trafficRate: o.trafficRate,
+    dir, prefix, topology: o.topology, trafficRate: o.trafficRate, seatCommand,
     limits: { memoryBytes: (o.memoryMiB ?? 1536) * 1024 * 1024, maxPids: o.maxPids ?? 512 },
   });
   const server = await startWorkshopServer({ dir, seats: o.seats, backend: seats, pollMs: 1000 });

@@ -13,6 +13,7 @@ import { noRabbit } from '../helpers/labs-harness.js';
 import { serveLab, type ServedLab } from '../helpers/serve.js';
 
 interface Operation { operation: 'up' | 'down'; topology?: string; startedAt: number }
+interface OperationOutcome extends Operation { endedAt: number; error: string | null }
 
 describe('the lab server\'s errors and long operations, on a real lab', { skip: noRabbit ?? false }, () => {
   let served: ServedLab;
@@ -46,7 +47,7 @@ describe('the lab server\'s errors and long operations, on a real lab', { skip: 
   };
 
   test('GET /api/lab/operation names the up under way, another operation meanwhile is 409, and it is null once the lab is up', async () => {
-    assert.deepEqual((await api('GET', '/lab/operation')).body, { operation: null }, 'nothing under way before the first up');
+    assert.deepEqual((await api('GET', '/lab/operation')).body, { operation: null, last: null }, 'nothing under way, nor ended, before the first up');
     const asked = Date.now();
     const up = await api('POST', '/lab/up', { topology: 'broker-only', trafficRate: 2 });
     assert.equal(up.status, 202, JSON.stringify(up.body));
@@ -58,6 +59,10 @@ describe('the lab server\'s errors and long operations, on a real lab', { skip: 
     assert.equal(down.status, 409);
     assert.match(String(down.body.error), /the lab is busy: "up" started \d+ s ago; wait for it to finish/);
     await operationEnds(180_000);
+    const last = (await api<{ last: OperationOutcome | null }>('GET', '/lab/operation')).body.last;
+    assert.deepEqual({ operation: last?.operation, topology: last?.topology, error: last?.error }, { operation: 'up', topology: 'broker-only', error: null },
+      'the up that ended is the last operation, without an error');
+    assert.ok(last!.endedAt >= last!.startedAt, `ended at ${last!.endedAt}, started at ${last!.startedAt}`);
     const st = (await api<LabStatus>('GET', '/status')).body;
     assert.equal(st.topology, 'broker-only');
     for (const c of st.components) assert.equal(c.state, 'running', `${c.name}: ${c.detail ?? ''}`);

@@ -2,7 +2,8 @@
 // seats started ahead so a join is instant, --starts-at-once queues seats
 // starting together, --idle stops a seat nobody uses
 // (its progress kept, back on the attendee's next request), --tls-cert and
-// --tls-key serve everything over HTTPS and WSS, and without root
+// --tls-key serve everything over HTTPS and WSS, a seat whose lab cannot
+// come up is failed and says why, and without root
 // --no-isolation runs a single seat as the host's own user, with a banner.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { freePort } from '../../server/backends/index.js';
 import { listNamespaces, lookupUser, userPids } from '../../server/isolation/index.js';
 import { waitFor } from '../helpers/lab-env.js';
 import {
-  HMLAB, api, exited, hmlabCommand, isolationSkip, joinSeat, leftovers, serveWorkshop, terminal, waitSeatLab, waitSeatReady,
+  HMLAB, api, exited, hmlabCommand, isolationSkip, joinSeat, leftovers, serveWorkshop, startTestWorkshop, terminal, waitSeatLab, waitSeatReady,
 } from '../helpers/workshop.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -142,6 +143,35 @@ describe('workshop options', () => {
     assert.equal(back.status, 200, JSON.stringify(back.json));
     assert.equal(back.json.step, 1, 'the progress survives the stop');
     assert.ok(userPids(user.uid).length > 0, 'the seat runs again');
+  });
+
+  it('a seat whose lab does not come up is failed, naming the component and why, for the host and the attendee, and stays so on reload',
+    { skip: isolationSkip }, async (t) => {
+    // A broker that exits at once: the seat's server starts, its broker-only lab cannot.
+    const w = await startTestWorkshop({ seats: 1, topology: 'broker-only', seatEnv: { HMLAB_RABBITMQ_SERVER: '/bin/false' } });
+    t.after(async () => {
+      await w.cleanup();
+      assert.deepEqual(await leftovers(w.prefix), [], 'no seat user or namespace is left');
+    });
+    const base = w.server.url;
+    const token = new URL(w.server.hostUrl).searchParams.get('token')!;
+    const seat = await joinSeat(base, w.code, 'unlucky');
+    assert.equal(seat.status, 303);
+    const failed = await waitFor('the seat failed', async () => {
+      const s = (await room(base, token)).seats[0]!;
+      return s.state === 'failed' ? s : null;
+    }, 180_000, 500);
+    assert.match(failed.reason, /^its broker-only lab did not come up: broker failed: the broker exited \(code 1\) before it was ready/,
+      'the dashboard names the lab, the component and why');
+    assert.doesNotMatch(failed.reason, /\n/, 'one line on the dashboard; the log lines are in the seat\'s own backend panel');
+    const page = await (await fetch(`${base}/workshop/seat`, { headers: { cookie: seat.cookie } })).text();
+    assert.match(page, /Your seat could not start: its broker-only lab did not come up: broker failed/, 'the attendee is told the same');
+    assert.equal((await api(base, seat.cookie, '/workshop/me')).json.state, 'failed', 'a reload does not turn the failed seat ready');
+    assert.equal((await room(base, token)).seats[0]!.state, 'failed', 'nor does the dashboard\'s next reading');
+    const st = await api(base, seat.cookie, '/api/status');
+    assert.equal(st.status, 200, 'the seat\'s own server still answers, so its backend panel shows the lab');
+    assert.ok(!st.json.components.some((c: { state: string }) => c.state === 'running'), 'nothing of the failed lab runs');
+    assert.ok((await room(base, token)).log.some((l) => l.action === 'seat failed'), 'the host\'s log has it');
   });
 
   it('--tls-cert/--tls-key serve the join page, the seat\'s API and its terminal over HTTPS and WSS; bad files are refused by name', async (t) => {
