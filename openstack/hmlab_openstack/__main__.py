@@ -49,6 +49,40 @@ def start_at_first_host():
     controller.Hosts.__init__ = init
 
 
+class BusyClock(object):
+    """Seconds of a timeout counted as the machine could give them.
+
+    While the load average is above the number of cores, a second counts
+    for cores/load (at least 1/8), as the lab's ready timeouts do: a room of
+    labs booting at once on a full machine waits longer instead of failing,
+    and a service that cannot connect on an idle machine still fails in
+    its time.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.counted = 0.0
+        self.last = time.monotonic()
+        self.t0 = self.last
+        self.lock = threading.Lock()  # the watchdog reads it too
+
+    def left(self):
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            load = 0.0
+        cores = len(os.sched_getaffinity(0)) or 1
+        with self.lock:
+            now = time.monotonic()
+            self.counted += (now - self.last) * max(
+                1.0 / 8, min(1.0, cores / max(load, 0.01)))
+            self.last = now
+            return self.seconds - self.counted
+
+    def waited(self):
+        return time.monotonic() - self.t0
+
+
 class Runtime(object):
     """What every service shares: config, transports, reporting, shutdown."""
 
@@ -134,7 +168,7 @@ class Runtime(object):
         return [(h.hostname or '127.0.0.1', h.port or default)
                 for h in parsed.hosts] or [('127.0.0.1', default)]
 
-    def wait_reachable(self, url):
+    def wait_reachable(self, url, clock):
         """Wait until a host of the URL accepts TCP.
 
         The lab starts the broker and the services together; polling the
@@ -145,12 +179,11 @@ class Runtime(object):
         first, and the driver would start there instead of on the router
         the lab placed the service on.
         """
-        deadline = time.time() + self.connect_timeout
         hosts = self.hosts(url)
         if os.environ.get('HMLAB_WAIT_FIRST_HOST') == '1':
             hosts = hosts[:1]
         last = None
-        while time.time() < deadline and not self.stopping.is_set():
+        while clock.left() > 0 and not self.stopping.is_set():
             for host, port in hosts:
                 try:
                     socket.create_connection((host, port), 0.5).close()
@@ -160,32 +193,35 @@ class Runtime(object):
             time.sleep(0.05)
         return last
 
-    def start_watchdog(self, url):
+    def start_watchdog(self, url, clock):
         """Exit with a clear message if the driver never connects."""
         def check():
-            if not self.started and not self.stopping.is_set():
-                said = self.watch.last_error or 'no answer'
-                self.fail(3, 'cannot connect to %s within %d s; the driver '
-                          'said: %s' % (redact(url), self.connect_timeout,
-                                        said))
-        timer = threading.Timer(self.connect_timeout + 4, check)
-        timer.daemon = True
-        timer.start()
+            while not self.started and not self.stopping.is_set():
+                if clock.left() < -4:
+                    said = self.watch.last_error or 'no answer'
+                    self.fail(3, 'cannot connect to %s within %d s; the '
+                              'driver said: %s' % (redact(url),
+                                                   clock.waited(), said))
+                time.sleep(0.5)
+        threading.Thread(target=check, daemon=True).start()
 
     def connect(self, url, start):
         """Start a server on url and wait until its driver is connected."""
-        self.start_watchdog(url)
-        problem = self.wait_reachable(url)
+        clock = BusyClock(self.connect_timeout)
+        self.start_watchdog(url, clock)
+        problem = self.wait_reachable(url, clock)
         if problem:
             self.log.warning('no host of %s accepts connections yet (%s); '
                              'leaving it to the driver', redact(url), problem)
         start()
         # The rabbit driver connects inside start(); the AMQP 1.0 driver
         # connects in its own thread, so wait for its "active" log line.
-        left = self.connect_timeout + 3
-        if not self.watch.wait_connected(scheme_of(url), left):
-            self.fail(3, 'cannot connect to %s; the driver said: %s'
-                      % (redact(url), self.watch.last_error or 'no answer'))
+        scheme = scheme_of(url)
+        while not self.watch.wait_connected(scheme, 0.5):
+            if clock.left() < -3:
+                self.fail(3, 'cannot connect to %s; the driver said: %s'
+                          % (redact(url),
+                             self.watch.last_error or 'no answer'))
 
     def ready(self):
         self.started = True

@@ -4,7 +4,7 @@
 // (the CLI, the lab server) can drive the same running lab.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setPriority } from 'node:os';
+import { availableParallelism, setPriority } from 'node:os';
 import { z } from 'zod';
 import {
   TOPOLOGIES, type ComponentStatus, type LabStatus, type RouterProduct, type Topology, type TrafficCounters, type WanStatus,
@@ -15,7 +15,7 @@ import { HMLAB_BIN } from '../paths.js';
 import { defaultHome, labPaths } from './paths.js';
 import { DEFAULT_BASE_PORT, PORT_BLOCK, planPorts, portFree } from './ports.js';
 import {
-  COMPONENT_MARK, niceSession, pidAlive, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit,
+  COMPONENT_MARK, niceComponent, pidAlive, readyTimeout, isComponentOf, processesOfHome, signalGroup, sleep, spawnDetached, stopGroup, tailLog, waitExit,
 } from './processes.js';
 import { endpointOf, formatTransportUrl, parseTransportUrl, sameEndpoint } from '../../common/endpoint.js';
 import { isUp, topologySchema, trafficRateSchema } from '../../common/rules.js';
@@ -44,14 +44,18 @@ const STOPPING = 'stopping';
 const UP_CONNECT_TIMEOUT_S = 90;
 /** ... and when started on its own, against components that already run. */
 const START_CONNECT_TIMEOUT_S = 5;
+/** Why a ready timeout took longer than its seconds: the machine was busy. */
+const busyNote = (load: number | null) => (load === null ? ''
+  : `; the machine was busy (load ${load.toFixed(1)} on ${availableParallelism()} cores), so the wait was stretched`);
 /** Raising a priority back needs root: elsewhere services keep their normal priority throughout. */
 const CAN_RENICE = process.getuid?.() === 0;
 
 /**
- * The nice value the lab's broker, routers and services run at
- * (HMLAB_BACKEND_NICE, 0..19; default 0). Workshop seats set 10: on a busy
- * machine an attendee's typing and pages stay quick and the lab's traffic
- * slows first. Terminals inherit it, so an `hmlab up` typed there does the same.
+ * The nice value the lab's broker, routers and services run at once they
+ * are ready (HMLAB_BACKEND_NICE, 0..19; default 0); they boot at normal
+ * priority. Workshop seats set 10: on a busy machine an attendee's typing
+ * and pages stay quick and the lab's traffic slows first. Terminals inherit
+ * it, so an `hmlab up` typed there does the same.
  */
 export function backendNice(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.HMLAB_BACKEND_NICE;
@@ -691,11 +695,9 @@ transport_url = ${notify}
     const launch = spec.launch();
     const log = join(this.paths.logs, `${spec.name}.log`);
     const env = { ...launch.env, [COMPONENT_MARK]: this.paths.home };
-    // `nice` and `ip netns exec` exec in place: the pid is the component's own.
-    const [niceCmd, niceArgs] = this.nice ? ['nice', ['-n', String(this.nice), launch.cmd, ...launch.args]] : [launch.cmd, launch.args];
-    const [cmd, args] = spec.namespace ? wrapInNamespace(spec.namespace, niceCmd, niceArgs) : [niceCmd, niceArgs];
+    // `ip netns exec` execs in place: the pid is the component's own.
+    const [cmd, args] = spec.namespace ? wrapInNamespace(spec.namespace, launch.cmd, launch.args) : [launch.cmd, launch.args];
     const proc = spawnDetached(cmd, args, { env, cwd: this.paths.home, log });
-    if (this.nice && proc.pid > 0) void niceSession(proc.pid, this.nice);
     if (proc.pid <= 0) {
       const error = `cannot start ${launch.cmd}`;
       patchComponent(this.paths.state, spec.name, { state: 'failed', pid: null, detail: error });
@@ -717,7 +719,7 @@ transport_url = ${notify}
     const local = new AbortController();
     const stopLocal = () => local.abort();
     signal.addEventListener('abort', stopLocal, { once: true });
-    const timer = setTimeout(() => local.abort(), spec.readyTimeoutMs);
+    const timeout = readyTimeout(spec.readyTimeoutMs, () => local.abort());
     try {
       const product = await spec.waitReady({
         pid: proc.pid,
@@ -731,7 +733,8 @@ transport_url = ${notify}
         },
       });
       message = `ready: ${product}`;
-      if (spec.kind === 'service' && lowPriority) {
+      if (this.nice) void niceComponent(proc.pid, this.nice);
+      else if (spec.kind === 'service' && lowPriority) {
         try { setPriority(proc.pid, this.nice); } catch { /* stays nice: harmless */ }
       }
       patchComponent(this.paths.state, spec.name, { state: 'running', product, readyAt: Date.now(), detail: null });
@@ -743,7 +746,7 @@ transport_url = ${notify}
       if ((err as Error)?.name === 'AbortError') {
         why = signal.aborted
           ? `stopped: ${String(signal.reason ?? 'another component failed')}`
-          : `not ready after ${Math.round(spec.readyTimeoutMs / 1000)} s (it was ${message})`;
+          : `not ready after ${Math.round(timeout.wallMs() / 1000)} s (it was ${message})${busyNote(timeout.busiest())}`;
       }
       message = why;
       patchComponent(this.paths.state, spec.name, { state: 'failed', detail: why });
@@ -758,7 +761,7 @@ transport_url = ${notify}
       return { pid: proc.pid, error: signal.aborted && why.startsWith('stopped: ') ? null : why };
     } finally {
       clearInterval(tick);
-      clearTimeout(timer);
+      timeout.cancel();
       signal.removeEventListener('abort', stopLocal);
     }
   }

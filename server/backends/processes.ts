@@ -4,6 +4,7 @@
 // component's children too.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, setPriority } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface Spawned {
@@ -40,7 +41,7 @@ export function spawnDetached(cmd: string, args: string[], opts: { env: NodeJS.P
  * CAP_SYS_ADMIN the kernel takes one such write a tenth of a second
  * machine-wide (EAGAIN otherwise), so a busy start retries for a while.
  */
-export async function niceSession(pid: number, nice: number, giveUpMs = 30_000): Promise<void> {
+async function niceSession(pid: number, nice: number, giveUpMs = 30_000): Promise<void> {
   const end = Date.now() + giveUpMs;
   for (;;) {
     try { writeFileSync(`/proc/${pid}/autogroup`, String(nice)); return; } catch (err) {
@@ -49,6 +50,66 @@ export async function niceSession(pid: number, nice: number, giveUpMs = 30_000):
     }
     await sleep(100 + Math.random() * 100);
   }
+}
+
+/** Every thread of every process in a process group: a component leads its own, and nice is per thread on Linux. */
+function threadsOfGroup(pgid: number): number[] {
+  const threads: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let stat: string;
+    try { stat = readFileSync(`/proc/${p}/stat`, 'utf8'); } catch { continue; }
+    // After "(comm)": state, ppid, pgrp.
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+    try { for (const t of readdirSync(`/proc/${p}/task`)) threads.push(Number(t)); } catch { /* gone meanwhile */ }
+  }
+  return threads;
+}
+
+/**
+ * Lowers a component's priority once it is ready: every thread of its
+ * process group, then its session. It boots at normal priority, so a lab
+ * starting on a busy machine comes up in seconds rather than missing its
+ * ready timeout behind every running lab's traffic; raising it back later
+ * would need root. Threads and children made afterwards inherit the value.
+ */
+export async function niceComponent(pid: number, nice: number): Promise<void> {
+  for (const tid of threadsOfGroup(pid)) {
+    try { setPriority(tid, nice); } catch { /* gone meanwhile */ }
+  }
+  await niceSession(pid, nice);
+}
+
+/** How much less than a wall second a ready timeout counts at most on a busy machine. */
+const MAX_STRETCH = 8;
+
+/**
+ * A ready timeout that counts the time the machine could give: while the
+ * load average is above the number of cores, a second counts for cores/load
+ * (at least 1/8). A room of labs booting at once on a full machine then waits
+ * longer instead of failing; a component stuck on an idle machine still
+ * fails in its time.
+ */
+export function readyTimeout(
+  timeoutMs: number, onExpire: () => void,
+  machine: { load?: () => number; cores?: number } = {},
+): { cancel(): void; wallMs(): number; busiest(): number | null } {
+  const cores = Math.max(1, machine.cores ?? availableParallelism());
+  const loadNow = machine.load ?? (() => loadavg()[0] ?? 0);
+  const t0 = Date.now();
+  let last = t0;
+  let counted = 0;
+  let busiest: number | null = null;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const load = loadNow();
+    if (load > cores) busiest = Math.max(busiest ?? 0, load);
+    counted += (now - last) * Math.max(1 / MAX_STRETCH, Math.min(1, cores / Math.max(load, 0.01)));
+    last = now;
+    if (counted >= timeoutMs) { clearInterval(timer); onExpire(); }
+  }, Math.min(1000, Math.max(10, timeoutMs / 20)));
+  timer.unref?.();
+  return { cancel: () => clearInterval(timer), wallMs: () => Date.now() - t0, busiest: () => busiest };
 }
 
 /** Whether a process with this pid exists (EPERM: it does, under another user). */

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMPONENT_MARK, backendNice, isComponentOf, LabError, openLab, processesOfHome } from '../../server/backends/index.js';
+import { COMPONENT_MARK, backendNice, isComponentOf, LabError, openLab, processesOfHome, readyTimeout } from '../../server/backends/index.js';
 import type { Topology } from '../../common/wire.js';
 
 const home = mkdtempSync(join(tmpdir(), 'hmlab-unit-lab-'));
@@ -95,4 +95,24 @@ test('HMLAB_BACKEND_NICE: unset is 0, 0..19 is taken, anything else is refused n
     const refused = labError('bad-input', /HMLAB_BACKEND_NICE must be a whole number from 0 to 19 .*such as 10/, 'HMLAB_BACKEND_NICE');
     assert.throws(() => backendNice({ HMLAB_BACKEND_NICE: bad }), refused);
   }
+});
+
+test('a ready timeout counts the time a busy machine could give: twice as long at twice the load, at most eight times, as set on an idle one', async (t) => {
+  const expiresAfter = (load: number, timeoutMs: number) => new Promise<{ ms: number; busiest: number | null }>((resolve) => {
+    const t0 = Date.now();
+    const rt = readyTimeout(timeoutMs, () => resolve({ ms: Date.now() - t0, busiest: rt.busiest() }), { load: () => load, cores: 2 });
+  });
+  const alive = setInterval(() => undefined, 1000); // the timeout's own timer does not keep a process alive
+  t.after(() => clearInterval(alive));
+  const [idle, busy, overloaded] = await Promise.all([expiresAfter(0.5, 400), expiresAfter(4, 400), expiresAfter(200, 100)]);
+  assert.ok(idle.ms >= 400 && idle.ms < 700, `idle machine: expired after ${idle.ms} ms of 400`);
+  assert.equal(idle.busiest, null, 'an idle machine stretched nothing');
+  assert.ok(busy.ms >= 800 && busy.ms < 1200, `load 4 on 2 cores: expired after ${busy.ms} ms, twice 400`);
+  assert.equal(busy.busiest, 4, 'the load that stretched it is kept for the message');
+  assert.ok(overloaded.ms >= 800 && overloaded.ms < 1200, `load 200 on 2 cores: expired after ${overloaded.ms} ms, eight times 100 at most`);
+  let fired = false;
+  const cancelled = readyTimeout(100, () => { fired = true; }, { load: () => 0, cores: 2 });
+  cancelled.cancel();
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(fired, false, 'a cancelled timeout never fires');
 });
