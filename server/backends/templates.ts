@@ -102,6 +102,10 @@ ${meshNote}
 [DEFAULT]
 transport_url = ${rpc}
 control_exchange = openstack
+# Threads that run incoming calls and notifications. A lab service gets a few
+# messages a second; oslo.messaging's default, 64, only adds idle threads that
+# each wake every second.
+executor_thread_pool_size = 8
 
 [oslo_messaging_notifications]
 # No driver, no notifications: messagingv2 sends them on the transport below.
