@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { cpus } from 'node:os';
-import type { Topology } from '../common/wire.js';
+import type { Topology, TrafficCounters } from '../common/wire.js';
 import { percentileOf } from '../common/stats.js';
 import { isolationAvailable } from '../server/isolation/index.js';
 import { api, joinSeat, startTestWorkshop, terminal, waitSeatLab, type TestWorkshop } from '../test/helpers/workshop.js';
@@ -71,6 +71,8 @@ interface Round {
   processesPerSeat: number;
   idleCpuPerSeatPct: number; // % of one core, traffic paused
   busyCpuPerSeatPct: number; // % of one core, traffic on
+  /** Conductor operations per second the seats achieved while CPU was measured: slowest seat and median, against the rate asked. */
+  achievedOps: { slowest: number; median: number };
   withinBudget: boolean;
   /** Why a seat missed its budget, if one did. */
   misses: string[];
@@ -80,7 +82,7 @@ interface Round {
 const round1 = (v: number) => Math.round(v * 10) / 10;
 const NOT_MEASURED: Round = {
   seats: 0, echoP95Ms: NaN, checkMaxMs: NaN, memoryPerSeatMiB: NaN, processesPerSeat: NaN, idleCpuPerSeatPct: NaN, busyCpuPerSeatPct: NaN,
-  withinBudget: false, misses: [], perSeat: {},
+  achievedOps: { slowest: NaN, median: NaN }, withinBudget: false, misses: [], perSeat: {},
 };
 
 function cpuTicks(pids: number[]): number {
@@ -93,6 +95,13 @@ function cpuTicks(pids: number[]): number {
     } catch { /* ended */ }
   }
   return t;
+}
+
+/** Operations the seat's conductor has done so far: calls (answered or not), casts and fanouts. */
+async function operationsDone(base: string, cookie: string): Promise<number> {
+  const st = (await api(base, cookie, '/api/status')).json as { traffic: TrafficCounters };
+  const t = st.traffic;
+  return t.rpcCalls.ok + t.rpcCalls.failed + t.rpcCasts.sent + t.fanouts.sent;
 }
 
 async function measure(n: number, topology: Topology, rate: number, log: (s: string) => void): Promise<Round> {
@@ -141,7 +150,12 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
     const seatsUsage = Array.from({ length: n }, (_, i) => w!.seats.usage(i + 1)!);
     const memory = seatsUsage.reduce((s, u) => s + u.memoryBytes, 0) / n / 1048576;
     const procs = seatsUsage.reduce((s, u) => s + u.processes.length, 0) / n;
+    // The conductor's operations done in each seat while CPU is measured: a saturated machine slows the labs' traffic (it runs at nice 10).
+    const opsBefore = await Promise.all(cookies.map((c) => operationsDone(base, c)));
+    const opsT0 = performance.now();
     const busy = await cpuByPart(seatsUsage.flatMap((u) => u.processes), n);
+    const opsAfter = await Promise.all(cookies.map((c) => operationsDone(base, c)));
+    const opsRates = opsAfter.map((a, i) => (a - opsBefore[i]!) / ((performance.now() - opsT0) / 1000)).sort((a, b) => a - b);
     // Idle: traffic paused in every seat, then 10 s of CPU across every seat process.
     await Promise.all(cookies.map((c) => api(base, c, '/api/traffic', { method: 'POST', body: { rate: 0 } })));
     await sleep(3000);
@@ -153,6 +167,7 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
     return {
       seats: n, echoP95Ms: round1(echoP95Ms), checkMaxMs: Math.round(checkMaxMs), memoryPerSeatMiB: Math.round(memory),
       processesPerSeat: round1(procs), idleCpuPerSeatPct: idle.perSeatPct, busyCpuPerSeatPct: busy.perSeatPct,
+      achievedOps: { slowest: round1(opsRates[0]!), median: round1(percentileOf(opsRates, 50)) },
       withinBudget: perSeat.every((s) => s.ok) && echoP95Ms < ECHO_P95_BUDGET_MS && checkMaxMs < CHECK_BUDGET_MS,
       misses: perSeat.flatMap((s, i) => [
         ...(s.answer ? [`seat ${i + 1}: ${s.answer}`] : []),
@@ -180,7 +195,8 @@ export async function run({ log = console.log }: { log?: (s: string) => void } =
   const reference = await measure(1, topology, rate, log);
   const ref = reference;
   log(`  reference, 1 seat alone: echo p95 ${ref.echoP95Ms} ms, check ${ref.checkMaxMs} ms, ${ref.memoryPerSeatMiB} MiB, `
-    + `${ref.processesPerSeat} processes, CPU ${ref.busyCpuPerSeatPct}% of a core with traffic, ${ref.idleCpuPerSeatPct}% paused`);
+    + `${ref.processesPerSeat} processes, CPU ${ref.busyCpuPerSeatPct}% of a core with traffic, ${ref.idleCpuPerSeatPct}% paused, `
+    + `${ref.achievedOps.median} of ${rate} ops/s done`);
   if (ref.misses.length) for (const m of ref.misses) log(`    ${m}`);
   log('  where a seat\'s cost goes (one seat; CPU in % of one core):');
   for (const [part, b] of Object.entries(reference.perSeat).sort((a, b) => b[1].rssMiB - a[1].rssMiB)) {
@@ -196,7 +212,8 @@ export async function run({ log = console.log }: { log?: (s: string) => void } =
     const [echoX, checkX] = [round1(r.echoP95Ms / reference.echoP95Ms), round1(r.checkMaxMs / Math.max(1, reference.checkMaxMs))];
     if (Number.isNaN(r.echoP95Ms)) log(`  N=${n}: not every seat came up with traffic within ${UP_TIMEOUT_MS / 60_000} minutes: MISSES the budget`);
     else log(`  N=${n}: echo p95 ${r.echoP95Ms} ms (x${echoX} of one seat), check ${r.checkMaxMs} ms (x${checkX}), ${r.memoryPerSeatMiB} MiB/seat, `
-      + `CPU ${r.busyCpuPerSeatPct}%/seat with traffic, ${r.idleCpuPerSeatPct}% paused: ${r.withinBudget ? 'within budget' : 'MISSES the budget'}`);
+      + `CPU ${r.busyCpuPerSeatPct}%/seat with traffic, ${r.idleCpuPerSeatPct}% paused, traffic done ${r.achievedOps.median} ops/s median `
+      + `(slowest seat ${r.achievedOps.slowest}) of ${rate} asked: ${r.withinBudget ? 'within budget' : 'MISSES the budget'}`);
     if (!r.withinBudget) { for (const m of r.misses) log(`    ${m}`); break; }
     most = n;
   }
