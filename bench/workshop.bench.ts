@@ -14,6 +14,7 @@ import { cpus } from 'node:os';
 import type { Topology, TrafficCounters } from '../common/wire.js';
 import { percentileOf } from '../common/stats.js';
 import { isolationAvailable } from '../server/isolation/index.js';
+import { DEFAULT_POLL_MS } from '../server/workshop/index.js';
 import { api, joinSeat, startTestWorkshop, terminal, waitSeatLab, type TestWorkshop } from '../test/helpers/workshop.js';
 
 const ECHO_P95_BUDGET_MS = 50;
@@ -107,7 +108,8 @@ async function operationsDone(base: string, cookie: string): Promise<number> {
 async function measure(n: number, topology: Topology, rate: number, log: (s: string) => void): Promise<Round> {
   let w: TestWorkshop | null = null;
   try {
-    w = await startTestWorkshop({ seats: n, topology, trafficRate: rate });
+    // The dashboard reads every seat as often as a host's does (the tests read them every second).
+    w = await startTestWorkshop({ seats: n, topology, trafficRate: rate, pollMs: DEFAULT_POLL_MS });
     const base = w.server.url;
     const cookies: string[] = [];
     for (let i = 0; i < n; i++) cookies.push((await joinSeat(base, w.code, `bench ${i + 1}`)).cookie);

@@ -41,7 +41,7 @@ export interface WorkshopOptions {
   idleMs?: number;
   tls?: { cert: string; key: string };
   webRoot?: string;
-  /** How often the dashboard's seat readings refresh. */
+  /** How often the dashboard's seat readings refresh (default DEFAULT_POLL_MS). */
   pollMs?: number;
   /** Seats starting (their server and the lab it brings up) at once; the rest wait their turn. Default: the cores, at least 2. */
   startsAtOnce?: number;
@@ -75,6 +75,8 @@ interface SeatRuntime {
   reading?: SeatReading;
 }
 
+/** How often a host's dashboard reads every seat: each reading asks the seat's server for its labs and status. */
+export const DEFAULT_POLL_MS = 3000;
 /** How long a seat's start waits for the lab its server brings up before it lets the next seat start. */
 const LAB_SETTLE_MAX_MS = 5 * 60_000;
 /** A lab that failed to come up is tried again when its attendee's page asks, at most this often (a full machine gets room to breathe). */
@@ -610,7 +612,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     if (polling) return;
     polling = true;
     void poll().finally(() => { polling = false; });
-  }, opts.pollMs ?? 3000);
+  }, opts.pollMs ?? DEFAULT_POLL_MS);
   timer.unref();
   keepWarm();
   // Seats that had attendees when the server last stopped come back with their progress (it lives in their homes).

@@ -61,6 +61,8 @@ export async function startTestWorkshop(o: {
   seats: number; topology?: Topology; memoryMiB?: number; maxPids?: number; trafficRate?: number;
   /** Variables for every seat server (which starts with a clean environment), such as a broken HMLAB_RABBITMQ_SERVER. */
   seatEnv?: Record<string, string>;
+  /** How often the dashboard reads the seats (default 1 s, so tests see progress quickly). */
+  pollMs?: number;
 }): Promise<TestWorkshop> {
   const dir = mkdtempSync(joinPath(tmpdir(), 'hmws-'));
   const prefix = `hmlab-t${randomBytes(3).toString('hex')}-`;
@@ -71,7 +73,7 @@ export async function startTestWorkshop(o: {
     dir, prefix, topology: o.topology, trafficRate: o.trafficRate, seatCommand,
     limits: { memoryBytes: (o.memoryMiB ?? 1536) * 1024 * 1024, maxPids: o.maxPids ?? 512 },
   });
-  const server = await startWorkshopServer({ dir, seats: o.seats, backend: seats, pollMs: 1000 });
+  const server = await startWorkshopServer({ dir, seats: o.seats, backend: seats, pollMs: o.pollMs ?? 1000 });
   return {
     server, seats, dir, prefix, code: server.store.joinCode,
     async cleanup() {
