@@ -179,13 +179,13 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       await new Promise((res) => setTimeout(res, 1000));
     }
   };
-  const startSeat = (n: number): Promise<void> => {
+  /** Starts a seat; one whose lab failed starts afresh, after the retry pause unless the host asks (retryNow). */
+  const startSeat = (n: number, retryNow = false): Promise<void> => {
     const r = runtime(n);
     if (r.starting) return r.starting;
     if (backend.address(n)) {
-      // A seat whose server runs but whose lab failed is tried again, from its server up, once the retry pause is over.
       if (r.state !== 'failed') { r.state = 'ready'; return Promise.resolve(); }
-      if (Date.now() - r.failedAt < FAILED_RETRY_MS) return Promise.resolve();
+      if (!retryNow && Date.now() - r.failedAt < FAILED_RETRY_MS) return Promise.resolve();
     }
     r.state = 'starting';
     r.reason = '';
@@ -446,7 +446,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   hostApi.post('/seats/:n/start', async (req, res) => {
     const n = seatN(req);
     store.log(n, 'start seat');
-    void startSeat(n);
+    void startSeat(n, true);
     res.status(202).json({ ok: true });
   });
   /**
@@ -455,7 +455,12 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
    * place is set to the lab's first step, so the dashboard shows them there.
    */
   const resetLab = (n: number, lab: string) => {
-    toLabStart(n, lab).catch((err: Error) => store.log(n, 'reset failed', `${lab}: ${err.message}`));
+    toLabStart(n, lab).then(() => labCameUp(n), (err: Error) => store.log(n, 'reset failed', `${lab}: ${err.message}`));
+  };
+  /** A seat that failed because its lab did not come up is ready once a host's reset or restart brings one up. */
+  const labCameUp = (n: number) => {
+    const r = runtime(n);
+    if (r.state === 'failed' && backend.address(n)) { r.state = 'ready'; r.reason = ''; r.readyAt = Date.now(); }
   };
 
   hostApi.post('/seats/:n/reset', async (req, res) => {
@@ -467,7 +472,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     else {
       const lab = (JSON.parse((await onSeat(n, 'GET', `/api/labs/${b.lab}`)).body) as { topology: Topology });
       await onSeat(n, 'POST', '/api/lab/down', { wait: true });
+      const since = Date.now();
       await onSeat(n, 'POST', '/api/lab/up', { topology: lab.topology });
+      labSettled(n, since, lab.topology).then(() => labCameUp(n), (err: Error) => store.log(n, 'restart failed', err.message));
     }
     res.status(202).json({ ok: true });
   });

@@ -145,7 +145,7 @@ describe('workshop options', () => {
     assert.ok(userPids(user.uid).length > 0, 'the seat runs again');
   });
 
-  it('a seat whose lab does not come up is failed, naming the component and why, for the host and the attendee, and stays so on reload',
+  it('a seat whose lab does not come up is failed, naming the component and why, stays so on reload, and the host can retry or reset it',
     { skip: isolationSkip }, async (t) => {
     // A broker that exits at once: the seat's server starts, its broker-only lab cannot.
     const w = await startTestWorkshop({ seats: 1, topology: 'broker-only', seatEnv: { HMLAB_RABBITMQ_SERVER: '/bin/false' } });
@@ -172,6 +172,21 @@ describe('workshop options', () => {
     assert.equal(st.status, 200, 'the seat\'s own server still answers, so its backend panel shows the lab');
     assert.ok(!st.json.components.some((c: { state: string }) => c.state === 'running'), 'nothing of the failed lab runs');
     assert.ok((await room(base, token)).log.some((l) => l.action === 'seat failed'), 'the host\'s log has it');
+
+    // The host's "start" tries again at once, without the attendee's 30 s pause: the broker fails again.
+    const host = async (path: string, body: unknown) => {
+      const r = await fetch(`${base}/host/api${path}`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, origin: base, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      assert.equal(r.status, 202, `${path}: ${await r.text()}`);
+    };
+    await host('/seats/1/start', {});
+    await waitFor('a second failure', async () => (await room(base, token)).log.filter((l) => l.action === 'seat failed').length >= 2 || null, 180_000, 500);
+    assert.equal((await room(base, token)).seats[0]!.state, 'failed');
+    // A reset to lab 1's start (the lab down) leaves nothing that can fail: the seat is ready.
+    await host('/seats/1/reset', { lab: '01-one-broker', clearProgress: true });
+    await waitFor('the seat ready after the host\'s reset', async () => (await room(base, token)).seats[0]!.state === 'ready' || null, 120_000, 500);
+    assert.equal((await room(base, token)).seats[0]!.reason, '', 'no reason left from the failure');
   });
 
   it('--tls-cert/--tls-key serve the join page, the seat\'s API and its terminal over HTTPS and WSS; bad files are refused by name', async (t) => {
