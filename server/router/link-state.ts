@@ -8,13 +8,15 @@ import type { Forwarder } from './forwarder.js';
 import type { Links } from './links.js';
 import type { LinkStateAd, LinkStateDb } from './mesh.js';
 import { linkTag, markPresettled } from './rhea-adapter.js';
-import { CONTROL_ADDRESS, HELLO_INTERVAL_MS, HELLO_MAX_AGE_MS, TRANSIT_ADDRESS, type ConnInfo, type OutLink, type RouterCore } from './types.js';
+import {
+  CONTROL_ADDRESS, HELLO_INTERVAL_MS, HELLO_MAX_AGE_MS, RESYNC_INTERVAL_MS, TRANSIT_ADDRESS, type ConnInfo, type OutLink, type RouterCore,
+} from './types.js';
 
 export class LinkState {
   private seq = 0;
   private lastAdvertised = '';
   private adTimer: NodeJS.Timeout | null = null;
-  private refreshTimer: NodeJS.Timeout | null = null;
+  private resyncTimer: NodeJS.Timeout | null = null;
   private helloTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -28,15 +30,15 @@ export class LinkState {
   ) {}
 
   start(): void {
-    this.refreshTimer = setInterval(() => this.advertise({ refresh: true }), 3000);
-    this.refreshTimer.unref();
+    this.resyncTimer = setInterval(() => this.resync(), RESYNC_INTERVAL_MS);
+    this.resyncTimer.unref();
     this.helloTimer = setInterval(() => this.hello(), HELLO_INTERVAL_MS);
     this.helloTimer.unref();
   }
 
   stop(): void {
     if (this.adTimer) clearTimeout(this.adTimer);
-    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
     if (this.helloTimer) clearInterval(this.helloTimer);
   }
 
@@ -106,9 +108,7 @@ export class LinkState {
       info.cost = Math.max(info.cost, Number(body.cost) || 1);
       if (!this.core.neighbors.has(id)) this.core.neighbors.set(id, info);
       this.core.log.info('ROUTER', `Neighbor ${id} up (cost ${info.cost})`);
-      // bring the new neighbour up to date with everything we know
-      this.sendControl(info, { op: 'lsa', ad: this.ownAd({ nextSeq: false }) });
-      for (const ad of this.db.ads.values()) this.sendControl(info, { op: 'lsa', ad });
+      this.sendDatabase(info); // bring the new neighbour up to date with everything we know
       this.topologyChanged();
       return;
     }
@@ -144,22 +144,40 @@ export class LinkState {
 
   private topologyChanged(): void {
     this.recompute();
-    this.advertise({ refresh: false });
+    this.advertise();
     this.forwarder.reachabilityChanged();
   }
 
   /** Local consumers changed: advertise shortly (changes in one burst go out once). */
   scheduleAdvertise(): void {
     if (this.core.mode !== 'interior' || this.adTimer) return;
-    this.adTimer = setTimeout(() => { this.adTimer = null; this.advertise({ refresh: false }); }, 5);
+    this.adTimer = setTimeout(() => { this.adTimer = null; this.advertise(); }, 5);
   }
 
-  /** Flood our own advertisement when it changed (or on the periodic refresh). */
-  private advertise(opts: { refresh: boolean }): void {
+  /** Our advertisement as last flooded, and every other one we hold. */
+  private sendDatabase(info: ConnInfo): void {
+    this.sendControl(info, { op: 'lsa', ad: this.ownAd({ nextSeq: false }) });
+    for (const ad of this.db.ads.values()) this.sendControl(info, { op: 'lsa', ad });
+  }
+
+  /**
+   * Every neighbour gets the whole database again now and then, without a new
+   * sequence number: one that missed an advertisement takes it, the others
+   * see nothing newer and do no work (qdrouterd's router advertisement does
+   * this job every 30 s). Flooding a fresh advertisement each time made every
+   * router of the mesh recompute its routes every few seconds for nothing.
+   */
+  private resync(): void {
+    if (this.core.mode !== 'interior') return;
+    for (const n of this.core.neighbors.values()) this.sendDatabase(n);
+  }
+
+  /** Flood our own advertisement when it changed. */
+  private advertise(): void {
     if (this.core.mode !== 'interior') return;
     const probe = this.ownAd({ nextSeq: false });
     const sig = JSON.stringify([probe.neighbors, probe.addresses]);
-    if (sig === this.lastAdvertised && !opts.refresh) return;
+    if (sig === this.lastAdvertised) return;
     this.lastAdvertised = sig;
     const ad = this.ownAd({ nextSeq: true });
     for (const n of this.core.neighbors.values()) this.sendControl(n, { op: 'lsa', ad });

@@ -26,6 +26,8 @@ export const SESSION_BUFFER = 1 << 20;
 // as dead (a frozen router keeps its TCP connection open), as with qdrouterd
 export const HELLO_INTERVAL_MS = 1000;
 export const HELLO_MAX_AGE_MS = 3000;
+/** How often a router sends its neighbours its whole link-state database again (qdrouterd's RA interval). */
+export const RESYNC_INTERVAL_MS = 30_000;
 
 export interface ConnInfo {
   identity: number;

@@ -114,3 +114,34 @@ describe('embedded router roles', () => {
     assert.equal(b.child.exitCode, null);
   });
 });
+
+describe('embedded router mesh at rest', () => {
+  const scope = cleanupScope();
+  after(() => scope.run());
+
+  it('sends its neighbours only keep-alives while nothing changes: no fresh advertisement for every router to recompute', async () => {
+    const dir = tempDir(scope);
+    const [an, ai, bn, bi, cn] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+    const a = await startRouter(scope, dir, { id: 'Rest.A', normal: an!, interRouter: ai! });
+    await startRouter(scope, dir, { id: 'Rest.B', normal: bn!, interRouter: bi!, connectTo: [ai!] });
+    await startRouter(scope, dir, { id: 'Rest.C', normal: cn!, connectTo: [ai!, bi!] });
+    const m = await ManagementClient.connect('127.0.0.1', a.port);
+    try {
+      const controlSent = async () => (await m.query('router.link', ['linkType', 'linkDir', 'deliveryCount']))
+        .filter((l) => l.linkType === 'router-control' && l.linkDir === 'out').map((l) => Number(l.deliveryCount));
+      await eventually(async () => (await m.query('router.node', ['id'])).length === 3, 15000, 'Rest.A to know all three routers');
+      await sleep(1000); // the burst of advertisements as the mesh formed is over
+      const before = await controlSent();
+      assert.equal(before.length, 2, 'Rest.A should have a control link to each of its two neighbours');
+      const windowS = 7;
+      await sleep(windowS * 1000);
+      const sent = (await controlSent()).map((n, i) => n - before[i]!);
+      // One keep-alive a second per neighbour (a late timer sends fewer, never more); a fresh
+      // advertisement, flooded on by each neighbour, would add at least two in 7 s.
+      for (const n of sent) assert.ok(n <= windowS + 1, `Rest.A sent ${n} control messages to a neighbour in ${windowS} s at rest: ${sent.join(', ')}`);
+      assert.ok(sent.every((n) => n >= windowS - 2), `keep-alives should still flow: ${sent.join(', ')}`);
+    } finally {
+      await m.close();
+    }
+  });
+});
