@@ -9,7 +9,7 @@
 // the same run.
 //   npm run bench -- workshop        (needs root)
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { cpus } from 'node:os';
 import type { Topology, TrafficCounters } from '../common/wire.js';
 import { percentileOf } from '../common/stats.js';
@@ -74,6 +74,8 @@ interface Round {
   busyCpuPerSeatPct: number; // % of one core, traffic on
   /** Conductor operations per second the seats achieved while CPU was measured: slowest seat and median, against the rate asked. */
   achievedOps: { slowest: number; median: number };
+  /** How late the workshop server's event loop ran while the room typed (it runs in this process): p99 and worst, ms. */
+  serverLoopDelayMs: { p99: number; max: number };
   withinBudget: boolean;
   /** Why a seat missed its budget, if one did. */
   misses: string[];
@@ -83,7 +85,7 @@ interface Round {
 const round1 = (v: number) => Math.round(v * 10) / 10;
 const NOT_MEASURED: Round = {
   seats: 0, echoP95Ms: NaN, checkMaxMs: NaN, memoryPerSeatMiB: NaN, processesPerSeat: NaN, idleCpuPerSeatPct: NaN, busyCpuPerSeatPct: NaN,
-  achievedOps: { slowest: NaN, median: NaN }, withinBudget: false, misses: [], perSeat: {},
+  achievedOps: { slowest: NaN, median: NaN }, serverLoopDelayMs: { p99: NaN, max: NaN }, withinBudget: false, misses: [], perSeat: {},
 };
 
 function cpuTicks(pids: number[]): number {
@@ -126,6 +128,9 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
       await term.run('stty -echoctl; echo ready-$((1+1))', /ready-2/, 30_000);
       return term;
     }));
+    // A stall of the workshop server (the proxy every keystroke crosses) delays every seat's echo at once.
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const echoes = await Promise.all(terms.map(async (term) => {
       // A key and its erasure, 40 times, at a fast typist's pace: each round trip is
       // browser -> proxy -> seat server -> pty -> bash's echo -> back. (Keys sent the
@@ -142,6 +147,8 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
       term.close();
       return percentileOf(xs, 95);
     }));
+    loop.disable();
+    const serverLoopDelayMs = { p99: round1(loop.percentile(99) / 1e6), max: round1(loop.max / 1e6) };
     const perSeat = await Promise.all(cookies.map(async (c, i) => {
       const tc = performance.now();
       const r = await api(base, c, `/api/labs/${checkId[0]}/checks/${checkId[1]}`, { method: 'POST', body: {} });
@@ -169,7 +176,7 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
     return {
       seats: n, echoP95Ms: round1(echoP95Ms), checkMaxMs: Math.round(checkMaxMs), memoryPerSeatMiB: Math.round(memory),
       processesPerSeat: round1(procs), idleCpuPerSeatPct: idle.perSeatPct, busyCpuPerSeatPct: busy.perSeatPct,
-      achievedOps: { slowest: round1(opsRates[0]!), median: round1(percentileOf(opsRates, 50)) },
+      achievedOps: { slowest: round1(opsRates[0]!), median: round1(percentileOf(opsRates, 50)) }, serverLoopDelayMs,
       withinBudget: perSeat.every((s) => s.ok) && echoP95Ms < ECHO_P95_BUDGET_MS && checkMaxMs < CHECK_BUDGET_MS,
       misses: perSeat.flatMap((s, i) => [
         ...(s.answer ? [`seat ${i + 1}: ${s.answer}`] : []),
@@ -215,7 +222,8 @@ export async function run({ log = console.log }: { log?: (s: string) => void } =
     if (Number.isNaN(r.echoP95Ms)) log(`  N=${n}: not every seat came up with traffic within ${UP_TIMEOUT_MS / 60_000} minutes: MISSES the budget`);
     else log(`  N=${n}: echo p95 ${r.echoP95Ms} ms (x${echoX} of one seat), check ${r.checkMaxMs} ms (x${checkX}), ${r.memoryPerSeatMiB} MiB/seat, `
       + `CPU ${r.busyCpuPerSeatPct}%/seat with traffic, ${r.idleCpuPerSeatPct}% paused, traffic done ${r.achievedOps.median} ops/s median `
-      + `(slowest seat ${r.achievedOps.slowest}) of ${rate} asked: ${r.withinBudget ? 'within budget' : 'MISSES the budget'}`);
+      + `(slowest seat ${r.achievedOps.slowest}) of ${rate} asked, workshop server late by ${r.serverLoopDelayMs.p99} ms p99 `
+      + `(${r.serverLoopDelayMs.max} ms worst) while the room typed: ${r.withinBudget ? 'within budget' : 'MISSES the budget'}`);
     if (!r.withinBudget) { for (const m of r.misses) log(`    ${m}`); break; }
     most = n;
   }

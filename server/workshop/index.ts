@@ -2,7 +2,7 @@
 // seat. The seat lifecycle (seats.ts) sits behind SeatBackend; the workshop
 // server (server.ts) hands out seats, proxies to them and serves the host's
 // dashboard; its state lives in store.ts.
-export { startWorkshopServer, DEFAULT_POLL_MS, type WorkshopOptions, type WorkshopServer } from './server.js';
+export { startWorkshopServer, DEFAULT_POLL_MS, WORKSHOP_SERVER_NICE, type WorkshopOptions, type WorkshopServer } from './server.js';
 export { LocalSeats, DEFAULT_LIMITS, seatLabel, seatRequest, type SeatBackend, type SeatAddress, type SeatStart, type LocalSeatOptions } from './seats.js';
 export { WorkshopStore, newJoinCode, cardKey, type SeatRecord } from './store.js';
 export { Reaper, type ReaperTargets } from './reaper.js';

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { chownSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nodeName } from '../../server/backends/index.js';
+import { WORKSHOP_SERVER_NICE } from '../../server/workshop/index.js';
 import { cgroupLimits, cgroupUsage } from '../../server/isolation/index.js';
 import { waitFor } from '../helpers/lab-env.js';
 import {
@@ -24,6 +25,11 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
   const seat = { a: { cookie: '', n: 0 }, b: { cookie: '', n: 0 } };
   let termA: SeatTerminal;
   let termB: SeatTerminal;
+  // This process is the workshop server; under autogroup its session's nice is what counts.
+  const ownSessionNice = () => {
+    try { return Number(/nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'))?.[1]); } catch { return null; }
+  };
+  const sessionNiceBefore = ownSessionNice();
 
   before(async () => {
     w = await startTestWorkshop({ seats: 2, topology: 'hybrid', memoryMiB: MEMORY_MIB, maxPids: MAX_PIDS, trafficRate: 2 });
@@ -45,6 +51,7 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     if (w) {
       await w.cleanup();
       assert.deepEqual(await leftovers(w.prefix), [], 'every user and namespace the test made is removed');
+      assert.equal(ownSessionNice(), sessionNiceBefore, 'the workshop server gives its session its priority back when it closes');
     }
   });
 
@@ -78,7 +85,7 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     for (const pid of w.seats.usage(seat.a.n)!.processes) {
       let cmd = '';
       try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { continue; }
-      const backend = /beam\.smp| router -c |hmlab_openstack/.test(cmd);
+      const backend = /beam\.smp| router -c |qdrouterd|hmlab_openstack/.test(cmd);
       const interactive = / serve --socket |^bash /.test(cmd);
       if (!backend && !interactive) continue;
       const want = backend ? 10 : 0;
@@ -92,10 +99,13 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     return true;
   };
 
-  it('runs the seat\'s broker, routers and services at nice 10 once up, its server and terminals at 0, so typing stays quick on a busy machine',
+  it('runs the seat\'s broker, routers and services at nice 10 once up, its server and terminals at 0, the workshop server at -5, '
+    + 'so typing stays quick on a busy machine',
     async () => {
     // A session's nice is written in the background: unprivileged, the kernel takes one such write a tenth of a second.
     await waitFor('every backend session at nice 10', checkNice, 30_000, 500);
+    // Every keystroke crosses the workshop server: it goes before the seats' servers and labs.
+    if (sessionNiceBefore !== null) assert.equal(ownSessionNice(), WORKSHOP_SERVER_NICE, 'the workshop server\'s session nice');
   });
 
   it('lets nothing in seat A reach seat B or the host dashboard (0 attempts succeed)', async () => {
