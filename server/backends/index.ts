@@ -20,5 +20,7 @@ export {
   renderOpenstackConf, renderRouterConf, renderRabbitConf, routersOf, servicesOf, brokersOf, regionOf, REGIONS, DEFAULT_WAN_COST,
   OPENSTACK_ADDRESSES, HOME_ROUTER, type ServiceName,
 } from './templates.js';
-export { processesOfHome, signalGroup, pidAlive, isComponentOf, tailLog, readyTimeout, raiseSessionPriority, COMPONENT_MARK } from './processes.js';
+export {
+  processesOfHome, signalGroup, pidAlive, isComponentOf, tailLog, readyTimeout, raiseSessionPriority, sessionNice, COMPONENT_MARK,
+} from './processes.js';
 export { amqpProduct, embeddedRouterAvailable, findOnPath, nodeName, OSLO_INSTALL, RABBITMQ_INSTALL } from './components.js';

@@ -88,14 +88,24 @@ export async function niceComponent(pid: number, nice: number): Promise<void> {
  * priority. Needs root, and autogroup; without them nothing changes.
  */
 export function raiseSessionPriority(nice: number): () => void {
-  let was: string | null = null;
-  try {
-    was = /nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'))?.[1] ?? null;
-    if (was !== null) writeFileSync('/proc/self/autogroup', String(nice));
-  } catch { was = null; }
+  const was = sessionNice('self');
+  if (was === null) return () => {};
+  try { writeFileSync('/proc/self/autogroup', String(nice)); } catch { return () => {}; }
   return () => {
-    if (was !== null) { try { writeFileSync('/proc/self/autogroup', was); } catch { /* not allowed any more */ } }
+    try { writeFileSync('/proc/self/autogroup', String(was)); } catch { /* not allowed any more */ }
   };
+}
+
+/**
+ * The nice value of a process's session as the scheduler uses it, or null
+ * when no autogroup applies: the kernel has none, or the process sits in a
+ * cpu cgroup of its own (the file is then empty and the thread nice counts).
+ */
+export function sessionNice(pid: number | 'self'): number | null {
+  try {
+    const m = /nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch { return null; }
 }
 
 /** How much less than a wall second a ready timeout counts at most on a busy machine. */

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeName } from '../../server/backends/index.js';
+import { nodeName, sessionNice } from '../../server/backends/index.js';
 import { WORKSHOP_SERVER_NICE } from '../../server/workshop/index.js';
 import { cgroupLimits, cgroupUsage } from '../../server/isolation/index.js';
 import { waitFor } from '../helpers/lab-env.js';
@@ -26,10 +26,7 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
   let termA: SeatTerminal;
   let termB: SeatTerminal;
   // This process is the workshop server; under autogroup its session's nice is what counts.
-  const ownSessionNice = () => {
-    try { return Number(/nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'))?.[1]); } catch { return null; }
-  };
-  const sessionNiceBefore = ownSessionNice();
+  const sessionNiceBefore = sessionNice('self');
 
   before(async () => {
     w = await startTestWorkshop({ seats: 2, topology: 'hybrid', memoryMiB: MEMORY_MIB, maxPids: MAX_PIDS, trafficRate: 2 });
@@ -51,7 +48,7 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     if (w) {
       await w.cleanup();
       assert.deepEqual(await leftovers(w.prefix), [], 'every user and namespace the test made is removed');
-      assert.equal(ownSessionNice(), sessionNiceBefore, 'the workshop server gives its session its priority back when it closes');
+      assert.equal(sessionNice('self'), sessionNiceBefore, 'the workshop server gives its session its priority back when it closes');
     }
   });
 
@@ -78,9 +75,6 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
       return values.size === 1 ? [...values][0] : `threads at ${[...values].join(' and ')}`;
     };
     // Under autogroup a session's own nice is what counts against other sessions.
-    const sessionNice = (pid: number) => {
-      try { return Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]); } catch { return null; }
-    };
     const seen = { backends: 0, interactive: 0 };
     for (const pid of w.seats.usage(seat.a.n)!.processes) {
       let cmd = '';
@@ -105,7 +99,7 @@ describe('workshop seats: isolation and limits', { skip: isolationSkip }, () => 
     // A session's nice is written in the background: unprivileged, the kernel takes one such write a tenth of a second.
     await waitFor('every backend session at nice 10', checkNice, 30_000, 500);
     // Every keystroke crosses the workshop server: it goes before the seats' servers and labs.
-    if (sessionNiceBefore !== null) assert.equal(ownSessionNice(), WORKSHOP_SERVER_NICE, 'the workshop server\'s session nice');
+    if (sessionNiceBefore !== null) assert.equal(sessionNice('self'), WORKSHOP_SERVER_NICE, 'the workshop server\'s session nice');
   });
 
   it('lets nothing in seat A reach seat B or the host dashboard (0 attempts succeed)', async () => {
