@@ -98,8 +98,9 @@ export function raiseSessionPriority(nice: number): () => void {
 
 /**
  * The nice value of a process's session as the scheduler uses it, or null
- * when no autogroup applies: the kernel has none, or the process sits in a
- * cpu cgroup of its own (the file is then empty and the thread nice counts).
+ * when no autogroup applies: the kernel has none, or the process is still in
+ * the boot session's group, which it does not list (the file is then empty,
+ * and cannot be written).
  */
 export function sessionNice(pid: number | 'self'): number | null {
   try {
