@@ -160,11 +160,13 @@ export async function startLabServer(opts: LabServerOptions): Promise<LabServer>
     openUrl: `${baseUrl}/?token=${token}`,
     server,
     async close() {
+      // Stop listening first, so no page reconnects to a server whose plugins are ending.
+      const stopped = new Promise<void>((r) => server.close(() => r()));
       for (const p of [...plugins].reverse()) { try { await p.dispose?.(); } catch { /* keep closing */ } }
       for (const c of wss.clients) c.terminate();
       wss.close();
       server.closeAllConnections?.();
-      await new Promise<void>((r) => server.close(() => r()));
+      await stopped;
       if (opts.socket) rmSync(opts.socket, { force: true });
     },
   };

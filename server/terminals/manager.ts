@@ -15,6 +15,8 @@ export interface TerminalManagerOptions extends ShellOptions {
 }
 
 export class TooManySessions extends Error {}
+/** The lab server is stopping: no shell starts, so none outlives it. */
+export class TerminalsStopping extends Error {}
 
 export class TerminalManager {
   private readonly sessions = new Map<string, TerminalSession>();
@@ -22,6 +24,7 @@ export class TerminalManager {
   private readonly maxSessions: number;
   private readonly limits: SessionLimits;
   private readonly sweep: NodeJS.Timeout | null;
+  private stopping = false;
   private readonly onProcessExit = () => { for (const s of this.sessions.values()) s.killNow(); };
 
   constructor(private readonly opts: TerminalManagerOptions) {
@@ -42,6 +45,7 @@ export class TerminalManager {
 
   /** The session of that name, started now if there is none. */
   open(name: string, size?: { cols?: number; rows?: number }): TerminalSession {
+    if (this.stopping) throw new TerminalsStopping('the lab server is stopping: the terminal reconnects when it is back');
     const existing = this.sessions.get(name);
     if (existing?.alive) return existing;
     if (this.sessions.size >= this.maxSessions) {
@@ -76,6 +80,7 @@ export class TerminalManager {
   }
 
   async dispose(): Promise<void> {
+    this.stopping = true;
     if (this.sweep) clearInterval(this.sweep);
     await Promise.all([...this.sessions.values()].map((s) => s.close({ code: TERMINAL_CLOSE.shutdown, text: 'lab server stopping' })));
     this.sessions.clear();

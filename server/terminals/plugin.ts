@@ -10,7 +10,7 @@ import type { WebSocket } from 'ws';
 import { HttpError, parseBody, type ServerContext, type ServerPlugin } from '../http/index.js';
 import { TERMINAL_CLOSE, TERMINAL_NAME_HINT, type TerminalServerMessage } from '../../widgets/terminal/protocol.js';
 import { connectQuery, describeQueryError, inputRequest, parseClientFrame, terminalName } from './protocol.js';
-import { TerminalManager, TooManySessions, type TerminalManagerOptions } from './manager.js';
+import { TerminalManager, TerminalsStopping, TooManySessions, type TerminalManagerOptions } from './manager.js';
 import { InputRefused, type TerminalClient } from './session.js';
 
 export interface TerminalsPluginOptions extends Omit<TerminalManagerOptions, 'home' | 'shell'> {
@@ -71,6 +71,8 @@ export function terminalsPlugin(opts: TerminalsPluginOptions = {}): TerminalsPlu
     try {
       session = manager!.open(name.data, readOnly ? undefined : size);
     } catch (err) {
+      // Stopping: close as the server's own shutdown does, so the page retries rather than reports a failure.
+      if (err instanceof TerminalsStopping) { ws.close(TERMINAL_CLOSE.shutdown, 'lab server stopping'); return; }
       send(ws, { type: 'error', message: (err as Error).message });
       ws.close(err instanceof TooManySessions ? TERMINAL_CLOSE.full : 1011, err instanceof TooManySessions ? 'too many terminals' : 'terminal failed to start');
       return;
@@ -138,6 +140,7 @@ export function terminalsPlugin(opts: TerminalsPluginOptions = {}): TerminalsPlu
           session = manager!.open(name);
         } catch (err) {
           if (err instanceof TooManySessions) throw new HttpError(429, err.message);
+          if (err instanceof TerminalsStopping) throw new HttpError(503, err.message);
           throw err;
         }
         try {

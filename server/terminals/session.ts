@@ -79,6 +79,8 @@ export class TerminalSession {
   private bucket: number;
   private bucketAt = Date.now();
   private ended = false;
+  /** Set by close(): a shell being ended takes no new client, whatever its pid still does. */
+  private closing: { reason: { code: number; text: string }; done: Promise<void> } | null = null;
   private exitWaiters: (() => void)[] = [];
 
   constructor(
@@ -100,7 +102,7 @@ export class TerminalSession {
 
   get pid(): number | null { return this.proc?.pid ?? null; }
   get clientCount(): number { return this.attached.size; }
-  get alive(): boolean { return !this.ended; }
+  get alive(): boolean { return !this.ended && !this.closing; }
 
   info(): TerminalInfo {
     return {
@@ -187,6 +189,7 @@ export class TerminalSession {
    */
   attach(client: TerminalClient): void {
     if (this.ended) { client.close(TERMINAL_CLOSE.exited, 'shell exited'); return; }
+    if (this.closing) { client.close(this.closing.reason.code, this.closing.reason.text); return; }
     const a: Attached = { client, pending: [], slowSince: null };
     this.attached.set(client, a);
     this.lastActivity = Date.now();
@@ -266,6 +269,7 @@ export class TerminalSession {
    */
   close(reason: { code: number; text: string } = { code: TERMINAL_CLOSE.closed, text: 'terminal closed' }, graceMs = 1500): Promise<void> {
     if (this.ended) return Promise.resolve();
+    if (this.closing) return this.closing.done;
     for (const a of this.attached.values()) a.client.close(reason.code, reason.text);
     this.attached.clear();
     const done = new Promise<void>((r) => this.exitWaiters.push(r));
@@ -277,7 +281,8 @@ export class TerminalSession {
       setTimeout(() => this.exited(null, 9), 500).unref();
     }, graceMs);
     t.unref();
-    return done.then(() => clearTimeout(t));
+    this.closing = { reason, done: done.then(() => clearTimeout(t)) };
+    return this.closing.done;
   }
 
   /** Last resort at process exit: synchronous, no waiting. */

@@ -303,6 +303,50 @@ test('stopping the lab server leaves no shells or their jobs behind', async () =
   await waitUntil('shell and job gone', () => !alive(shell) && !alive(job), 5000);
 });
 
+test('a shell slow to end takes no new client: a reconnect gets a new shell, or hears that the server is stopping', async () => {
+  const plugin = terminalsPlugin();
+  const root = mkdtempSync(join(tmpdir(), 'hmlab-term-'));
+  homes.push(root);
+  const s = await startLabServer({ home: join(root, 'slow-lab'), port: 0, token: TOKEN, plugins: [plugin] });
+  servers.push(s);
+  const trapped = async (c: Conn, tag: string) => {
+    await c.waitText(/\$ $/);
+    c.type(`trap "" HUP; echo "${tag}-$((2*3))"\r`); // ignores SIGHUP: ends only at the SIGKILL after the grace period
+    await c.waitText(new RegExp(`^${tag}-6`, 'm'));
+    return (await sessions(s)).find((t) => t.name === 'slow')!.pid!;
+  };
+
+  // Closed by the API: a reconnect while the old shell lingers starts a new one.
+  const a = await Conn.open(s, '/api/terminals/slow');
+  const first = await trapped(a, 'first');
+  const deleting = api(s, 'DELETE', '/api/terminals/slow');
+  await waitUntil('client closed', () => a.closed !== null);
+  const b = await Conn.open(s, '/api/terminals/slow');
+  await b.waitFrame((m) => m.type === 'snapshot', 'snapshot');
+  const second = (await sessions(s)).find((t) => t.name === 'slow')!.pid!;
+  assert.notEqual(second, first, 'the reconnect got a shell of its own');
+  assert.ok(alive(first), 'the old shell was still ending when the reconnect came');
+  assert.equal((await deleting).status, 204);
+  assert.ok(!alive(first));
+  assert.ok(!b.frames.some((m) => m.type === 'exit'), 'the new client never heard the old shell exit');
+
+  // The server stopping: a connection in that window hears "stopping" (1001), not "shell exited".
+  await trapped(b, 'second');
+  const stopping = plugin.manager!.dispose();
+  await waitUntil('client closed', () => b.closed !== null);
+  assert.equal(b.closed!.code, 1001);
+  const c = await Conn.open(s, '/api/terminals/slow');
+  await waitUntil('refusal', () => c.closed !== null);
+  assert.deepEqual(c.closed, { code: 1001, reason: 'lab server stopping' });
+  assert.ok(!c.frames.some((m) => m.type === 'exit' || m.type === 'snapshot'));
+  const input = await api(s, 'POST', '/api/terminals/other/input', { data: 'echo hi\r' });
+  assert.equal(input.status, 503);
+  assert.match(input.json.error, /stopping/);
+  await stopping;
+  assert.ok(!alive(second));
+  assert.deepEqual(await sessions(s), [], 'no shell started while stopping');
+});
+
 test('a client that never reads is dropped without stalling the others; an input flood is bounded', async () => {
   const s = await labServer({ limits: { clientHighWater: 64 * 1024, clientLowWater: 16 * 1024, slowClientMs: 800 } });
   const fast = await Conn.open(s, '/api/terminals/flood');
