@@ -610,26 +610,30 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   baseUrl = `${opts.tls ? 'https' : 'http'}://${shownHost}:${port}`;
 
   // ---- background: readings for the dashboard, warm seats, idle seats ----
-  const poll = async () => {
-    await Promise.all(store.seats(opts.seats).map(async (s) => {
-      const r = runtime(s.seat);
-      const a = backend.address(s.seat);
-      if (!a) { if (r.state === 'ready') r.state = s.token ? 'stopped' : 'free'; return; }
-      r.reading = await readSeat(a);
-      // Idle since the attendee's last request (read again: the reading took a while), or since the seat came back.
-      const last = store.seat(s.seat)?.lastActivity ?? null;
-      if (opts.idleMs && s.token && last && Date.now() - Math.max(last, r.readyAt) > opts.idleMs && r.state === 'ready') {
-        store.log(s.seat, 'idle seat stopped', `${Math.round(opts.idleMs / 60_000)} min without use`);
-        await stopSeat(s.seat, 'stopped after being idle; it starts again when its attendee comes back');
-      }
-    }));
+  const readOne = async (s: SeatRecord) => {
+    const r = runtime(s.seat);
+    const a = backend.address(s.seat);
+    if (!a) { if (r.state === 'ready') r.state = s.token ? 'stopped' : 'free'; return; }
+    r.reading = await readSeat(a);
+    // Idle since the attendee's last request (read again: the reading took a while), or since the seat came back.
+    const last = store.seat(s.seat)?.lastActivity ?? null;
+    if (opts.idleMs && s.token && last && Date.now() - Math.max(last, r.readyAt) > opts.idleMs && r.state === 'ready') {
+      store.log(s.seat, 'idle seat stopped', `${Math.round(opts.idleMs / 60_000)} min without use`);
+      await stopSeat(s.seat, 'stopped after being idle; it starts again when its attendee comes back');
+    }
   };
-  let polling = false;
+  const poll = async () => { await Promise.all(store.seats(opts.seats).map(readOne)); };
+  // One seat per tick, each seat once per pollMs: asked all at once, the seats' servers
+  // would answer in one burst every pollMs, and every keystroke in the room would wait behind it.
+  const reading = new Set<number>(); // seats whose reading is under way: a slow seat is not asked twice
+  let nextSeat = 0;
   const timer = setInterval(() => {
-    if (polling) return;
-    polling = true;
-    void poll().finally(() => { polling = false; });
-  }, opts.pollMs ?? DEFAULT_POLL_MS);
+    const seats = store.seats(opts.seats);
+    const s = seats[nextSeat++ % Math.max(1, seats.length)];
+    if (!s || reading.has(s.seat)) return;
+    reading.add(s.seat);
+    void readOne(s).finally(() => reading.delete(s.seat));
+  }, Math.max(10, (opts.pollMs ?? DEFAULT_POLL_MS) / opts.seats));
   timer.unref();
   keepWarm();
   // Seats that had attendees when the server last stopped come back with their progress (it lives in their homes).
