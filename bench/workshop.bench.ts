@@ -107,6 +107,21 @@ async function operationsDone(base: string, cookie: string): Promise<number> {
   return t.rpcCalls.ok + t.rpcCalls.failed + t.rpcCasts.sent + t.fanouts.sent;
 }
 
+/** One keystroke: when it was sent (performance.now()) and its echo's round trip in ms. */
+type Key = { at: number; ms: number };
+
+/**
+ * Whether a seat's slow keys (over the echo budget) were slow alone or with the room: for each,
+ * how many other seats had a slow key at the same moment (one stall for all, or this seat's own).
+ */
+function slowKeysShared(keys: Key[][], seat: number): string {
+  const slow = (k: Key) => k.ms >= ECHO_P95_BUDGET_MS;
+  const overlaps = (a: Key, b: Key) => a.at < b.at + b.ms && b.at < a.at + a.ms;
+  const shared = keys[seat]!.filter(slow).map((k) =>
+    keys.filter((other, j) => j !== seat && other.some((o) => slow(o) && overlaps(k, o))).length);
+  return `its ${shared.length} slow key(s) shared with ${shared.join(', ')} other seat(s)' slow keys`;
+}
+
 async function measure(n: number, topology: Topology, rate: number, log: (s: string) => void): Promise<Round> {
   let w: TestWorkshop | null = null;
   try {
@@ -131,22 +146,24 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
     // A stall of the workshop server (the proxy every keystroke crosses) delays every seat's echo at once.
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
-    const echoes = await Promise.all(terms.map(async (term) => {
+    const keys = await Promise.all(terms.map(async (term) => {
       // A key and its erasure, 40 times, at a fast typist's pace: each round trip is
       // browser -> proxy -> seat server -> pty -> bash's echo -> back. (Keys sent the
       // moment the last echo came back made each seat a robot typing 50 keys a second.)
-      const xs: number[] = [];
+      const xs: Key[] = [];
       await sleep(Math.random() * KEY_INTERVAL_MS); // the room does not type in step
       for (let i = 0; i < 40; i++) {
         for (const key of ['x', '\x7f']) {
+          const at = performance.now();
           const ms = await term.keystroke(key);
-          if (key === 'x') xs.push(ms);
+          if (key === 'x') xs.push({ at, ms });
           await sleep(Math.max(0, KEY_INTERVAL_MS - ms));
         }
       }
       term.close();
-      return percentileOf(xs, 95);
+      return xs;
     }));
+    const echoes = keys.map((xs) => percentileOf(xs.map((k) => k.ms), 95));
     loop.disable();
     const serverLoopDelayMs = { p99: round1(loop.percentile(99) / 1e6), max: round1(loop.max / 1e6) };
     const perSeat = await Promise.all(cookies.map(async (c, i) => {
@@ -180,7 +197,7 @@ async function measure(n: number, topology: Topology, rate: number, log: (s: str
       withinBudget: perSeat.every((s) => s.ok) && echoP95Ms < ECHO_P95_BUDGET_MS && checkMaxMs < CHECK_BUDGET_MS,
       misses: perSeat.flatMap((s, i) => [
         ...(s.answer ? [`seat ${i + 1}: ${s.answer}`] : []),
-        ...(s.echoP95 >= ECHO_P95_BUDGET_MS ? [`seat ${i + 1}: echo p95 ${round1(s.echoP95)} ms`] : []),
+        ...(s.echoP95 >= ECHO_P95_BUDGET_MS ? [`seat ${i + 1}: echo p95 ${round1(s.echoP95)} ms; ${slowKeysShared(keys, i)}`] : []),
         ...(s.checkMs >= CHECK_BUDGET_MS ? [`seat ${i + 1}: check ${Math.round(s.checkMs)} ms`] : []),
       ]),
       perSeat: breakdown,
