@@ -632,7 +632,8 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
     const s = seats[nextSeat++ % Math.max(1, seats.length)];
     if (!s || reading.has(s.seat)) return;
     reading.add(s.seat);
-    void readOne(s).finally(() => reading.delete(s.seat));
+    // A seat whose stop fails (after idling) must not take the workshop server down: say it, try again next round.
+    void readOne(s).catch((err: Error) => opts.log?.(`seat ${seatLabel(s.seat)}: ${err.message}`)).finally(() => reading.delete(s.seat));
   }, Math.max(10, (opts.pollMs ?? DEFAULT_POLL_MS) / opts.seats));
   timer.unref();
   keepWarm();
