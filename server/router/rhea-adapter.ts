@@ -54,6 +54,11 @@ interface SessionLike {
   incoming: { next_transfer_id: number; next_delivery_id?: number };
   _get_link(frame: Frame): LinkLike;
 }
+interface ReaderLike {
+  buffer: Buffer;
+  hmlabEmptyItems?: number; // zero-width array elements decoded so far from this buffer
+  read_array_items(n: number, type: { width?: number; name?: string }): unknown[];
+}
 interface TransportLike { header_received?: unknown; handler: { connection?: Connection } & object }
 
 /** Drop a transfer frame while keeping the session's transfer and delivery ids in step. */
@@ -148,6 +153,24 @@ export function applyRheaPatches(): void {
     return consumed;
   };
 
+  // An AMQP array of a zero-width type (null, true, uint0, list0, ...) costs
+  // its sender no byte per element, so the count alone made rhea build
+  // tens of millions of elements, seconds of CPU and hundreds of MB, from a
+  // 40-byte frame. No encoder needs more such elements than the frame has
+  // bytes; past that it is a decode error, so decoding stays linear in size.
+  const Types = require('rhea/lib/types.js') as { Reader: { prototype: ReaderLike } };
+  const DecodeError = (require('rhea/lib/errors.js') as { TypeError: new (message: string) => Error }).TypeError;
+  const readArrayItems = Types.Reader.prototype.read_array_items;
+  Types.Reader.prototype.read_array_items = function (this: ReaderLike, n: number, type: { width?: number; name?: string }) {
+    if (type.width === 0) {
+      this.hmlabEmptyItems = (this.hmlabEmptyItems ?? 0) + n;
+      if (this.hmlabEmptyItems > this.buffer.length) {
+        throw new DecodeError(`array of ${n} ${type.name ?? 'zero-width'} elements in ${this.buffer.length} bytes`);
+      }
+    }
+    return readArrayItems.call(this, n, type);
+  };
+
   // AMQP's channel-max bounds the sessions a peer may have at once.
   const ConnectionClass = require('rhea/lib/connection.js') as { prototype: { on_begin(this: Connection, frame: Frame): void } };
   const onBegin = ConnectionClass.prototype.on_begin;
@@ -212,7 +235,10 @@ export function connectTo(container: Container, options: RouterConnectionOptions
 /** Settle what the peer's Open says before anything is sent: AMQP's smallest
  *  max-frame-size is 512 (a smaller one, as proton does, counts as 512;
  *  rhea would loop forever splitting a message into frames that cannot
- *  hold a byte), and heartbeats go out no more often than `heartbeatFloorMs`. */
+ *  hold a byte), and heartbeats go out no more often than `heartbeatFloorMs`
+ *  and no less often than Node's timers can wait. */
+const MAX_TIMER_MS = 2 ** 31 - 1; // the longest delay setTimeout keeps
+
 export function negotiateOpen(connection: Connection, heartbeatFloorMs: number): { maxFrameSize?: number; idleTimeOut?: number } {
   const open = (connection as unknown as { remote?: { open?: { max_frame_size?: number; idle_time_out?: number } } }).remote?.open;
   if (!open) return {};
@@ -220,6 +246,8 @@ export function negotiateOpen(connection: Connection, heartbeatFloorMs: number):
   if (typeof open.max_frame_size === 'number' && open.max_frame_size < 512) open.max_frame_size = 512;
   // rhea sends a heartbeat every idle_time_out / 2
   if (typeof open.idle_time_out === 'number' && open.idle_time_out > 0 && open.idle_time_out < 2 * heartbeatFloorMs) open.idle_time_out = 2 * heartbeatFloorMs;
+  // half of a larger one overflows Node's timer, which then fires every millisecond
+  if (typeof open.idle_time_out === 'number' && open.idle_time_out > 2 * MAX_TIMER_MS) open.idle_time_out = 2 * MAX_TIMER_MS;
   return asked;
 }
 

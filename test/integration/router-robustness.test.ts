@@ -8,6 +8,7 @@ import { cleanupScope, eventually, freePort, startRouter, tempDir, sleep } from 
 import { amqpConnect, closeConnection, openReceiver, openSender, roundTrip, waitSendable, whenClosedByPeer } from '../helpers/router-amqp.js';
 import { ManagementClient } from '../../server/router/index.js';
 import type { RouterProc } from '../helpers/router-procs.js';
+import { AMQP_HEADER, frame, rawPeer } from '../helpers/amqp-raw.js';
 
 /** Write bytes, collect what comes back until the router closes the socket. */
 function probe(port: number, bytes: Buffer, timeoutMs = 3000): Promise<{ closed: boolean; reply: Buffer }> {
@@ -34,13 +35,37 @@ describe('embedded router robustness', () => {
     assert.equal(http.closed, true);
     assert.equal(http.reply.subarray(0, 4).toString('latin1'), 'AMQP', 'the reply should start with the AMQP protocol header');
     assert.match(http.reply.toString('latin1'), /amqp:decode-error/);
-    const header = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
     const badFrame = Buffer.from([0, 0, 0, 16, 2, 0, 0, 0, 0x00, 0x53, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff]);
-    const bad = await probe(router.port, Buffer.concat([header, badFrame]));
+    const bad = await probe(router.port, Buffer.concat([AMQP_HEADER, badFrame]));
     assert.equal(bad.closed, true);
     assert.match(bad.reply.toString('latin1'), /amqp:decode-error/);
     await roundTrip(t, router.port, 'robust/after-garbage');
     assert.equal(router.child.exitCode, null, 'the router died');
+  });
+
+  it('refuses an array of millions of zero-width elements in a tiny frame, without decoding them', async (t) => {
+    // an Open whose body is an array32 of 0x04000000 nulls: 17 bytes claim 67 million elements
+    const body = Buffer.from([0x00, 0x53, 0x10, 0xf0, 0, 0, 0, 5, 0x04, 0, 0, 0, 0x40]);
+    const size = Buffer.alloc(4);
+    size.writeUInt32BE(8 + body.length);
+    const bomb = await probe(router.port, Buffer.concat([AMQP_HEADER, size, Buffer.from([2, 0, 0, 0]), body]));
+    assert.equal(bomb.closed, true);
+    assert.match(bomb.reply.toString('latin1'), /amqp:decode-error/);
+    assert.match(bomb.reply.toString('latin1'), /array of 67108864 Null elements in 21 bytes/, 'the close should say why the frame was refused');
+    await roundTrip(t, router.port, 'robust/after-array-bomb');
+  });
+
+  it('heartbeats a peer that asks for the longest idle timeout rarely, not every millisecond', async () => {
+    const peer = await rawPeer(router.port);
+    try {
+      peer.write(Buffer.concat([AMQP_HEADER, frame(0, 'open', { container_id: 'longest-idle', idle_time_out: 0xffffffff })]));
+      await eventually(async () => peer.frameCount() >= 1 || null, 3000, "the router's Open");
+      await sleep(500);
+      // its Open, and no heartbeat: half of 2^32-1 ms overflowed Node's timer into a 1 ms one
+      assert.equal(peer.frameCount(), 1, `the router sent ${peer.frameCount()} frames in half a second`);
+    } finally {
+      peer.destroy();
+    }
   });
 
   it('loses only the deliveries of a peer that vanishes mid-transfer', async (t) => {
