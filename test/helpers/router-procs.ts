@@ -45,6 +45,7 @@ export interface RouterSpec {
   mode?: 'standalone' | 'interior';
   listenerExtra?: string; // more attribute lines for the normal listener
   extra?: string; // more sections (policy, vhost)
+  heapProbe?: boolean; // embedded only: RouterProc.liveHeap() answers
 }
 
 /** The same address table the lab writes into every router's config. */
@@ -71,6 +72,8 @@ export interface RouterProc {
   output: () => string; // stdout and stderr together
   stderr: () => string;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Bytes of heap live after a full collection (a router started with heapProbe). */
+  liveHeap(): Promise<number>;
 }
 
 function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -100,8 +103,11 @@ export async function waitForRouter(port: number, timeoutMs = 15000, child?: Chi
 export async function startRouter(t: Cleanup, dir: string, spec: RouterSpec, product: Product = 'embedded'): Promise<RouterProc> {
   const file = join(dir, `${spec.id}.conf`);
   writeFileSync(file, routerConf(spec));
+  const probe = product === 'embedded' && spec.heapProbe === true;
+  const entry = probe ? join(ROOT, 'test', 'helpers', 'router-heap-probe.ts') : join(ROOT, 'server', 'router', 'main.ts');
   const child = product === 'embedded'
-    ? spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'router', 'main.ts'), '-c', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(process.execPath, [...(probe ? ['--expose-gc'] : []), '--import', 'tsx', entry, '-c', file],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', ...(probe ? ['ipc' as const] : [])] })
     : spawn(findQdrouterd()!, ['-c', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -109,7 +115,19 @@ export async function startRouter(t: Cleanup, dir: string, spec: RouterSpec, pro
   child.stderr!.on('data', (d) => { out += d; err += d; });
   t.after(() => stopChild(child));
   await waitForRouter(spec.normal, 20000, child).catch((e: Error) => { throw new Error(`${e.message}\n${out}`); });
-  return { id: spec.id, port: spec.normal, child, output: () => out, stderr: () => err, kill: (sig) => stopChild(child, sig) };
+  const liveHeap = () => new Promise<number>((resolve, reject) => {
+    if (!probe) { reject(new Error(`router ${spec.id} was started without heapProbe`)); return; }
+    const timer = setTimeout(() => { child.off('message', onMessage); reject(new Error(`router ${spec.id} did not report its heap`)); }, 10000);
+    const onMessage = (m: { heapUsed?: number }) => {
+      if (typeof m?.heapUsed !== 'number') return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(m.heapUsed);
+    };
+    child.on('message', onMessage);
+    child.send('heap');
+  });
+  return { id: spec.id, port: spec.normal, child, output: () => out, stderr: () => err, kill: (sig) => stopChild(child, sig), liveHeap };
 }
 
 export interface JsonLine { event: string; [k: string]: unknown }

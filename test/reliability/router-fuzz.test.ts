@@ -3,7 +3,8 @@
 // mutated frames, absurd Open fields, credit violations, slow and
 // half-open peers). After every hundred a well-formed client must still
 // round-trip a message. Prints what it tried and what survived: crashes
-// (must be 0), hangs (0), the router's memory after (bounded), and the seed
+// (must be 0), hangs (0), Node warnings (0), the router's live heap after
+// a full collection (no leak) and its resident memory (bounded), and the seed
 // (HMLAB_FUZZ_SEED=<seed> replays the same inputs).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,8 @@ const INPUTS = 10_000;
 const BATCH = 100;
 const SASL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0]);
 const IDLE_SECONDS = 3;
+const LEAK_BOUND = 8e6; // 800 bytes per input left behind would show; a run settles 2-3 MB higher (compiled code)
+const RSS_CEILING = 400e6;
 
 /** mulberry32: small, seeded, good enough to pick and mutate inputs. */
 function prng(seed: number) {
@@ -140,7 +143,7 @@ describe('reliability: AMQP fuzz against the embedded router', () => {
   before(async () => {
     router = await startRouter(scope, tempDir(scope, 'hmlab-fuzz-'), {
       id: 'Router.F', normal: await freePort(), mode: 'standalone',
-      listenerExtra: `    initialHandshakeTimeoutSeconds: 2\n    idleTimeoutSeconds: ${IDLE_SECONDS}\n`,
+      listenerExtra: `    initialHandshakeTimeoutSeconds: 2\n    idleTimeoutSeconds: ${IDLE_SECONDS}\n`, heapProbe: true,
     });
   });
   after(() => scope.run());
@@ -152,6 +155,7 @@ describe('reliability: AMQP fuzz against the embedded router', () => {
     const started = Date.now();
     assert.ok(await healthy(router.port, 'fuzz/warm-up', 10000), 'the router does not route before the fuzz');
     const rssBefore = rssOf(router.child.pid!);
+    const heapBefore = await router.liveHeap();
     const tried = new Map<string, number>();
     const halfOpen: RawPeer[] = [];
     let hangs = 0;
@@ -178,19 +182,26 @@ describe('reliability: AMQP fuzz against the embedded router', () => {
     await m.close();
     await sleep(500);
     const rssAfter = rssOf(router.child.pid!);
+    const heapAfter = await router.liveHeap();
     const unexpected = (router.output().match(/Unexpected error/g) ?? []).length;
+    // Node's own warnings (a timer overflowing into 1 ms, a listener leak) are defects too
+    const warnings = router.output().split('\n').filter((l) => /\(node:\d+\) \w*Warning/.test(l));
     const crashes = router.child.exitCode === null ? 0 : 1;
     console.log(`# tried: ${[...tried].map(([k, n]) => `${n} ${k}`).join(', ')}`);
     console.log(`# survived: crashes ${crashes}, hangs ${hangs}, unexpected errors ${unexpected}, ` +
-      `half-open peers kept ${keptOpen} of ${halfOpen.length}, connections left ${leftover}`);
-    console.log(`# router memory: ${(rssBefore / 1e6).toFixed(0)} MB before, ${(rssAfter / 1e6).toFixed(0)} MB after; ` +
-      `${((Date.now() - started) / 1000).toFixed(0)} s`);
+      `half-open peers kept ${keptOpen} of ${halfOpen.length}, connections left ${leftover}, Node warnings ${warnings.length}`);
+    const mb = (n: number) => `${(n / 1e6).toFixed(n < 100e6 ? 1 : 0)} MB`;
+    console.log(`# router memory: live heap ${mb(heapBefore)} before, ${mb(heapAfter)} after; ` +
+      `resident ${mb(rssBefore)} before, ${mb(rssAfter)} after (its high-water mark); ${((Date.now() - started) / 1000).toFixed(0)} s`);
     assert.equal(crashes, 0);
     assert.equal(hangs, 0);
     const firstErrors = router.output().split('\n').filter((l) => l.includes('Unexpected error')).slice(0, 5);
     assert.equal(unexpected, 0, `the router hit unexpected errors:\n${firstErrors.join('\n')}`);
     assert.equal(keptOpen, 0, 'half-open peers outlived the idle timeout');
+    assert.equal(warnings.length, 0, `the router printed Node warnings:\n${[...new Set(warnings)].slice(0, 5).join('\n')}`);
     assert.ok(leftover >= 0, 'fuzz connections stayed open in the router');
-    assert.ok(rssAfter < rssBefore + 150e6 && rssAfter < 400e6, `router memory grew from ${rssBefore} to ${rssAfter} bytes`);
+    // A leak stays live after a full collection; a busy moment only raises the resident high-water mark.
+    assert.ok(heapAfter < heapBefore + LEAK_BOUND, `the router's live heap grew from ${mb(heapBefore)} to ${mb(heapAfter)}: something outlives its connection`);
+    assert.ok(rssAfter < RSS_CEILING, `the router's resident memory reached ${mb(rssAfter)}, over its ${mb(RSS_CEILING)} bound`);
   });
 });
