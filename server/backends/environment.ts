@@ -68,6 +68,23 @@ export function backendNice(env: NodeJS.ProcessEnv = process.env): number {
   return n;
 }
 
+/**
+ * The conductor's rate a lab starts at when `up` is given none
+ * (HMLAB_TRAFFIC_RATE, operations per second; default 5). A workshop's
+ * seats set the host's --traffic-rate: every lab a seat brings up starts
+ * there, an `hmlab up` typed in its terminals too (they inherit it), and a
+ * lab's starting state counts it as the lab's own.
+ */
+export function defaultTrafficRate(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.HMLAB_TRAFFIC_RATE;
+  if (raw === undefined || raw === '') return DEFAULT_TRAFFIC_RATE;
+  const r = trafficRateSchema({ name: 'HMLAB_TRAFFIC_RATE', coerce: true }).safeParse(raw.trim() === raw ? raw : NaN);
+  if (!r.success) {
+    throw new LabError('bad-input', `${r.error.issues[0]?.message} (got "${raw}"): unset it, or give a rate such as 2`, 'HMLAB_TRAFFIC_RATE');
+  }
+  return r.data;
+}
+
 const upOptionsSchema = z.object({
   topology: topologySchema(),
   basePort: z.number().int('must be a whole number').min(1024, 'must be at least 1024')
@@ -358,7 +375,7 @@ export class LabEnvironment implements LabEnvironmentApi {
   async up(opts: UpOptions): Promise<LabStatus> {
     const topology = validateUpOptions(opts);
     const plan = planPorts(opts.basePort ?? DEFAULT_BASE_PORT);
-    const rate = opts.trafficRate ?? DEFAULT_TRAFFIC_RATE;
+    const rate = opts.trafficRate ?? defaultTrafficRate();
     const wanCost = opts.wanCost ?? DEFAULT_WAN_COST;
     this.refuseIfRunning();
     const router = await this.preflight(topology, plan, opts.qdrouterd);
@@ -888,7 +905,7 @@ transport_url = ${notify}
         await Promise.all(services.map((n) => this.stop(n)));
         await Promise.all(services.map((n) => this.start(n, onProgress)));
       } finally {
-        this.writeTraffic(this.state()?.trafficRate ?? DEFAULT_TRAFFIC_RATE);
+        this.writeTraffic(this.state()?.trafficRate ?? defaultTrafficRate());
       }
       return this.statusOf('conductor');
     }

@@ -4,7 +4,7 @@
 // on oslo.messaging, each a real process.
 export type { ComponentName, LabEnvironmentApi, LabPaths, PortPlan, Progress, UpOptions } from './types.js';
 export {
-  LabEnvironment, openLab, backendNice, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, wanChangeSchema,
+  LabEnvironment, openLab, backendNice, defaultTrafficRate, DEFAULT_TRAFFIC_RATE, UNEXPECTED_EXIT, wanChangeSchema,
   type WanChange, type LabConfigDescription, type TransportDescription,
 } from './environment.js';
 export { regionNamespaces, callsSince, answeredRegion, firstCrossRegionSuccess, wanFile } from './regions.js';

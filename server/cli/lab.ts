@@ -17,7 +17,7 @@ const upSchema = z.object({
   basePort: z.coerce.number({ message: '--base-port must be a number' }).int('--base-port must be a whole number')
     .min(1024, '--base-port must be at least 1024').max(65535 - PORT_BLOCK, `--base-port must be at most ${65535 - PORT_BLOCK}`).optional(),
   qdrouterd: z.string().min(1).optional(),
-  rate: trafficRateSchema({ name: '--rate', coerce: true }),
+  rate: trafficRateSchema({ name: '--rate', coerce: true }).optional(),
   wanCost: z.coerce.number({ message: '--wan-cost must be a number' }).int('--wan-cost must be a whole number')
     .min(1, '--wan-cost must be at least 1').max(1000, '--wan-cost must be at most 1000').optional(),
 });
@@ -181,9 +181,9 @@ export function registerLabCommands(program: Command): void {
     .option(...homeOption)
     .option('--base-port <n>', `first of the ${PORT_BLOCK} loopback ports this lab uses (default: the block this home used last, else ${DEFAULT_BASE_PORT})`)
     .option('--qdrouterd <path>', 'qdrouterd binary to use for routers (default: qdrouterd on PATH, else the embedded router)')
-    .option('--rate <n>', 'conductor operations per second (0 pauses)', '5')
+    .option('--rate <n>', 'conductor operations per second, 0 pauses (default: HMLAB_TRAFFIC_RATE, else 5)')
     .option('--wan-cost <n>', 'multi-region: inter-router cost of the connectors across the WAN (default 10)')
-    .action(async (opts: { topology: string; home?: string; basePort?: string; qdrouterd?: string; rate: string; wanCost?: string }) => {
+    .action(async (opts: { topology: string; home?: string; basePort?: string; qdrouterd?: string; rate?: string; wanCost?: string }) => {
       const r = upSchema.safeParse(opts);
       if (!r.success) throw new CliError(r.error.issues[0]?.message ?? 'invalid option', 2);
       const env = lab(opts);

@@ -3,7 +3,7 @@
 // passes on a topology the lab does not run on.
 import { readFile } from 'node:fs/promises';
 import type { LabStartState, LabStatus } from '../../common/wire.js';
-import { DEFAULT_TRAFFIC_RATE, parseOpenstackConf, redactUrl, renderOpenstackConf, type OpenstackConf } from '../backends/index.js';
+import { defaultTrafficRate, parseOpenstackConf, redactUrl, renderOpenstackConf, type OpenstackConf } from '../backends/index.js';
 import type { LabEnvironmentApi } from '../backends/types.js';
 import type { LabFile } from './format.js';
 import { applySettings } from './ini-edit.js';
@@ -92,8 +92,9 @@ export async function startState(lab: LabFile, env: LabEnvironmentApi, fill: (va
         }
       }
     }
-    if (st.trafficRate !== undefined && st.trafficRate !== DEFAULT_TRAFFIC_RATE) {
-      differences.push(`The conductor runs at ${st.trafficRate} operations per second; this lab starts at ${DEFAULT_TRAFFIC_RATE}.`);
+    const startRate = defaultTrafficRate();
+    if (st.trafficRate !== undefined && st.trafficRate !== startRate) {
+      differences.push(`The conductor runs at ${st.trafficRate} operations per second; this lab starts at ${startRate}.`);
     }
   }
   const listed = differences.length > MAX_LISTED

@@ -217,6 +217,8 @@ export class LocalSeats implements SeatBackend {
       HMLAB_HOME: labHome,
       // The lab's backends yield to the seat's server and terminals when the machine is busy.
       HMLAB_BACKEND_NICE: String(SEAT_BACKEND_NICE),
+      // Every lab of the seat starts at the host's rate: brought up by the seat, a reset, or `hmlab up` typed in it.
+      ...(this.opts.trafficRate !== undefined ? { HMLAB_TRAFFIC_RATE: String(this.opts.trafficRate) } : {}),
     };
     const child = spawn(cmd, argv, { cwd: home, env, stdio: ['ignore', log, log], detached: true });
     closeSync(log);

@@ -54,6 +54,10 @@ describe('workshop server restarts', { skip: isolationSkip }, () => {
     const check = await api(base, seat.cookie, '/api/labs/01-one-broker/checks/broker-running', { method: 'POST', body: {} });
     assert.equal(check.json.pass, true, check.json.hint);
     await waitSeatLab(base, seat.cookie);
+    // The lab the attendee typed up runs at the host's --traffic-rate, and lab 1 counts that rate as its own.
+    assert.equal((await api(base, seat.cookie, '/api/status')).json.trafficRate, 2, 'hmlab up in a seat starts at the workshop\'s rate');
+    const differences = (await api(base, seat.cookie, '/api/labs/01-one-broker/start')).json.differences as string[];
+    assert.deepEqual(differences.filter((d) => /conductor runs at/.test(d)), [], differences.join('\n'));
     // Progress the attendee made: a step and a passed check.
     assert.equal((await api(base, seat.cookie, '/api/labs/01-one-broker/progress', { method: 'POST', body: { step: 2 } })).status, 200);
 

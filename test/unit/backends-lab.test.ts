@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { COMPONENT_MARK, backendNice, isComponentOf, LabError, openLab, processesOfHome, readyTimeout } from '../../server/backends/index.js';
+import {
+  COMPONENT_MARK, backendNice, defaultTrafficRate, isComponentOf, LabError, openLab, processesOfHome, readyTimeout,
+} from '../../server/backends/index.js';
 import type { Topology } from '../../common/wire.js';
 
 const home = mkdtempSync(join(tmpdir(), 'hmlab-unit-lab-'));
@@ -94,6 +96,18 @@ test('HMLAB_BACKEND_NICE: unset is 0, 0..19 is taken, anything else is refused n
   for (const bad of ['x', '20', '-1', '1.5', '10 ']) {
     const refused = labError('bad-input', /HMLAB_BACKEND_NICE must be a whole number from 0 to 19 .*such as 10/, 'HMLAB_BACKEND_NICE');
     assert.throws(() => backendNice({ HMLAB_BACKEND_NICE: bad }), refused);
+  }
+});
+
+test('HMLAB_TRAFFIC_RATE: unset is the lab\'s 5, 0..1000 is taken, anything else is refused naming the variable and the fix', () => {
+  assert.equal(defaultTrafficRate({}), 5);
+  assert.equal(defaultTrafficRate({ HMLAB_TRAFFIC_RATE: '' }), 5);
+  assert.equal(defaultTrafficRate({ HMLAB_TRAFFIC_RATE: '2' }), 2);
+  assert.equal(defaultTrafficRate({ HMLAB_TRAFFIC_RATE: '0.5' }), 0.5);
+  assert.equal(defaultTrafficRate({ HMLAB_TRAFFIC_RATE: '0' }), 0);
+  for (const bad of ['x', '-1', '1001', ' 2']) {
+    const refused = labError('bad-input', /HMLAB_TRAFFIC_RATE must .* \(got ".*"\): unset it, or give a rate such as 2/, 'HMLAB_TRAFFIC_RATE');
+    assert.throws(() => defaultTrafficRate({ HMLAB_TRAFFIC_RATE: bad }), refused);
   }
 });
 

@@ -6,7 +6,7 @@ import type { CheckContext, CheckResult } from './context.js';
 import type { CheckDef } from './registry.js';
 import { calls, fail, pass, round, stats, transportKind } from './common.js';
 import type { MeasureChart } from '../../../common/wire.js';
-import { DEFAULT_TRAFFIC_RATE } from '../../backends/index.js';
+import { defaultTrafficRate } from '../../backends/index.js';
 
 export interface Measurement {
   transport: 'router' | 'broker';
@@ -38,8 +38,8 @@ async function measure(ctx: CheckContext, want: 'router' | 'broker'): Promise<Ch
   const failed = c.failed.filter(on);
   const other = want === 'router' ? 'broker' : 'router';
   // The lab's own background traffic is not a measurement: the learner sets the load first.
-  const rate = st.trafficRate ?? DEFAULT_TRAFFIC_RATE;
-  if (rate <= DEFAULT_TRAFFIC_RATE) {
+  const rate = st.trafficRate ?? defaultTrafficRate();
+  if (rate <= defaultTrafficRate()) {
     return fail(
       `The conductor still runs at the lab's starting rate (${rate} operations per second): ` +
       `raise it as this step does ("hmlab traffic 100"), wait ${WINDOW_MS / 1000} s, then check again.`,
