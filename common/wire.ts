@@ -289,8 +289,10 @@ export interface WorkshopRoom {
   title: string;
   joinUrl: string;
   isolated: boolean;
-  /** Warnings the host must see (no TLS on a public address, no isolation). */
+  /** Warnings the host must see (no TLS on a public address, no isolation, more seats than the machine holds). */
   warnings: string[];
+  /** Conductor operations per second per seat: what the seats started with, and what the host last set for all. */
+  traffic: { start: number; now: number };
   seats: WorkshopSeatView[];
   stuck: StuckRow[];
   log: { at: number; seat: number | null; action: string; detail: string }[];

@@ -2,7 +2,7 @@
 // each attendee in an isolated seat (server/workshop).
 import type { Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { renderSVG } from 'uqr';
@@ -11,7 +11,8 @@ import { TOPOLOGIES } from '../../common/wire.js';
 import { listensLocally } from '../../common/endpoint.js';
 import { topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { isolationAvailable, listNamespaces, listUsers, cgroupOf, removeCgroup, removeNamespace, removeUser } from '../isolation/index.js';
-import { LocalSeats, Reaper, WorkshopStore, cardKey, seatLabel, startWorkshopServer } from '../workshop/index.js';
+import { LocalSeats, Reaper, WorkshopStore, capacityAdvice, cardKey, seatLabel, startWorkshopServer } from '../workshop/index.js';
+import { DEFAULT_TRAFFIC_RATE } from '../backends/index.js';
 import { CliError } from './errors.js';
 import { untilStopped } from './signals.js';
 
@@ -123,7 +124,7 @@ export function registerWorkshopCommands(program: Command): void {
       try {
         server = await startWorkshopServer({
           dir, seats: o.seats, backend: seats, host: o.host, port: o.port, warm: o.warm,
-          idleMs: o.idle ? o.idle * 60_000 : undefined, tls, startsAtOnce: o.startsAtOnce,
+          idleMs: o.idle ? o.idle * 60_000 : undefined, tls, startsAtOnce: o.startsAtOnce, trafficRate: o.trafficRate,
         });
       } catch (err) {
         reaper?.dismiss();
@@ -146,6 +147,8 @@ export function registerWorkshopCommands(program: Command): void {
       if (!listensLocally(o.host) && !o.tlsCert) {
         out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
       }
+      const advice = capacityAdvice(o.seats, availableParallelism(), o.trafficRate ?? DEFAULT_TRAFFIC_RATE);
+      if (advice) out(`  WARNING: ${advice.warning}`);
       out('  Ctrl-C stops the server and every seat; progress is kept');
       out(`  join:  ${server.joinUrl}`);
       out(`  host:  ${server.hostUrl}`); // last, so whoever waits for it has read everything before it

@@ -7,3 +7,4 @@ export { LocalSeats, DEFAULT_LIMITS, seatLabel, seatRequest, type SeatBackend, t
 export { WorkshopStore, newJoinCode, cardKey, type SeatRecord } from './store.js';
 export { Reaper, type ReaperTargets } from './reaper.js';
 export { cookieName } from './guards.js';
+export { capacityAdvice, type CapacityAdvice } from './capacity.js';

@@ -19,7 +19,7 @@ import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../
 import { listensLocally } from '../../common/endpoint.js';
 import { trafficRateSchema } from '../../common/rules.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { raiseSessionPriority } from '../backends/index.js';
+import { DEFAULT_TRAFFIC_RATE, raiseSessionPriority } from '../backends/index.js';
 import {
   HttpError, errorHandler, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal, type OperationOutcome,
 } from '../http/index.js';
@@ -29,6 +29,8 @@ import { progressOf, readSeat, whereStuck, type SeatReading } from './progress.j
 import { seatAgent, seatLabel, seatRequest, type SeatBackend } from './seats.js';
 import { WorkshopStore, cardKey, type SeatRecord } from './store.js';
 import { page, escapeHtml } from './pages.js';
+import { capacityAdvice } from './capacity.js';
+import { loadLabs } from '../labs/index.js';
 
 export interface WorkshopOptions {
   dir: string;
@@ -46,6 +48,8 @@ export interface WorkshopOptions {
   pollMs?: number;
   /** Seats starting (their server and the lab it brings up) at once; the rest wait their turn. Default: the cores, at least 2. */
   startsAtOnce?: number;
+  /** Conductor operations per second each seat starts with (default the lab's); the host's capacity advice counts on it. */
+  trafficRate?: number;
   /** The server's log: a request that fails on a defect is written here with its stack; default stderr. */
   log?: (line: string) => void;
 }
@@ -131,6 +135,14 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   if (!listensLocally(host) && !opts.tls) {
     warnings.push(`listening on ${host} without TLS: tokens and cookies cross the network in clear; use --tls-cert and --tls-key`);
   }
+  // Until a seat has been read, "everyone to lab" lists the labs every seat serves: the package's own.
+  const catalog = loadLabs(join(PACKAGE_ROOT, 'labs')).labs.map((l) => ({ id: l.id, title: l.meta.title }));
+  // The rate the room runs at: the seats' own, until the host sets one for all. Only the host hears what it costs.
+  const traffic = { start: opts.trafficRate ?? DEFAULT_TRAFFIC_RATE, now: opts.trafficRate ?? DEFAULT_TRAFFIC_RATE };
+  const hostWarnings = () => {
+    const advice = capacityAdvice(opts.seats, availableParallelism(), traffic.now);
+    return advice ? [...warnings, advice.warning] : warnings;
+  };
 
   // ---- seats ----
   /** The seat's own lab API; a refusal becomes an HttpError with the seat's sentence. */
@@ -211,6 +223,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
         r.reason = '';
       }
       await toFirstLabIfNew(n);
+      // The host set the room's traffic after the seats started: a new seat joins the room's rate. A seat
+      // whose lab is not up has no traffic to set, and that is no reason to fail it.
+      if (traffic.now !== traffic.start) await onSeat(n, 'POST', '/api/traffic', { rate: traffic.now }).catch(() => {});
     }).then(() => { r.state = 'ready'; r.readyAt = Date.now(); }, (err: Error) => {
       r.state = 'failed';
       r.reason = err.message;
@@ -443,9 +458,9 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
       };
     });
     const readings = [...rt.values()].map((r) => r.reading).filter((r): r is SeatReading => !!r);
-    const labs = readings[0]?.labs.map((l) => ({ id: l.id, title: l.title })) ?? [];
+    const labs = readings[0]?.labs.map((l) => ({ id: l.id, title: l.title })) ?? catalog;
     return {
-      title: 'Workshop', joinUrl: `${baseUrl}/join/${store.joinCode}`, isolated: backend.isolated, warnings, seats,
+      title: 'Workshop', joinUrl: `${baseUrl}/join/${store.joinCode}`, isolated: backend.isolated, warnings: hostWarnings(), traffic: { ...traffic }, seats,
       stuck: whereStuck(readings), log: store.recentLog(50), labs,
     };
   };
@@ -516,6 +531,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   hostApi.post('/all/traffic', async (req, res) => {
     const b = parseBody(trafficBody, req.body);
     store.log(null, b.rate === 0 ? 'pause all traffic' : 'set all traffic', String(b.rate));
+    traffic.now = b.rate;
     const ready = store.seats(opts.seats).filter((s) => backend.address(s.seat));
     await Promise.allSettled(ready.map((s) => onSeat(s.seat, 'POST', '/api/traffic', { rate: b.rate })));
     res.json({ seats: ready.length });

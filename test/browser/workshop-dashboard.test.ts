@@ -119,6 +119,32 @@ describe('workshop dashboard in Chromium', { skip }, () => {
     await typing.waitFor({ state: 'hidden', timeout: 20_000 });
   });
 
+  it('pauses every seat\'s traffic, sets it for all, and resumes it at the rate the seats started with, not the lab\'s default', async () => {
+    const cookieA = (await attendee.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const rateOf = async (cookie: string) => ((await api(base, cookie, '/api/status')).json as { trafficRate?: number }).trafficRate;
+    const rates = async () => Promise.all([cookieA, cookieB].map(rateOf));
+    const counts = host.locator('.ws-top .hm-muted');
+    const says = async (what: RegExp) => what.test(await counts.textContent() ?? '');
+    await waitFor('the dashboard names the room\'s traffic', () => says(/traffic 2 operations\/s per seat/), 20_000, 300);
+    await host.getByRole('button', { name: 'pause all traffic' }).click();
+    await waitFor('both seats paused', async () => (await rates()).every((r) => r === 0), 30_000, 500);
+    await waitFor('the dashboard says so', () => says(/traffic paused/), 20_000, 300);
+    await host.getByLabel('traffic per seat').fill('1');
+    await host.getByRole('button', { name: 'set for all' }).click();
+    await waitFor('both seats at 1 operation/s', async () => (await rates()).every((r) => r === 1), 30_000, 500);
+    await waitFor('the dashboard says so', () => says(/traffic 1 operations\/s per seat/), 20_000, 300);
+    // an attendee who joins now gets the room's rate, not the one the seats started with
+    const late = await joinSeat(base, w.code, 'Linus');
+    await waitSeatLab(base, late.cookie);
+    await waitFor('the late seat at 1 operation/s', async () => (await rateOf(late.cookie)) === 1, 30_000, 500);
+    await host.getByLabel('traffic per seat').fill('');
+    await host.getByRole('button', { name: 'set for all' }).click();
+    await waitFor('an empty rate refused, naming the field', async () => /set for all: .*rate/.test(await host.textContent('.ws-msg') ?? ''), 20_000, 300);
+    await host.getByRole('button', { name: 'resume traffic (2/s)' }).click();
+    await waitFor('both seats back at 2 operations/s', async () => (await rates()).every((r) => r === 2), 30_000, 500);
+    await waitFor('the dashboard says so', () => says(/traffic 2 operations\/s per seat/), 20_000, 300);
+  });
+
   it('resets one seat, then moves everyone to a lab, on the real seats', async () => {
     // Seat 01 is on lab 1 (its last touched lab); reset clears its progress and brings the lab to its start (down).
     await row('01').getByRole('button', { name: 'reset lab' }).click();

@@ -73,7 +73,7 @@ export async function startTestWorkshop(o: {
     dir, prefix, topology: o.topology, trafficRate: o.trafficRate, seatCommand,
     limits: { memoryBytes: (o.memoryMiB ?? 1536) * 1024 * 1024, maxPids: o.maxPids ?? 512 },
   });
-  const server = await startWorkshopServer({ dir, seats: o.seats, backend: seats, pollMs: o.pollMs ?? 1000 });
+  const server = await startWorkshopServer({ dir, seats: o.seats, backend: seats, pollMs: o.pollMs ?? 1000, trafficRate: o.trafficRate });
   return {
     server, seats, dir, prefix, code: server.store.joinCode,
     async cleanup() {

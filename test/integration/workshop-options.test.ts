@@ -3,7 +3,8 @@
 // starting together, --idle stops a seat nobody uses
 // (its progress kept, back on the attendee's next request), --tls-cert and
 // --tls-key serve everything over HTTPS and WSS, a seat whose lab cannot
-// come up is failed and says why, and without root
+// come up is failed and says why, more seats than the machine holds get the
+// host a warning, and without root
 // --no-isolation runs a single seat as the host's own user, with a banner.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../../server/backends/index.js';
@@ -62,7 +63,8 @@ async function room(base: string, token: string) {
   const r = await fetch(`${base}/host/api/room`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(r.status, 200);
   return await r.json() as {
-    isolated: boolean; warnings: string[]; seats: { seat: number; state: string; reason: string; taken: boolean }[]; log: { action: string }[];
+    isolated: boolean; warnings: string[]; traffic: { start: number; now: number }; labs: { id: string; title: string }[];
+    seats: { seat: number; state: string; reason: string; taken: boolean }[]; log: { action: string }[];
   };
 }
 
@@ -259,6 +261,38 @@ describe('workshop options', () => {
     t.after(() => term.close());
     await term.run('echo over-$((6*7))-wss', /over-42-wss/, 30_000);
   });
+
+  it('more seats than the machine held in the bench: the server and the dashboard say so, and what to do, until the traffic is lowered',
+    { skip: isolationSkip }, async (t) => {
+      // the measured edge at the lab's 5 operations/s, scaled to this machine's cores; no seat starts here
+      const edge = Math.floor((30 * availableParallelism()) / 2);
+      const w = await workshop(t, ['--seats', String(edge)]);
+      const urls = await w.served.urls;
+      assert.match(w.served.output(), new RegExp(`WARNING: ${edge} seats at 5 operations/s per seat are at or past what`), w.served.output());
+      const base = new URL(urls.join).origin;
+      const token = hostToken(urls.host);
+      const capacity = async () => (await room(base, token)).warnings.filter((x) => /are at or past what/.test(x));
+      assert.equal((await capacity()).length, 1, 'the dashboard has it too');
+      assert.equal((await room(base, token)).labs[0]?.id, '01-one-broker', '"everyone to lab" lists the labs before any seat has started');
+      assert.match((await capacity())[0]!, /--traffic-rate 2/);
+      const joinPage = await (await fetch(`${base}/join/${urls.join.split('/').pop()!}`)).text();
+      assert.doesNotMatch(joinPage, /at or past what/, 'attendees are not told the host\'s sizing');
+      const setTraffic = async (rate: number) => {
+        const r = await fetch(`${base}/host/api/all/traffic`, {
+          method: 'POST', headers: { authorization: `Bearer ${token}`, origin: base, 'content-type': 'application/json' }, body: JSON.stringify({ rate }),
+        });
+        assert.equal(r.status, 200, await r.text());
+      };
+      await setTraffic(2);
+      assert.deepEqual(await capacity(), [], 'at 2 operations/s per seat they fit');
+      assert.deepEqual((await room(base, token)).traffic, { start: 5, now: 2 });
+      await setTraffic(5);
+      assert.equal((await capacity()).length, 1);
+      // a host who starts at the lower rate hears nothing
+      const low = await workshop(t, ['--seats', String(edge), '--traffic-rate', '2']);
+      await low.served.urls;
+      assert.doesNotMatch(low.served.output(), /at or past what/, low.served.output());
+    });
 
   it('--no-isolation: without root, one seat only, running as the host\'s own user, and every page says so', async (t) => {
     // Without root (as root: as the unprivileged user nobody), more than one seat is refused, saying why.

@@ -4,6 +4,7 @@ import '../common/theme.css';
 import './host.css';
 import { h } from '../common/index.js';
 import type { WorkshopRoom, WorkshopSeatView } from '../../common/wire.js';
+import { TRAFFIC_RATE } from '../../common/rules.js';
 
 async function call(method: string, path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(path, {
@@ -38,6 +39,7 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
     return b;
   };
   let room: WorkshopRoom | null = null;
+  let rateSet = false; // the rate box starts at the room's rate, then is the host's to edit
   const labSelect = h('select', { 'aria-label': 'lab' });
 
   const seatRow = (s: WorkshopSeatView) => {
@@ -83,6 +85,9 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
   const logBox = h('div', { class: 'ws-log' });
   const warnBox = h('div');
   const joinBox = h('span', { class: 'ws-join' });
+  // resumes at the rate the seats started with (hmlab workshop serve --traffic-rate), not the lab's default
+  const rateInput = h('input', { type: 'number', min: String(TRAFFIC_RATE.min), max: String(TRAFFIC_RATE.max), step: 'any', value: '5' });
+  const resume = act('resume traffic', () => call('POST', '/host/api/all/traffic', { rate: room?.traffic.start ?? 5 }));
   const counts = h('span', { class: 'hm-muted' });
 
   root.replaceChildren(
@@ -94,7 +99,9 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
       act('go', () => call('POST', '/host/api/all/lab', { lab: labSelect.value }),
         'Move every seat to the start of this lab (its progress in that lab is cleared)?'),
       act('pause all traffic', () => call('POST', '/host/api/all/traffic', { rate: 0 })),
-      act('resume traffic (5/s)', () => call('POST', '/host/api/all/traffic', { rate: 5 })),
+      resume,
+      h('label', { class: 'ws-rate' }, 'traffic per seat ', rateInput, ' operations/s'),
+      act('set for all', () => call('POST', '/host/api/all/traffic', { rate: rateInput.valueAsNumber })),
       h('a', { href: '/host/api/progress.csv', download: 'workshop-progress.csv', class: 'ws-row-actions' }, 'export progress (CSV)')),
     msg,
     h('table', { class: 'ws-seats' },
@@ -119,7 +126,10 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
     joinBox.textContent = room.joinUrl;
     const taken = room.seats.filter((s) => s.taken).length;
     const help = room.seats.filter((s) => s.help).length;
-    counts.textContent = `${taken} of ${room.seats.length} seats taken${help ? ` · ${help} asking for help` : ''}`;
+    const traffic = room.traffic.now === 0 ? 'traffic paused' : `traffic ${room.traffic.now} operations/s per seat`;
+    counts.textContent = `${taken} of ${room.seats.length} seats taken · ${traffic}${help ? ` · ${help} asking for help` : ''}`;
+    resume.textContent = `resume traffic (${room.traffic.start}/s)`;
+    if (document.activeElement !== rateInput && !rateSet) { rateInput.value = String(room.traffic.now || room.traffic.start); rateSet = true; }
     warnBox.replaceChildren(...room.warnings.map((w) => h('div', { class: 'ws-warn' }, w)));
     if (labSelect.options.length !== room.labs.length) {
       const keep = labSelect.value;
