@@ -1,6 +1,6 @@
 // Workshop benchmark: seats per machine. Starts N isolated seats with
-// traffic on (5 operations/s, the lab's default; HMLAB_BENCH_RATE=N for
-// another rate), for N = 5, 10, 20, 30, ... (HMLAB_BENCH_SEATS=1,2,4 for a
+// traffic on (2 operations/s, a workshop seat's default; HMLAB_BENCH_RATE=N
+// for another, 5 for a lab's own), for N = 5, 10, 20, 30, ... (HMLAB_BENCH_SEATS=1,2,4 for a
 // small run), and measures, in every seat at once as a room led by its host,
 // terminal keystroke echo through the workshop proxy, typed at five keys a
 // second (budget p95 < 50 ms), then a lab check (budget < 2 s); stops at the
@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
 import type { Topology, TrafficCounters } from '../common/wire.js';
 import { percentileOf } from '../common/stats.js';
 import { isolationAvailable } from '../server/isolation/index.js';
-import { DEFAULT_POLL_MS } from '../server/workshop/index.js';
+import { DEFAULT_POLL_MS, WORKSHOP_TRAFFIC_RATE } from '../server/workshop/index.js';
 import { api, joinSeat, startTestWorkshop, terminal, waitSeatLab, type TestWorkshop } from '../test/helpers/workshop.js';
 
 const ECHO_P95_BUDGET_MS = 50;
@@ -212,7 +212,7 @@ export async function run({ log = console.log }: { log?: (s: string) => void } =
   if (!iso.ok) { log(`workshop bench skipped: ${iso.why}`); return { skipped: iso.why }; }
   const topology = (process.env.HMLAB_BENCH_TOPOLOGY ?? 'hybrid-mesh') as Topology;
   const series = (process.env.HMLAB_BENCH_SEATS ?? '5,10,20,30,40,50,60').split(',').map(Number).filter((x) => x > 0);
-  const rate = Number(process.env.HMLAB_BENCH_RATE ?? 5);
+  const rate = Number(process.env.HMLAB_BENCH_RATE ?? WORKSHOP_TRAFFIC_RATE);
   if (!(rate > 0 && rate <= 1000)) {
     throw new Error(`HMLAB_BENCH_RATE must be operations per second, more than 0 and at most 1000 (got "${process.env.HMLAB_BENCH_RATE}")`);
   }

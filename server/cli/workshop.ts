@@ -11,8 +11,9 @@ import { TOPOLOGIES } from '../../common/wire.js';
 import { listensLocally } from '../../common/endpoint.js';
 import { topologySchema, trafficRateSchema } from '../../common/rules.js';
 import { isolationAvailable, listNamespaces, listUsers, cgroupOf, removeCgroup, removeNamespace, removeUser } from '../isolation/index.js';
-import { LocalSeats, Reaper, WorkshopStore, capacityAdvice, cardKey, seatLabel, startWorkshopServer } from '../workshop/index.js';
-import { DEFAULT_TRAFFIC_RATE } from '../backends/index.js';
+import {
+  LocalSeats, Reaper, WORKSHOP_TRAFFIC_RATE, WorkshopStore, capacityAdvice, cardKey, seatLabel, startWorkshopServer,
+} from '../workshop/index.js';
 import { CliError } from './errors.js';
 import { untilStopped } from './signals.js';
 
@@ -85,7 +86,7 @@ export function registerWorkshopCommands(program: Command): void {
     .option('--no-isolation', 'without root: a single seat running as you, no namespaces or limits (every page says so)')
     .option('--memory <MiB>', 'memory limit per seat', '1536')
     .option('--max-processes <n>', 'process and thread limit per seat', '512')
-    .option('--traffic-rate <n>', 'conductor operations per second in each seat')
+    .option('--traffic-rate <n>', `conductor operations per second every lab of a seat starts at (default ${WORKSHOP_TRAFFIC_RATE}; a lab alone starts at 5)`)
     .option('--starts-at-once <n>', 'seats starting at once (a start boots a broker: seconds of CPU); the others wait their turn '
       + '(default: the cores, at least 2)')
     .action(async (raw: Record<string, unknown>) => {
@@ -147,7 +148,7 @@ export function registerWorkshopCommands(program: Command): void {
       if (!listensLocally(o.host) && !o.tlsCert) {
         out(`  WARNING: listening on ${o.host} without TLS: tokens and cookies cross the network in clear (use --tls-cert/--tls-key)`);
       }
-      const advice = capacityAdvice(o.seats, availableParallelism(), o.trafficRate ?? DEFAULT_TRAFFIC_RATE);
+      const advice = capacityAdvice(o.seats, availableParallelism(), o.trafficRate ?? WORKSHOP_TRAFFIC_RATE);
       if (advice) out(`  WARNING: ${advice.warning}`);
       out('  Ctrl-C stops the server and every seat; progress is kept');
       out(`  join:  ${server.joinUrl}`);

@@ -56,6 +56,7 @@ export interface LocalSeatOptions {
    * start), and a seat started again brings back the topology it last ran.
    */
   topology?: Topology;
+  /** Conductor operations per second every lab of a seat starts at (default WORKSHOP_TRAFFIC_RATE). */
   trafficRate?: number;
   limits?: Partial<CgroupLimits>;
   /** No users, namespaces or cgroups: one seat only, for a machine without root. */
@@ -76,6 +77,15 @@ const READY_TIMEOUT_MS = 60_000;
  * so under contention their traffic slows first (HMLAB_BACKEND_NICE).
  */
 export const SEAT_BACKEND_NICE = 10;
+
+/**
+ * A seat's labs start at 2 operations/s, where a lab alone starts at 5: a room
+ * shares the machine's cores, and on 2 cores the workshop bench kept every
+ * seat's typing budget with 35 seats at 2, where 30 at 5 were the edge. Every
+ * call, cast, fanout and notification of the lab still flows; the host
+ * changes it with --traffic-rate or the dashboard.
+ */
+export const WORKSHOP_TRAFFIC_RATE = 2;
 
 export const seatLabel = (seat: number) => String(seat).padStart(2, '0');
 
@@ -201,7 +211,8 @@ export class LocalSeats implements SeatBackend {
     const base = this.opts.seatCommand ?? [process.execPath, join(PACKAGE_ROOT, 'bin', 'hmlab.js')];
     const up = this.opts.topology ?? lastTopology(labHome);
     const args = [...base.slice(1), 'serve', '--socket', socketPath, '--home', labHome, ...(up ? ['--up', up] : []), '--down-on-exit'];
-    if (this.opts.trafficRate !== undefined) args.push('--traffic-rate', String(this.opts.trafficRate));
+    const rate = this.opts.trafficRate ?? WORKSHOP_TRAFFIC_RATE;
+    args.push('--traffic-rate', String(rate));
     let [cmd, argv] = [base[0]!, args];
     if (user && cgroup) {
       [cmd, argv] = wrapInNamespace(name, cmd, argv, { uid: user.uid, gid: user.gid });
@@ -218,7 +229,7 @@ export class LocalSeats implements SeatBackend {
       // The lab's backends yield to the seat's server and terminals when the machine is busy.
       HMLAB_BACKEND_NICE: String(SEAT_BACKEND_NICE),
       // Every lab of the seat starts at the host's rate: brought up by the seat, a reset, or `hmlab up` typed in it.
-      ...(this.opts.trafficRate !== undefined ? { HMLAB_TRAFFIC_RATE: String(this.opts.trafficRate) } : {}),
+      HMLAB_TRAFFIC_RATE: String(rate),
     };
     const child = spawn(cmd, argv, { cwd: home, env, stdio: ['ignore', log, log], detached: true });
     closeSync(log);

@@ -19,14 +19,14 @@ import type { Topology, WorkshopRoom, WorkshopSeatView, SeatState } from '../../
 import { listensLocally } from '../../common/endpoint.js';
 import { trafficRateSchema } from '../../common/rules.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { DEFAULT_TRAFFIC_RATE, raiseSessionPriority } from '../backends/index.js';
+import { raiseSessionPriority } from '../backends/index.js';
 import {
   HttpError, errorHandler, isSameOrigin, parseBody, securityHeaders, sendError, stateChangeRefusal, type OperationOutcome,
 } from '../http/index.js';
 import { sameSecret } from '../http/auth.js';
 import { cookieName, cookieOf } from './guards.js';
 import { progressOf, readSeat, whereStuck, type SeatReading } from './progress.js';
-import { seatAgent, seatLabel, seatRequest, type SeatBackend } from './seats.js';
+import { WORKSHOP_TRAFFIC_RATE, seatAgent, seatLabel, seatRequest, type SeatBackend } from './seats.js';
 import { WorkshopStore, cardKey, type SeatRecord } from './store.js';
 import { page, escapeHtml } from './pages.js';
 import { capacityAdvice } from './capacity.js';
@@ -48,7 +48,7 @@ export interface WorkshopOptions {
   pollMs?: number;
   /** Seats starting (their server and the lab it brings up) at once; the rest wait their turn. Default: the cores, at least 2. */
   startsAtOnce?: number;
-  /** Conductor operations per second each seat starts with (default the lab's); the host's capacity advice counts on it. */
+  /** Conductor operations per second each seat starts with (default WORKSHOP_TRAFFIC_RATE); the host's capacity advice counts on it. */
   trafficRate?: number;
   /** The server's log: a request that fails on a defect is written here with its stack; default stderr. */
   log?: (line: string) => void;
@@ -138,7 +138,7 @@ export async function startWorkshopServer(opts: WorkshopOptions): Promise<Worksh
   // Until a seat has been read, "everyone to lab" lists the labs every seat serves: the package's own.
   const catalog = loadLabs(join(PACKAGE_ROOT, 'labs')).labs.map((l) => ({ id: l.id, title: l.meta.title }));
   // The rate the room runs at: the seats' own, until the host sets one for all. Only the host hears what it costs.
-  const traffic = { start: opts.trafficRate ?? DEFAULT_TRAFFIC_RATE, now: opts.trafficRate ?? DEFAULT_TRAFFIC_RATE };
+  const traffic = { start: opts.trafficRate ?? WORKSHOP_TRAFFIC_RATE, now: opts.trafficRate ?? WORKSHOP_TRAFFIC_RATE };
   const hostWarnings = () => {
     const advice = capacityAdvice(opts.seats, availableParallelism(), traffic.now);
     return advice ? [...warnings, advice.warning] : warnings;

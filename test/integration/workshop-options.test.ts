@@ -266,7 +266,7 @@ describe('workshop options', () => {
     { skip: isolationSkip }, async (t) => {
       // the measured edge at the lab's 5 operations/s, scaled to this machine's cores; no seat starts here
       const edge = Math.floor((30 * availableParallelism()) / 2);
-      const w = await workshop(t, ['--seats', String(edge)]);
+      const w = await workshop(t, ['--seats', String(edge), '--traffic-rate', '5']);
       const urls = await w.served.urls;
       assert.match(w.served.output(), new RegExp(`WARNING: ${edge} seats at 5 operations/s per seat are at or past what`), w.served.output());
       const base = new URL(urls.join).origin;
@@ -288,10 +288,11 @@ describe('workshop options', () => {
       assert.deepEqual((await room(base, token)).traffic, { start: 5, now: 2 });
       await setTraffic(5);
       assert.equal((await capacity()).length, 1);
-      // a host who starts at the lower rate hears nothing
-      const low = await workshop(t, ['--seats', String(edge), '--traffic-rate', '2']);
-      await low.served.urls;
-      assert.doesNotMatch(low.served.output(), /at or past what/, low.served.output());
+      // a host who keeps a workshop's own rate (2 operations/s per seat) hears nothing
+      const usual = await workshop(t, ['--seats', String(edge)]);
+      const usualUrls = await usual.served.urls;
+      assert.doesNotMatch(usual.served.output(), /at or past what/, usual.served.output());
+      assert.deepEqual((await room(new URL(usualUrls.join).origin, hostToken(usualUrls.host))).traffic, { start: 2, now: 2 });
     });
 
   it('--no-isolation: without root, one seat only, running as the host\'s own user, and every page says so', async (t) => {
