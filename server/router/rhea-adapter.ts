@@ -232,13 +232,13 @@ export function connectTo(container: Container, options: RouterConnectionOptions
   return connection;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1; // the longest delay setTimeout keeps
+
 /** Settle what the peer's Open says before anything is sent: AMQP's smallest
  *  max-frame-size is 512 (a smaller one, as proton does, counts as 512;
  *  rhea would loop forever splitting a message into frames that cannot
  *  hold a byte), and heartbeats go out no more often than `heartbeatFloorMs`
  *  and no less often than Node's timers can wait. */
-const MAX_TIMER_MS = 2 ** 31 - 1; // the longest delay setTimeout keeps
-
 export function negotiateOpen(connection: Connection, heartbeatFloorMs: number): { maxFrameSize?: number; idleTimeOut?: number } {
   const open = (connection as unknown as { remote?: { open?: { max_frame_size?: number; idle_time_out?: number } } }).remote?.open;
   if (!open) return {};

@@ -85,9 +85,11 @@ export function mountHostDashboard(root: HTMLElement): { refresh(): Promise<void
   const logBox = h('div', { class: 'ws-log' });
   const warnBox = h('div');
   const joinBox = h('span', { class: 'ws-join' });
+  const rateInput = h('input', { type: 'number', min: String(TRAFFIC_RATE.min), max: String(TRAFFIC_RATE.max), step: 'any' });
   // resumes at the rate the seats started with (hmlab workshop serve --traffic-rate), not the lab's default
-  const rateInput = h('input', { type: 'number', min: String(TRAFFIC_RATE.min), max: String(TRAFFIC_RATE.max), step: 'any', value: '5' });
-  const resume = act('resume traffic', () => call('POST', '/host/api/all/traffic', { rate: room?.traffic.start ?? 5 }));
+  const resume = act('resume traffic', () => (room
+    ? call('POST', '/host/api/all/traffic', { rate: room.traffic.start })
+    : Promise.reject(new Error('the room has not been read yet: try again in a moment'))));
   const counts = h('span', { class: 'hm-muted' });
 
   root.replaceChildren(
